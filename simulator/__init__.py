@@ -1,0 +1,1 @@
+"""Loopback simulators of the devices Meterit talks to (tests, benchmark, scripts/develop)."""

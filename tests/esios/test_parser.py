@@ -1,0 +1,610 @@
+"""Parser tests on the real fixture payloads and on hand-built ones."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+import copy
+from datetime import UTC, date, datetime, timedelta
+import gzip
+import io
+import json
+from typing import Any
+import zipfile
+
+import pytest
+
+from custom_components.meterit.esios import (
+    InvalidPriceDataError,
+    PriceKind,
+    PricesNotPublishedError,
+    Region,
+    decode_body,
+    parse_indicator,
+    parse_public_file,
+    parser as parser_module,
+)
+
+from .conftest import Loader
+
+HOUR = timedelta(hours=1)
+
+
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
+
+
+def values_of(payload: object, geo_id: int) -> list[dict[str, Any]]:
+    """The fixture's values for one geo, in file order (read independently of the parser)."""
+    assert isinstance(payload, dict)
+    return [v for v in payload["indicator"]["values"] if v["geo_id"] == geo_id]
+
+
+def value_at(payload: object, geo_id: int, datetime_utc: str) -> float:
+    matches = [v["value"] for v in values_of(payload, geo_id) if v["datetime_utc"] == datetime_utc]
+    assert len(matches) == 1
+    return float(matches[0])
+
+
+def row_of(payload: object, hora: str) -> dict[str, str]:
+    assert isinstance(payload, dict)
+    rows = [r for r in payload["PVPC"] if r["Hora"] == hora]
+    assert len(rows) == 1
+    return dict(rows[0])
+
+
+def comma(text: str) -> float:
+    return float(text.replace(",", "."))
+
+
+# --- indicators API, real payloads -------------------------------------------------------------
+
+
+def test_indicator_1001_2024_03_09_peninsula(load: Loader) -> None:
+    payload = load("PRICES_ESIOS_1001_2024_03_09.json")
+    day = parse_indicator(payload, region=Region.PENINSULA, day=date(2024, 3, 9))
+    assert day.kind is PriceKind.CONSUMER
+    assert len(day.periods) == 24
+    assert day.complete
+    assert day.periods[0].start == utc(2024, 3, 8, 23)  # 00:00 CET
+    assert all(p.duration == HOUR for p in day.periods)
+    # Read in the file: 2024-03-09T10:00:00Z (11:00 CET), Península, 42.83 EUR/MWh.
+    assert day.price_at(utc(2024, 3, 9, 10, 30)) == pytest.approx(42.83 / 1000)
+    # The same from the file programmatically, for every hour.
+    for p in day.periods:
+        stamp = p.start.strftime("%Y-%m-%dT%H:%M:%SZ")
+        assert p.price == pytest.approx(value_at(payload, 8741, stamp) / 1000)
+    raw = [v["value"] / 1000 for v in values_of(payload, 8741)]
+    assert day.min == pytest.approx(min(raw))
+    assert day.max == pytest.approx(max(raw))
+    assert day.average == pytest.approx(sum(raw) / len(raw))
+
+
+def test_indicator_filters_by_geo(load: Loader) -> None:
+    payload = copy.deepcopy(load("PRICES_ESIOS_1001_2024_03_09.json"))
+    assert isinstance(payload, dict)
+    for value in payload["indicator"]["values"]:  # make every geo distinct
+        value["value"] = value["geo_id"] - 8000 + value["value"] / 1000
+    for region in Region:
+        day = parse_indicator(payload, region=region, day=date(2024, 3, 9))
+        assert len(day.periods) == 24
+        assert all(int(p.price * 1000) == region.geo_id - 8000 for p in day.periods)
+
+
+def test_indicator_25_hour_day(load: Loader) -> None:
+    payload = load("PRICES_ESIOS_1001_2021_10_31.json")
+    day = parse_indicator(payload, region=Region.PENINSULA, day=date(2021, 10, 31))
+    assert len(day.periods) == 25
+    assert day.complete
+    assert day.end - day.start == timedelta(hours=25)
+    # 02:00 CEST = 00:00Z: 109.55; 02:00 CET = 01:00Z: 104.85 (the file's datetime_utc for the
+    # second one wrongly repeats 00:00Z; its "datetime" and "tz_time" say 01:00Z).
+    assert day.price_at(utc(2021, 10, 31, 0, 30)) == pytest.approx(109.55 / 1000)
+    assert day.price_at(utc(2021, 10, 31, 1, 30)) == pytest.approx(104.85 / 1000)
+    local_values = [v["value"] / 1000 for v in values_of(payload, 8741)]
+    assert [p.price for p in day.periods] == pytest.approx(local_values)
+
+
+def test_indicator_1739_surplus_negative(load: Loader) -> None:
+    payload = load("PRICES_ESIOS_1739_2024_03_09.json")
+    expected = [v["value"] / 1000 for v in values_of(payload, 3)]
+    assert min(expected) < 0
+    for region in (Region.PENINSULA, Region.CEUTA, Region.BALEARES):
+        day = parse_indicator(payload, region=region, day=date(2024, 3, 9))
+        assert day.kind is PriceKind.SURPLUS
+        assert day.complete
+        assert [p.price for p in day.periods] == pytest.approx(expected)
+        assert day.price_at(utc(2024, 3, 8, 23)) == pytest.approx(-1.45 / 1000)
+        assert day.min < 0
+
+
+def test_indicator_canarias_offset(load: Loader) -> None:
+    payload = load("PRICES_ESIOS_1001_2024_03_09.json")
+    peninsula = parse_indicator(payload, region=Region.PENINSULA, day=date(2024, 3, 9))
+    canarias = parse_indicator(payload, region=Region.CANARIAS, day=date(2024, 3, 9))
+    assert canarias.complete
+    assert len(canarias.periods) == 24
+    # Canarias local 00:00 (WET) is 00:00Z and pays the 00-01 local-hour price (44.98),
+    # while at 00:00Z the peninsula is at 01:00 CET (46.14).
+    assert canarias.periods[0].start == utc(2024, 3, 9, 0)
+    assert canarias.price_at(utc(2024, 3, 9, 0)) == pytest.approx(44.98 / 1000)
+    assert peninsula.price_at(utc(2024, 3, 9, 0)) == pytest.approx(46.14 / 1000)
+    for p, c in zip(peninsula.periods, canarias.periods, strict=True):
+        assert c.start == p.start + HOUR
+        assert c.price == p.price
+
+    fall_back = parse_indicator(
+        load("PRICES_ESIOS_1001_2021_10_31.json"), region=Region.CANARIAS, day=date(2021, 10, 31)
+    )
+    assert len(fall_back.periods) == 25
+    assert fall_back.complete
+    assert fall_back.periods[0].start == utc(2021, 10, 30, 23)
+
+
+def test_indicator_quarter_hours() -> None:
+    start = utc(2025, 10, 14, 22)  # 2025-10-15 00:00 CEST
+    values = [
+        {
+            "value": 50 + i,
+            "datetime_utc": (start + timedelta(minutes=15 * i)).isoformat().replace("+00:00", "Z"),
+            "geo_id": 8741,
+        }
+        for i in range(96)
+    ]
+    payload = {"indicator": {"id": 1001, "values": values}}
+    day = parse_indicator(payload, region=Region.PENINSULA, day=date(2025, 10, 15))
+    assert len(day.periods) == 96
+    assert day.complete
+    assert all(p.duration == timedelta(minutes=15) for p in day.periods)
+    assert day.periods[-1].end == utc(2025, 10, 15, 22)
+    assert day.price_at(utc(2025, 10, 14, 22, 37)) == pytest.approx(52 / 1000)
+    assert day.average == pytest.approx(sum(range(50, 146)) / 96 / 1000)
+
+
+def test_indicator_quarter_hours_25_hour_day() -> None:
+    start = utc(2025, 10, 25, 22)  # 2025-10-26 00:00 CEST; 25 hours = 100 quarters
+    values = [
+        {
+            "value": 10.0,
+            "datetime_utc": (start + timedelta(minutes=15 * i)).isoformat(),
+            "geo_id": 8741,
+        }
+        for i in range(100)
+    ]
+    day = parse_indicator(
+        {"indicator": {"id": 1001, "values": values}},
+        region=Region.PENINSULA,
+        day=date(2025, 10, 26),
+    )
+    assert len(day.periods) == 100
+    assert day.complete
+
+
+@pytest.mark.parametrize(
+    ("tiempo", "minutes"),
+    [([{"name": "Quinceminutal"}], 15), ([{"name": "Hora"}], 60), (None, 60), (["x"], 60)],
+)
+def test_indicator_single_value_spacing(tiempo: object, minutes: int) -> None:
+    indicator: dict[str, object] = {
+        "id": 1001,
+        "values": [{"value": 1, "datetime_utc": "2024-03-09T10:00:00Z", "geo_id": 8741}],
+    }
+    if tiempo is not None:
+        indicator["tiempo"] = tiempo
+    day = parse_indicator({"indicator": indicator}, region=Region.PENINSULA, day=date(2024, 3, 9))
+    assert day.periods[0].duration == timedelta(minutes=minutes)
+    assert not day.complete
+
+
+def test_indicator_drops_values_outside_the_day(load: Loader) -> None:
+    payload = copy.deepcopy(load("PRICES_ESIOS_1001_2024_03_09.json"))
+    assert isinstance(payload, dict)
+    extra = [
+        {"value": 999.0, "datetime_utc": "2024-03-08T22:00:00Z", "geo_id": 8741},
+        {"value": 999.0, "datetime_utc": "2024-03-09T23:00:00Z", "geo_id": 8741},
+    ]
+    payload["indicator"]["values"].extend(extra)
+    day = parse_indicator(payload, region=Region.PENINSULA, day=date(2024, 3, 9))
+    assert len(day.periods) == 24
+    assert day.max < 0.999
+    with pytest.raises(PricesNotPublishedError, match=r"26 value\(s\) outside that day"):
+        parse_indicator(payload, region=Region.PENINSULA, day=date(2024, 3, 11))
+
+
+def test_indicator_partial_day(load: Loader) -> None:
+    payload = copy.deepcopy(load("PRICES_ESIOS_1001_2024_03_09.json"))
+    assert isinstance(payload, dict)
+    payload["indicator"]["values"] = payload["indicator"]["values"][: 5 * 10]  # 10 hours per geo
+    day = parse_indicator(payload, region=Region.MELILLA, day=date(2024, 3, 9))
+    assert len(day.periods) == 10
+    assert not day.complete
+
+
+def test_indicator_empty() -> None:
+    with pytest.raises(PricesNotPublishedError, match="no consumer prices for peninsula"):
+        parse_indicator(
+            {"indicator": {"id": 1001, "values": []}}, region=Region.PENINSULA, day=date(2024, 3, 9)
+        )
+
+
+def test_indicator_datetime_utc_wins_unless_both_others_disagree() -> None:
+    base = {"value": 1.0, "datetime_utc": "2024-03-09T10:00:00Z", "geo_id": 8741}
+    only_local = {**base, "datetime": "2024-03-09T12:00:00+01:00"}
+    day = parse_indicator(
+        {"indicator": {"id": 1001, "values": [only_local]}},
+        region=Region.PENINSULA,
+        day=date(2024, 3, 9),
+    )
+    assert day.periods[0].start == utc(2024, 3, 9, 10)
+    both = {**only_local, "tz_time": "2024-03-09T11:00:00.000Z"}
+    day = parse_indicator(
+        {"indicator": {"id": 1001, "values": [both]}},
+        region=Region.PENINSULA,
+        day=date(2024, 3, 9),
+    )
+    assert day.periods[0].start == utc(2024, 3, 9, 11)
+
+
+def test_indicator_duplicate_rejected() -> None:
+    value = {"value": 1.0, "datetime_utc": "2024-03-09T10:00:00Z", "geo_id": 8741}
+    with pytest.raises(
+        InvalidPriceDataError,
+        match=r"indicator\.values\[1\]\.datetime_utc: duplicate instant 2024-03-09T10:00:00\+00:00",
+    ):
+        parse_indicator(
+            {"indicator": {"id": 1001, "values": [value, dict(value)]}},
+            region=Region.PENINSULA,
+            day=date(2024, 3, 9),
+        )
+
+
+def test_indicator_kind_check(load: Loader) -> None:
+    payload = load("PRICES_ESIOS_1001_2024_03_09.json")
+    day = parse_indicator(payload, region=Region.CEUTA, day=date(2024, 3, 9), kind="consumer")
+    assert day.kind is PriceKind.CONSUMER
+    with pytest.raises(InvalidPriceDataError, match="got indicator 1001, expected the surplus"):
+        parse_indicator(payload, region=Region.CEUTA, day=date(2024, 3, 9), kind="surplus")
+
+
+def _one(value: dict[str, object]) -> dict[str, object]:
+    return {"indicator": {"id": 1001, "values": [value]}}
+
+
+GOOD = {"value": 1.0, "datetime_utc": "2024-03-09T10:00:00Z", "geo_id": 8741}
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        ([], "payload: expected an array|payload: expected an object, got an array"),
+        ("x", "payload: expected an object, got 'x'"),
+        ({}, "^indicator: missing$"),
+        ({"indicator": None}, "indicator: expected an object, got null"),
+        ({"indicator": {"values": []}}, "indicator.id: missing"),
+        ({"indicator": {"id": "1001", "values": []}}, "indicator.id: not an integer \\('1001'\\)"),
+        ({"indicator": {"id": True, "values": []}}, "indicator.id: not an integer \\(True\\)"),
+        ({"indicator": {"id": 600, "values": []}}, "indicator.id: unsupported indicator 600"),
+        ({"indicator": {"id": 1001}}, "indicator.values: missing"),
+        (
+            {"indicator": {"id": 1001, "values": {}}},
+            "indicator.values: expected an array, got an object",
+        ),
+        (
+            {"indicator": {"id": 1001, "values": [3]}},
+            r"indicator.values\[0\]: expected an object, got 3",
+        ),
+        (_one({**GOOD, "geo_id": None}), r"values\[0\].geo_id: not an integer \(null\)"),
+        (_one({"value": 1.0, "datetime_utc": "x"}), r"values\[0\].geo_id: missing"),
+        (_one({**GOOD, "value": "abc"}), r"indicator.values\[0\].value: not a number \('abc'\)"),
+        (_one({**GOOD, "value": True}), r"values\[0\].value: not a number \(True\)"),
+        (_one({**GOOD, "value": [1]}), r"values\[0\].value: not a number \(an array\)"),
+        (_one({**GOOD, "value": float("inf")}), r"values\[0\].value: not a finite number \(inf\)"),
+        (_one({**GOOD, "value": 10**400}), r"values\[0\].value: number out of range"),
+        (_one({"value": 1.0, "geo_id": 8741}), r"values\[0\].datetime_utc: missing"),
+        (_one({**GOOD, "datetime_utc": 5}), r"datetime_utc: not a date-time string \(5\)"),
+        (
+            _one({**GOOD, "datetime_utc": "yesterday"}),
+            r"datetime_utc: not an ISO 8601 date-time \('yesterday'\)",
+        ),
+        (
+            _one({**GOOD, "datetime_utc": "2024-03-09T10:00:00"}),
+            r"datetime_utc: date-time without a time zone",
+        ),
+        (
+            _one({**GOOD, "datetime_utc": "9999-12-31T23:00:00Z"}),
+            r"datetime_utc: date out of range",
+        ),
+    ],
+)
+def test_indicator_invalid(payload: object, message: str) -> None:
+    with pytest.raises(InvalidPriceDataError, match=message):
+        parse_indicator(payload, region=Region.PENINSULA, day=date(2024, 3, 9))
+
+
+def test_other_geos_are_not_validated_beyond_geo_id() -> None:
+    other = {"value": "garbage", "datetime_utc": None, "geo_id": 8745}
+    day = parse_indicator(
+        {"indicator": {"id": 1001, "values": [other, GOOD]}},
+        region=Region.PENINSULA,
+        day=date(2024, 3, 9),
+    )
+    assert len(day.periods) == 1
+
+
+def test_day_out_of_range_is_a_programming_error() -> None:
+    with pytest.raises(ValueError, match="day: 1900-01-01 is out of range"):
+        parse_indicator(_one(GOOD), region=Region.PENINSULA, day=date(1900, 1, 1))
+
+
+# --- public file, real payloads ----------------------------------------------------------------
+
+
+def test_public_2021_06_01(load: Loader) -> None:
+    payload = load("PVPC_CURV_DD_2021_06_01.json")
+    peninsula = parse_public_file(payload, region=Region.PENINSULA, day=date(2021, 6, 1))
+    ceuta = parse_public_file(payload, region=Region.CEUTA, day=date(2021, 6, 1))
+    assert len(peninsula.periods) == 24
+    assert peninsula.complete
+    assert peninsula.periods[0].start == utc(2021, 5, 31, 22)  # 00:00 CEST
+    # Row "00-01" reads PCB "116,33" in the file.
+    assert peninsula.periods[0].price == pytest.approx(116.33 / 1000)
+    # "12-13" local summer time is 10:00Z.
+    row = row_of(payload, "12-13")
+    assert peninsula.price_at(utc(2021, 6, 1, 10, 15)) == pytest.approx(comma(row["PCB"]) / 1000)
+    assert ceuta.price_at(utc(2021, 6, 1, 10, 15)) == pytest.approx(comma(row["CYM"]) / 1000)
+    # Somewhere in that day the two columns differ; each region reads its own column.
+    assert isinstance(payload, dict)
+    differing = [r for r in payload["PVPC"] if r["PCB"] != r["CYM"]]
+    assert differing
+    hour = int(differing[0]["Hora"][:2])
+    moment = utc(2021, 5, 31, 22) + timedelta(hours=hour)
+    assert peninsula.price_at(moment) == pytest.approx(comma(differing[0]["PCB"]) / 1000)
+    assert ceuta.price_at(moment) == pytest.approx(comma(differing[0]["CYM"]) / 1000)
+    assert peninsula.max != ceuta.max
+
+
+def test_public_23_hour_day(load: Loader) -> None:
+    raw = load.raw("PVPC_CURV_DD_2022_03_27.json")
+    day = parse_public_file(raw, region=Region.PENINSULA, day=date(2022, 3, 27))
+    assert len(day.periods) == 23
+    assert day.complete
+    assert day.periods[0].start == utc(2022, 3, 26, 23)
+    assert day.periods[-1].end == utc(2022, 3, 27, 22)
+    # "01-02" (CET) is 00:00Z: 123,90; the next row "03-04" (CEST) is 01:00Z: 104,85.
+    assert day.price_at(utc(2022, 3, 27, 0)) == pytest.approx(123.90 / 1000)
+    assert day.price_at(utc(2022, 3, 27, 1)) == pytest.approx(104.85 / 1000)
+    assert all(p.duration == HOUR for p in day.periods)
+
+
+def test_public_canarias_offset(load: Loader) -> None:
+    payload = load("PVPC_CURV_DD_2022_03_27.json")
+    day = parse_public_file(payload, region=Region.CANARIAS, day=date(2022, 3, 27))
+    assert len(day.periods) == 23
+    assert day.complete
+    # Row "00-01" starts at 00:00 WET = 00:00Z in the islands (23:00Z on the peninsula).
+    assert day.periods[0].start == utc(2022, 3, 27, 0)
+    assert day.periods[0].price == pytest.approx(171.48 / 1000)
+    assert day.periods[-1].end == utc(2022, 3, 27, 23)
+
+    june = parse_public_file(
+        load("PVPC_CURV_DD_2021_06_01.json"), region=Region.CANARIAS, day=date(2021, 6, 1)
+    )
+    # 00:00 WEST in the islands is 23:00Z; 00:00 CEST on the peninsula is 22:00Z.
+    assert june.periods[0].start == utc(2021, 5, 31, 23)
+    assert june.price_at(utc(2021, 5, 31, 23)) == pytest.approx(116.33 / 1000)
+
+
+def _public_25_hours(load: Loader) -> tuple[dict[str, object], list[float]]:
+    """A 25-hour public file built from the 2021-10-31 indicator payload (PCB = Península)."""
+    values = values_of(load("PRICES_ESIOS_1001_2021_10_31.json"), 8741)
+    rows = []
+    for value in values:
+        hour = int(value["datetime"][11:13])
+        rows.append(
+            {
+                "Dia": "31/10/2021",
+                "Hora": f"{hour:02d}-{hour + 1:02d}",
+                "PCB": f"{value['value']:.2f}".replace(".", ","),
+                "CYM": "1,00",
+            }
+        )
+    return {"PVPC": rows}, [v["value"] / 1000 for v in values]
+
+
+def test_public_25_hour_day_matches_the_indicator(load: Loader) -> None:
+    payload, expected = _public_25_hours(load)
+    hours = [r["Hora"] for r in payload["PVPC"]]  # type: ignore[attr-defined]
+    assert hours.count("02-03") == 2
+    day = parse_public_file(payload, region=Region.PENINSULA, day=date(2021, 10, 31))
+    assert len(day.periods) == 25
+    assert day.complete
+    assert [p.price for p in day.periods] == pytest.approx(expected)
+    indicator_day = parse_indicator(
+        load("PRICES_ESIOS_1001_2021_10_31.json"), region=Region.PENINSULA, day=date(2021, 10, 31)
+    )
+    assert day.periods == indicator_day.periods
+    # First "02-03" is summer time (00:00Z), the second winter time (01:00Z).
+    assert day.price_at(utc(2021, 10, 31, 0)) == pytest.approx(109.55 / 1000)
+    assert day.price_at(utc(2021, 10, 31, 1)) == pytest.approx(104.85 / 1000)
+
+
+def test_public_quarter_hours() -> None:
+    rows = []
+    for i in range(96):
+        start, end = i * 15, (i + 1) * 15
+        rows.append(
+            {
+                "Dia": "15/01/2026",
+                "Hora": f"{start // 60:02d}:{start % 60:02d}-{end // 60:02d}:{end % 60:02d}",
+                "PCB": str(i),
+            }
+        )
+    day = parse_public_file({"PVPC": rows}, region=Region.BALEARES, day=date(2026, 1, 15))
+    assert len(day.periods) == 96
+    assert day.complete
+    assert day.price_at(utc(2026, 1, 14, 23, 50)) == pytest.approx(3 / 1000)
+
+
+def test_public_number_formats() -> None:
+    def price(text: object) -> float:
+        row = {"Dia": "15/01/2026", "Hora": "00-01", "PCB": text}
+        day = parse_public_file({"PVPC": [row]}, region=Region.PENINSULA, day=date(2026, 1, 15))
+        return day.periods[0].price
+
+    assert price("171,48") == pytest.approx(0.17148)
+    assert price("1.234,56") == pytest.approx(1.23456)
+    assert price(" -3,5 ") == pytest.approx(-0.0035)
+    assert price("171.48") == pytest.approx(0.17148)
+    assert price(171.48) == pytest.approx(0.17148)
+    assert price(12) == pytest.approx(0.012)
+
+
+def test_public_rows_of_other_days_dropped(load: Loader) -> None:
+    payload = copy.deepcopy(load("PVPC_CURV_DD_2021_06_01.json"))
+    assert isinstance(payload, dict)
+    payload["PVPC"].append({"Dia": "02/06/2021", "Hora": "00-01", "PCB": "999,00"})
+    day = parse_public_file(payload, region=Region.PENINSULA, day=date(2021, 6, 1))
+    assert len(day.periods) == 24
+    assert day.max < 0.999
+    with pytest.raises(PricesNotPublishedError, match="public file: no consumer prices"):
+        parse_public_file(payload, region=Region.PENINSULA, day=date(2021, 6, 3))
+
+
+def test_public_empty() -> None:
+    with pytest.raises(PricesNotPublishedError, match="yet"):
+        parse_public_file({"PVPC": []}, region=Region.PENINSULA, day=date(2026, 1, 15))
+
+
+def _rows(*rows: Mapping[str, object]) -> dict[str, object]:
+    return {"PVPC": list(rows)}
+
+
+ROW: dict[str, object] = {"Dia": "15/01/2026", "Hora": "00-01", "PCB": "1,0", "CYM": "1,0"}
+
+
+@pytest.mark.parametrize(
+    ("payload", "message", "day"),
+    [
+        ([1], "public file: expected an object, got an array", None),
+        ({}, "^PVPC: missing$", None),
+        ({"PVPC": "x"}, "PVPC: expected an array, got 'x'", None),
+        (
+            _rows(
+                *[{**ROW, "Hora": f"{h:02d}-{h + 1:02d}"} for h in range(3)],
+                {**ROW, "Hora": "03-04", "PCB": "12,a"},
+            ),
+            r"^PVPC\[3\]\.PCB: not a number \('12,a'\)$",
+            None,
+        ),
+        (_rows({**ROW, "PCB": None}), r"PVPC\[0\]\.PCB: not a number \(null\)", None),
+        (_rows({**ROW, "PCB": "NaN"}), r"PVPC\[0\]\.PCB: not a number \('NaN'\)", None),
+        (_rows({"Dia": "15/01/2026", "Hora": "00-01"}), r"PVPC\[0\]\.PCB: missing", None),
+        (
+            _rows({**ROW, "Dia": "2026-01-15"}),
+            r"PVPC\[0\]\.Dia: not a date dd/mm/yyyy \('2026-01-15'\)",
+            None,
+        ),
+        (_rows({**ROW, "Dia": 15}), r"PVPC\[0\]\.Dia: not a date dd/mm/yyyy \(15\)", None),
+        (_rows({**ROW, "Dia": "15/01/1800"}), r"PVPC\[0\]\.Dia: date out of range", None),
+        (
+            _rows({**ROW, "Hora": "ab"}),
+            r"PVPC\[0\]\.Hora: not a local time range like '00-01' \('ab'\)",
+            None,
+        ),
+        (_rows({**ROW, "Hora": 1}), r"PVPC\[0\]\.Hora: not a local time range", None),
+        (
+            _rows({**ROW, "Hora": "24-25"}),
+            r"PVPC\[0\]\.Hora: not a valid range within one day",
+            None,
+        ),
+        (_rows({**ROW, "Hora": "01-01"}), r"PVPC\[0\]\.Hora: not a valid range", None),
+        (_rows({**ROW, "Hora": "00:75-01:00"}), r"PVPC\[0\]\.Hora: not a valid range", None),
+        (_rows(ROW, ROW), r"PVPC\[1\]\.Hora: duplicate local time 00:00 on 2026-01-15", None),
+        (
+            _rows({**ROW, "Dia": "27/03/2022", "Hora": "02-03"}),
+            r"PVPC\[0\]\.Hora: 02:00 does not exist on 2022-03-27",
+            date(2022, 3, 27),
+        ),
+        (
+            _rows(*[{**ROW, "Dia": "31/10/2021", "Hora": "02-03"}] * 3),
+            r"PVPC\[2\]\.Hora: duplicate local time 02:00 on 2021-10-31",
+            date(2021, 10, 31),
+        ),
+        (
+            _rows({**ROW, "Hora": "00:00-01:00"}, {**ROW, "Hora": "00:30-01:30"}),
+            "PVPC: overlapping periods",
+            None,
+        ),
+        (
+            _rows({**ROW, "Hora": "00-01"}, {**ROW, "Hora": "01:00-01:15"}),
+            "PVPC: periods of different lengths",
+            None,
+        ),
+    ],
+)
+def test_public_invalid(payload: object, message: str, day: date | None) -> None:
+    with pytest.raises(InvalidPriceDataError, match=message):
+        parse_public_file(payload, region=Region.PENINSULA, day=day or date(2026, 1, 15))
+
+
+# --- bodies: zip, gzip, wrong content, garbage ------------------------------------------------
+
+
+def _zip(members: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def test_public_file_bodies(load: Loader) -> None:
+    raw = load.raw("PVPC_CURV_DD_2022_03_27.json")
+    expected = parse_public_file(raw, region=Region.PENINSULA, day=date(2022, 3, 27))
+    bodies = [
+        _zip({"readme.txt": b"x", "PVPC_CURV_DD_2022_03_27.json": raw}),
+        _zip({"data.bin": raw}),
+        gzip.compress(raw),
+        b"\xef\xbb\xbf" + raw,
+        bytearray(raw),
+        memoryview(raw),
+    ]
+    for body in bodies:
+        assert parse_public_file(body, region=Region.PENINSULA, day=date(2022, 3, 27)) == expected
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"", "public file: empty body"),
+        (b"  \n", "public file: empty body"),
+        (
+            b"<html><body>Error</body></html>",
+            r"public file: not JSON \(Expecting value at line 1 column 1; starts with '<html><body>Error</body></html>'\)",
+        ),
+        (b"\xff\xfe\x00garbage", "public file: not UTF-8 text"),
+        (b"PK\x03\x04broken", "public file: broken zip archive"),
+        (b"\x1f\x8bbroken", "public file: broken gzip data"),
+        (b"[" * 100_000 + b"]" * 100_000, "public file: JSON nested too deeply"),
+    ],
+)
+def test_bad_bodies(body: bytes, message: str) -> None:
+    with pytest.raises(InvalidPriceDataError, match=message):
+        parse_public_file(body, region=Region.PENINSULA, day=date(2022, 3, 27))
+
+
+def test_empty_zip() -> None:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.mkdir("folder")
+    with pytest.raises(InvalidPriceDataError, match="zip archive holds no file"):
+        decode_body(buffer.getvalue(), "public file")
+
+
+def test_size_limits(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(parser_module, "MAX_BODY_BYTES", 100)
+    big = json.dumps({"PVPC": ["x" * 200]}).encode()
+    with pytest.raises(InvalidPriceDataError, match="too large"):
+        decode_body(_zip({"a.json": big}), "body")
+    with pytest.raises(InvalidPriceDataError, match="gzip data too large"):
+        decode_body(gzip.compress(big), "body")
+    assert decode_body(_zip({"a.json": b"[1]"}), "body") == [1]
