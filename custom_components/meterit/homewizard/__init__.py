@@ -1,0 +1,51 @@
+"""HomeWizard local API v2: REST client, live WebSocket stream, models. No Home Assistant here."""
+
+from __future__ import annotations
+
+from .client import HomeWizardClient
+from .errors import (
+    CertificateError,
+    ConnectionFailedError,
+    DeviceApiError,
+    HomeWizardError,
+    InvalidResponseError,
+    RegistrationNotEnabledError,
+    UnauthorizedError,
+    UnsupportedDeviceError,
+)
+from .models import (
+    CounterGuard,
+    DeviceInfo,
+    ExternalMeter,
+    Measurement,
+    ParsedMeasurement,
+    SystemInfo,
+    WsMessage,
+    parse_measurement,
+    parse_ws_message,
+)
+from .stream import MeasurementStream
+from .tls import create_ssl_context
+
+__all__ = [
+    "CertificateError",
+    "ConnectionFailedError",
+    "CounterGuard",
+    "DeviceApiError",
+    "DeviceInfo",
+    "ExternalMeter",
+    "HomeWizardClient",
+    "HomeWizardError",
+    "InvalidResponseError",
+    "Measurement",
+    "MeasurementStream",
+    "ParsedMeasurement",
+    "RegistrationNotEnabledError",
+    "SystemInfo",
+    "UnauthorizedError",
+    "UnsupportedDeviceError",
+    "WsMessage",
+    "create_ssl_context",
+    "parse_measurement",
+    "parse_ws_message",
+]
