@@ -1,0 +1,247 @@
+"""Benchmark of the metering package (not part of pytest).
+
+Run: ``.venv/bin/python bench/bench_metering.py [--hours 24]``
+
+1. Replay: a day of 1 Hz P1 pushes from ``../shared/tools/p1-trace`` (generated once to a temp
+   file, outside the timing) through parse (json.loads -> Reading) -> WindowAggregator ->
+   MeterStore, in messages/s, beside a baseline of plain json.loads of the same lines measured
+   in the same run. The HA layer uses the HomeWizard parser instead of the inline one here.
+2. A one-year range query of 5-minute windows (105,120 rows) from the store, beside the raw
+   sqlite fetch of the same rows (the floor of any Python API over this table).
+3. One-year hourly statistics from those windows.
+4. Peak Python memory of the replay (tracemalloc, a separate untimed run).
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Mapping
+import json
+from pathlib import Path
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from custom_components.meterit.metering import (  # noqa: E402
+    MeterStore,
+    Reading,
+    Window,
+    WindowAggregator,
+    hourly_statistics,
+)
+
+SHARED = ROOT.parent / "shared"
+TRACE = SHARED / "tools" / "p1-trace"
+YEAR_WINDOWS = 365 * 288  # 105,120
+TARGET_MSG_S = 50_000.0
+TARGET_QUERY_S = 0.100
+TARGET_STATS_S = 10.0
+
+
+def reading_from_push(message: Mapping[str, Any]) -> Reading:
+    """Inline stand-in for the HomeWizard parser: one push -> Reading."""
+    d = message["data"]
+    g = d.get
+    return Reading(
+        message["t"],
+        g("power_w"),
+        g("power_l1_w"),
+        g("power_l2_w"),
+        g("power_l3_w"),
+        g("voltage_l1_v"),
+        g("voltage_l2_v"),
+        g("voltage_l3_v"),
+        g("energy_import_kwh"),
+        g("energy_import_t1_kwh"),
+        g("energy_import_t2_kwh"),
+        g("energy_export_kwh"),
+        g("tariff"),
+    )
+
+
+def replay(lines: list[str], store: MeterStore) -> int:
+    """Parse -> aggregate -> store every line; windows are written in batches, once a minute."""
+    agg = WindowAggregator("p1")
+    add = agg.add
+    loads = json.loads
+    pending: list[Window] = []
+    written = 0
+    for line in lines:
+        closed = add(reading_from_push(loads(line)))
+        if closed:
+            pending.extend(closed)
+            if len(pending) >= 3:
+                store.write_windows(pending)
+                written += len(pending)
+                pending = []
+    pending.extend(agg.flush(1e12))
+    store.write_windows(pending)
+    store.save_state("p1", agg.snapshot())
+    return written + len(pending)
+
+
+def best_of(n: int, fn: Callable[[], object]) -> float:
+    """Best wall time of n runs."""
+    best = float("inf")
+    for _ in range(n):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def year_of_windows(start: float) -> list[Window]:
+    """A year of plausible 5-minute P1 windows (counters increase 0..50 Wh per window)."""
+    out = []
+    imp = 10_000_000
+    for i in range(YEAR_WINDOWS):
+        s = start + i * 300
+        e = (i * 7919) % 51
+        imp += e
+        w = e * 12.0
+        out.append(
+            Window(
+                "year",
+                300,
+                s,
+                s + 300,
+                1 + (i // 96) % 2,
+                imp / 1000,
+                imp / 2000,
+                imp / 2000,
+                4000.0,
+                w,
+                w / 3,
+                w / 3,
+                w / 3,
+                230.0,
+                231.0,
+                229.0,
+                w,
+                w / 3,
+                w / 3,
+                w / 3,
+                w * 1.5,
+                w / 2,
+                w / 2,
+                w / 2,
+                w / 2,
+                300,
+                e / 1000,
+                0.0,
+                e / 1000,
+            )
+        )
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--hours", type=float, default=24.0)
+    args = parser.parse_args()
+    rows: list[tuple[str, str, str, str, bool]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        trace = Path(tmp) / "trace.jsonl"
+        with trace.open("w") as fh:
+            subprocess.run(  # noqa: S603 (our own interpreter and the shared tool)
+                [sys.executable, str(TRACE), "--hours", str(args.hours)], stdout=fh, check=True
+            )
+        lines = trace.read_text().splitlines()
+        n = len(lines)
+
+        # 1. replay vs baseline
+        def baseline() -> None:
+            loads = json.loads
+            for line in lines:
+                loads(line)
+
+        base_s = best_of(3, baseline)
+        runs: list[float] = []
+        for k in range(3):
+            store = MeterStore(Path(tmp) / f"replay{k}.db")
+            t0 = time.perf_counter()
+            windows = replay(lines, store)
+            runs.append(time.perf_counter() - t0)
+            store.close()
+        replay_s = min(runs)
+        rate = n / replay_s
+        rows.append(
+            (
+                f"replay {n} msgs -> {windows} windows",
+                f"{rate:,.0f} msg/s",
+                f"json.loads only: {n / base_s:,.0f} msg/s (x{replay_s / base_s:.2f} time)",
+                f">= {TARGET_MSG_S:,.0f} msg/s",
+                rate >= TARGET_MSG_S,
+            )
+        )
+
+        # 4. memory of the replay (separate, untimed)
+        store = MeterStore(Path(tmp) / "mem.db")
+        tracemalloc.start()
+        replay(lines, store)
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        store.close()
+
+        # 2. year query
+        store = MeterStore(Path(tmp) / "year.db")
+        year_start = 1_767_225_600.0  # 2026-01-01T00:00:00Z
+        store.write_windows(year_of_windows(year_start))
+        year_end = year_start + YEAR_WINDOWS * 300
+        result: list[Window] = []
+
+        def query() -> None:
+            result[:] = store.query_windows("year", 300, year_start, year_end)
+
+        query_s = best_of(3, query)
+        assert len(result) == YEAR_WINDOWS, len(result)
+        conn = store._conn  # noqa: SLF001 (the raw-fetch baseline needs the connection)
+        assert conn is not None
+        raw_s = best_of(
+            3,
+            lambda: conn.execute(
+                "SELECT * FROM windows WHERE series = 'year' AND resolution = 300"
+            ).fetchall(),
+        )
+        rows.append(
+            (
+                f"query 1 year of 5-min windows ({len(result):,} rows)",
+                f"{query_s * 1000:,.0f} ms",
+                f"raw sqlite fetchall: {raw_s * 1000:,.0f} ms",
+                f"< {TARGET_QUERY_S * 1000:.0f} ms",
+                query_s < TARGET_QUERY_S,
+            )
+        )
+
+        # 3. hourly statistics
+        stats: list[Any] = []
+        stats_s = best_of(3, lambda: stats.__setitem__(slice(None), hourly_statistics(result)))
+        rows.append(
+            (
+                f"hourly statistics of 1 year ({len(stats):,} hours)",
+                f"{stats_s * 1000:,.0f} ms",
+                "",
+                f"< {TARGET_STATS_S:.0f} s",
+                stats_s < TARGET_STATS_S,
+            )
+        )
+        store.close()
+    rows.append(
+        ("peak memory of the replay (tracemalloc)", f"{peak / 1024:,.0f} KiB", "", "", True)
+    )
+
+    print(f"{'measure':<48} {'result':>14}  {'baseline':<52} {'target':<18} verdict")
+    for name, value, base, target, ok in rows:
+        verdict = ("PASS" if ok else "FAIL") if target else "info"
+        print(f"{name:<48} {value:>14}  {base:<52} {target:<18} {verdict}")
+    return 0 if all(ok for *_, ok in rows) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

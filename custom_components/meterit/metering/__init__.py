@@ -1,0 +1,54 @@
+"""Metering: windows, gap filling, hourly statistics and the SQLite store (no Home Assistant).
+
+Readings go into a :class:`WindowAggregator` per series; the windows it closes go to a
+:class:`MeterStore` and, per hour, to :func:`hourly_statistics`.
+"""
+
+from __future__ import annotations
+
+from .aggregator import WindowAggregator
+from .errors import (
+    HwLoggerRowError,
+    InvalidReadingError,
+    InvalidRecordError,
+    InvalidSnapshotError,
+    InvalidWindowsError,
+    MeteringError,
+    NotAnHwLoggerDatabaseError,
+    StoreCorruptError,
+    StoreError,
+    StoreUnavailableError,
+    StoreVersionError,
+)
+from .gapfill import fill_missing_windows, spread
+from .hwlogger import read_hwlogger_db
+from .models import CounterReset, JsonValue, Reading, Window
+from .statistics import HourStat, hourly_statistics
+from .store import MeterlogRow, MeterStore, PricePoint
+
+__all__ = [
+    "CounterReset",
+    "HourStat",
+    "HwLoggerRowError",
+    "InvalidReadingError",
+    "InvalidRecordError",
+    "InvalidSnapshotError",
+    "InvalidWindowsError",
+    "JsonValue",
+    "MeterStore",
+    "MeteringError",
+    "MeterlogRow",
+    "NotAnHwLoggerDatabaseError",
+    "PricePoint",
+    "Reading",
+    "StoreCorruptError",
+    "StoreError",
+    "StoreUnavailableError",
+    "StoreVersionError",
+    "Window",
+    "WindowAggregator",
+    "fill_missing_windows",
+    "hourly_statistics",
+    "read_hwlogger_db",
+    "spread",
+]

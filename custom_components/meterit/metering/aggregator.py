@@ -1,0 +1,626 @@
+"""Time-weighted windows (30 s and 5 min by default) from a stream of readings.
+
+Rules:
+
+* Windows are aligned to UTC wall clock: ``start = floor(t / resolution) * resolution``.
+* Each reading weighs the time until the next reading, capped at ``max_weight`` seconds, and
+  that weight counts in the reading's own window (so a silence is not weighted as if the last
+  value held). ``*_avg`` is the weighted mean of the window's readings, so it always lies within
+  their minimum and maximum. ``energy_kwh`` is the same integral of ``w`` (Wh from W * s).
+* A window closes when a reading arrives in a later window, or on :meth:`flush` once its end is
+  past. On a flush the last reading weighs ``min(now - t, max_weight)``; flushing at
+  ``end + max_weight`` or later gives exactly the values the stream would have given.
+* Counter energy: every reading adds the counter difference to the previous counter to its own
+  window; across a gap it is spread by :mod:`.gapfill`. Per-window energies therefore add up
+  exactly (integer Wh) to ``last counter - first counter`` of each counter segment.
+* Duplicates (same ``t``), out-of-order readings (``t`` before the last one) and late readings
+  (``t`` in a window already closed by :meth:`flush`) are ignored and counted.
+* Resolutions listed in ``synthetic_horizon`` (by default the 30-s live view) only get synthetic
+  windows for the last ``horizon`` seconds before a gap ends (the store keeps 30-s windows for
+  24 h anyway); the energy invariant is exact for the other resolutions (5 min).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from math import ceil, isfinite
+
+from .errors import InvalidSnapshotError
+from .gapfill import spread, synthetic_window
+from .models import CounterReset, JsonValue, Reading, Window
+
+SNAPSHOT_VERSION = 1
+DEFAULT_SYNTHETIC_HORIZON: Mapping[int, float] = {30: 86_400.0}
+
+_READING_KEYS = tuple(
+    (name, kind)
+    for name, kind in (
+        ("t", "f"),
+        ("w", "o"),
+        ("l1_w", "o"),
+        ("l2_w", "o"),
+        ("l3_w", "o"),
+        ("l1_v", "o"),
+        ("l2_v", "o"),
+        ("l3_v", "o"),
+        ("import_kwh", "o"),
+        ("import_t1_kwh", "o"),
+        ("import_t2_kwh", "o"),
+        ("export_kwh", "o"),
+        ("tariff", "i"),
+    )
+)
+
+
+class _Open:
+    """The accumulating state of one open window."""
+
+    __slots__ = (
+        "count",
+        "end",
+        "has_exp",
+        "has_imp",
+        "last",
+        "m0",
+        "m1",
+        "m2",
+        "m3",
+        "mn",
+        "n0",
+        "n1",
+        "n2",
+        "n3",
+        "s0",
+        "s1",
+        "s2",
+        "s3",
+        "start",
+        "wh_exp",
+        "wh_imp",
+    )
+
+    def __init__(self, start: float, end: float, last: Reading) -> None:
+        self.start = start
+        self.end = end
+        self.count = 0
+        self.last = last
+        self.s0 = self.s1 = self.s2 = self.s3 = 0.0
+        self.n0 = self.n1 = self.n2 = self.n3 = 0.0
+        self.m0: float | None = None
+        self.m1: float | None = None
+        self.m2: float | None = None
+        self.m3: float | None = None
+        self.mn: float | None = None
+        self.wh_imp = 0
+        self.wh_exp = 0
+        self.has_imp = False
+        self.has_exp = False
+
+    def settle(self, r: Reading, weight: float) -> None:
+        """Add the now known weight of reading ``r`` (the window's last reading)."""
+        v = r.w
+        if v is not None:
+            self.s0 += v * weight
+            self.n0 += weight
+        v = r.l1_w
+        if v is not None:
+            self.s1 += v * weight
+            self.n1 += weight
+        v = r.l2_w
+        if v is not None:
+            self.s2 += v * weight
+            self.n2 += weight
+        v = r.l3_w
+        if v is not None:
+            self.s3 += v * weight
+            self.n3 += weight
+
+    def record(self, r: Reading) -> None:
+        """Count reading ``r`` in this window (its weight comes later)."""
+        self.count += 1
+        self.last = r
+        v = r.w
+        if v is not None:
+            m = self.m0
+            if m is None or v > m:
+                self.m0 = v
+            m = self.mn
+            if m is None or v < m:
+                self.mn = v
+        v = r.l1_w
+        if v is not None and (self.m1 is None or v > self.m1):
+            self.m1 = v
+        v = r.l2_w
+        if v is not None and (self.m2 is None or v > self.m2):
+            self.m2 = v
+        v = r.l3_w
+        if v is not None and (self.m3 is None or v > self.m3):
+            self.m3 = v
+        if r.import_kwh is not None:
+            self.has_imp = True
+        if r.export_kwh is not None:
+            self.has_exp = True
+
+    def close(self, series: str, resolution: int) -> Window:
+        """Build the finished window."""
+        last = self.last
+        n0 = self.n0
+        return Window(
+            series,
+            resolution,
+            self.start,
+            self.end,
+            last.tariff,
+            last.import_kwh,
+            last.import_t1_kwh,
+            last.import_t2_kwh,
+            last.export_kwh,
+            last.w,
+            last.l1_w,
+            last.l2_w,
+            last.l3_w,
+            last.l1_v,
+            last.l2_v,
+            last.l3_v,
+            self.s0 / n0 if n0 else None,
+            self.s1 / self.n1 if self.n1 else None,
+            self.s2 / self.n2 if self.n2 else None,
+            self.s3 / self.n3 if self.n3 else None,
+            self.m0,
+            self.m1,
+            self.m2,
+            self.m3,
+            self.mn,
+            self.count,
+            self.wh_imp / 1000.0 if self.has_imp else None,
+            self.wh_exp / 1000.0 if self.has_exp else None,
+            self.s0 / 3_600_000.0 if n0 else None,
+        )
+
+    def to_json(self) -> dict[str, JsonValue]:
+        """Serialise (for snapshots)."""
+        return {
+            "start": self.start,
+            "count": self.count,
+            "last": _reading_to_json(self.last),
+            "sums": [self.s0, self.s1, self.s2, self.s3],
+            "weights": [self.n0, self.n1, self.n2, self.n3],
+            "maxima": [self.m0, self.m1, self.m2, self.m3],
+            "minimum": self.mn,
+            "wh": [self.wh_imp, self.wh_exp],
+            "has": [self.has_imp, self.has_exp],
+        }
+
+    @classmethod
+    def from_json(cls, data: JsonValue, resolution: int, where: str) -> _Open:
+        """Restore from :meth:`to_json` output, validating every field."""
+        obj = _obj(data, where)
+        start = _num(obj.get("start"), f"{where}.start")
+        if start % resolution:
+            raise InvalidSnapshotError(f"snapshot field {where}.start: not aligned to {resolution}")
+        acc = cls(start, start + resolution, _reading_from_json(obj.get("last"), f"{where}.last"))
+        acc.count = _int(obj.get("count"), f"{where}.count")
+        acc.s0, acc.s1, acc.s2, acc.s3 = _nums(obj.get("sums"), 4, f"{where}.sums")
+        acc.n0, acc.n1, acc.n2, acc.n3 = _nums(obj.get("weights"), 4, f"{where}.weights")
+        acc.m0, acc.m1, acc.m2, acc.m3 = _opt_nums(obj.get("maxima"), 4, f"{where}.maxima")
+        acc.mn = _opt_num(obj.get("minimum"), f"{where}.minimum")
+        wh = _list(obj.get("wh"), 2, f"{where}.wh")
+        acc.wh_imp = _int(wh[0], f"{where}.wh[0]")
+        acc.wh_exp = _int(wh[1], f"{where}.wh[1]")
+        has = _list(obj.get("has"), 2, f"{where}.has")
+        acc.has_imp = _bool(has[0], f"{where}.has[0]")
+        acc.has_exp = _bool(has[1], f"{where}.has[1]")
+        if acc.count < 1:
+            raise InvalidSnapshotError(f"snapshot field {where}.count: must be >= 1")
+        if not start <= acc.last.t < acc.end:
+            raise InvalidSnapshotError(f"snapshot field {where}.last.t: outside the window")
+        return acc
+
+
+class WindowAggregator:
+    """Turn readings of one series into closed windows, with gap filling.
+
+    ``add`` and ``flush`` return the windows that closed, oldest first per resolution
+    (synthetic gap windows included); counter resets are collected for :meth:`pop_events`.
+    Not thread-safe: feed it from one task.
+    """
+
+    def __init__(
+        self,
+        series: str,
+        resolutions: tuple[int, ...] = (30, 300),
+        max_weight: float = 30.0,
+        synthetic_horizon: Mapping[int, float] | None = None,
+    ) -> None:
+        if not series:
+            raise ValueError("series must be a non-empty string")
+        if not resolutions or any(
+            isinstance(r, bool) or not isinstance(r, int) or r <= 0 for r in resolutions
+        ):
+            raise ValueError(f"resolutions must be positive integers, got {resolutions!r}")
+        if len(set(resolutions)) != len(resolutions):
+            raise ValueError(f"resolutions must be distinct, got {resolutions!r}")
+        if not isfinite(max_weight) or max_weight <= 0:
+            raise ValueError(f"max_weight must be a positive number, got {max_weight!r}")
+        self.series = series
+        self.resolutions = tuple(sorted(resolutions))
+        self.max_weight = float(max_weight)
+        horizon = DEFAULT_SYNTHETIC_HORIZON if synthetic_horizon is None else synthetic_horizon
+        self._horizon: dict[int, float] = {r: float(h) for r, h in horizon.items()}
+        self._reset_state()
+
+    def _reset_state(self) -> None:
+        self._open: list[_Open | None] = [None] * len(self.resolutions)
+        self._prev: Reading | None = None
+        self._watermark = float("-inf")
+        self._imp: int | None = None
+        self._exp: int | None = None
+        self._t1: int | None = None
+        self._t2: int | None = None
+        self._duplicates = 0
+        self._out_of_order = 0
+        self._events: list[CounterReset] = []
+
+    @property
+    def duplicates(self) -> int:
+        """Readings ignored because one with the same ``t`` was already added."""
+        return self._duplicates
+
+    @property
+    def out_of_order(self) -> int:
+        """Readings ignored because they were older than the last one (or than a flush)."""
+        return self._out_of_order
+
+    @property
+    def last_time(self) -> float | None:
+        """Time of the last accepted reading."""
+        return None if self._prev is None else self._prev.t
+
+    def pop_events(self) -> list[CounterReset]:
+        """Return and forget the counter resets seen since the last call."""
+        events, self._events = self._events, []
+        return events
+
+    # ------------------------------------------------------------------ streaming
+
+    def add(self, reading: Reading) -> list[Window]:
+        """Add one reading; return the windows that closed because of it."""
+        t = reading.t
+        prev = self._prev
+        if prev is not None:
+            last_t = prev.t
+            if t <= last_t:
+                if t == last_t:
+                    self._duplicates += 1
+                else:
+                    self._out_of_order += 1
+                return []
+            weight = min(t - last_t, self.max_weight)
+        else:
+            last_t = weight = 0.0
+        if t < self._watermark:
+            self._out_of_order += 1
+            return []
+
+        # counter differences since the previous known counter (None: unknown or reset)
+        d_imp: int | None = None
+        d_exp: int | None = None
+        before = (self._imp, self._t1, self._t2, self._exp)
+        value = reading.import_kwh
+        if value is not None:
+            wh = round(value * 1000.0)
+            old = self._imp
+            if old is not None:
+                if wh >= old:
+                    d_imp = wh - old
+                else:
+                    self._events.append(CounterReset(self.series, t, old / 1000.0, value))
+            self._imp = wh
+        value = reading.export_kwh
+        if value is not None:
+            wh = round(value * 1000.0)
+            old = self._exp
+            if old is not None:
+                if wh >= old:
+                    d_exp = wh - old
+                else:
+                    self._events.append(CounterReset(self.series, t, old / 1000.0, value, "export"))
+            self._exp = wh
+        value = reading.import_t1_kwh
+        if value is not None:
+            self._t1 = round(value * 1000.0)
+        value = reading.import_t2_kwh
+        if value is not None:
+            self._t2 = round(value * 1000.0)
+
+        out: list[Window] = []
+        opened = self._open
+        for index, res in enumerate(self.resolutions):
+            acc = opened[index]
+            start = (t // res) * res
+            if acc is not None:
+                acc.settle(acc.last, weight)
+                if acc.start == start:
+                    if d_imp is not None:
+                        acc.wh_imp += d_imp
+                    if d_exp is not None:
+                        acc.wh_exp += d_exp
+                    acc.record(reading)
+                    continue
+            new = _Open(start, start + res, reading)
+            if prev is not None and start > (last_t // res) * res + res:
+                self._fill_gap(
+                    res=res,
+                    acc=acc,
+                    new=new,
+                    last_t=last_t,
+                    t=t,
+                    d_imp=d_imp,
+                    d_exp=d_exp,
+                    before=before,
+                    out=out,
+                )
+            else:
+                if acc is not None:
+                    out.append(acc.close(self.series, res))
+                if d_imp is not None:
+                    new.wh_imp = d_imp
+                    new.has_imp = True
+                if d_exp is not None:
+                    new.wh_exp = d_exp
+                    new.has_exp = True
+            new.record(reading)
+            opened[index] = new
+        self._prev = reading
+        return out
+
+    def _fill_gap(
+        self,
+        *,
+        res: int,
+        acc: _Open | None,
+        new: _Open,
+        last_t: float,
+        t: float,
+        d_imp: int | None,
+        d_exp: int | None,
+        before: tuple[int | None, int | None, int | None, int | None],
+        out: list[Window],
+    ) -> None:
+        """Spread the counter differences of a silence ``[last_t, t]`` and emit gap windows."""
+        end_a = (last_t // res) * res + res
+        start_b = new.start
+        gap_start = last_t if acc is not None else end_a
+        kept_from = end_a
+        horizon = self._horizon.get(res)
+        if horizon is not None and t - horizon > end_a:
+            kept_from = min(start_b, end_a + ceil((t - horizon - end_a) / res) * res)
+        # intervals: [gap_start, end_a] (tail of the open window), [end_a, kept_from] (dropped),
+        # one per kept missing window, [start_b, t] (head of the new window)
+        cuts: list[float] = []
+        if acc is not None:
+            cuts.append(end_a)
+        if kept_from > end_a:
+            cuts.append(kept_from)
+        first_kept = len(cuts)
+        n_kept = round((start_b - kept_from) / res)
+        cuts.extend(kept_from + (k + 1) * res for k in range(n_kept))
+
+        deltas = (d_imp, _diff(before[1], self._t1), _diff(before[2], self._t2), d_exp)
+        shares = [None if d is None else spread(d, gap_start, t, cuts) for d in deltas]
+        imp_shares, exp_shares = shares[0], shares[3]
+        if acc is not None:
+            if imp_shares is not None:
+                acc.wh_imp += imp_shares[0]
+                acc.has_imp = True
+            if exp_shares is not None:
+                acc.wh_exp += exp_shares[0]
+                acc.has_exp = True
+            out.append(acc.close(self.series, res))
+        # running interpolated counters up to the first kept window
+        running: list[int | None] = []
+        for base, share in zip(before, shares, strict=True):
+            if base is None or share is None:
+                running.append(None)
+            else:
+                running.append(base + sum(share[:first_kept]))
+        for k in range(n_kept):
+            i = first_kept + k
+            for c, share in enumerate(shares):
+                value = running[c]
+                if value is not None and share is not None:
+                    running[c] = value + share[i]
+            out.append(
+                synthetic_window(
+                    self.series,
+                    res,
+                    kept_from + k * res,
+                    import_wh=None if imp_shares is None else imp_shares[i],
+                    export_wh=None if exp_shares is None else exp_shares[i],
+                    counters=(running[0], running[1], running[2], running[3]),
+                )
+            )
+        if imp_shares is not None:
+            new.wh_imp = imp_shares[-1]
+            new.has_imp = True
+        if exp_shares is not None:
+            new.wh_exp = exp_shares[-1]
+            new.has_exp = True
+
+    def flush(self, now: float) -> list[Window]:
+        """Close and return the open windows whose end is at or before ``now``."""
+        if not isfinite(now):
+            raise ValueError(f"flush needs a finite time, got {now!r}")
+        out: list[Window] = []
+        for index, res in enumerate(self.resolutions):
+            acc = self._open[index]
+            if acc is not None and acc.end <= now:
+                acc.settle(acc.last, min(now - acc.last.t, self.max_weight))
+                out.append(acc.close(self.series, res))
+                self._open[index] = None
+                self._watermark = max(self._watermark, acc.end)
+        return out
+
+    # ------------------------------------------------------------------ persistence
+
+    def snapshot(self) -> dict[str, JsonValue]:
+        """Everything needed to continue after a restart, as a JSON-serialisable dict."""
+        return {
+            "version": SNAPSHOT_VERSION,
+            "series": self.series,
+            "resolutions": list(self.resolutions),
+            "max_weight": self.max_weight,
+            "prev": None if self._prev is None else _reading_to_json(self._prev),
+            "watermark": None if self._watermark == float("-inf") else self._watermark,
+            "counters": [self._imp, self._t1, self._t2, self._exp],
+            "duplicates": self._duplicates,
+            "out_of_order": self._out_of_order,
+            "open": [None if acc is None else acc.to_json() for acc in self._open],
+            "events": [
+                {"at": e.at, "before": e.before, "after": e.after, "counter": e.counter}
+                for e in self._events
+            ],
+        }
+
+    def restore(self, data: Mapping[str, JsonValue]) -> None:
+        """Continue from a :meth:`snapshot`; raises :class:`InvalidSnapshotError` if unusable.
+
+        The aggregator is unchanged when the snapshot is rejected.
+        """
+        obj = _obj(data, "snapshot")
+        if obj.get("version") != SNAPSHOT_VERSION:
+            raise InvalidSnapshotError(
+                f"snapshot field 'version': expected {SNAPSHOT_VERSION}, got {obj.get('version')!r}"
+            )
+        if obj.get("series") != self.series:
+            raise InvalidSnapshotError(
+                "snapshot field 'series': belongs to another series, not this aggregator's"
+            )
+        if obj.get("resolutions") != list(self.resolutions):
+            raise InvalidSnapshotError(
+                f"snapshot field 'resolutions': {obj.get('resolutions')!r} does not match "
+                f"{list(self.resolutions)!r}"
+            )
+        raw_prev = obj.get("prev")
+        prev = None if raw_prev is None else _reading_from_json(raw_prev, "prev")
+        raw_mark = obj.get("watermark")
+        watermark = float("-inf") if raw_mark is None else _num(raw_mark, "watermark")
+        counters = [
+            _opt_int(v, f"counters[{i}]")
+            for i, v in enumerate(_list(obj.get("counters"), 4, "counters"))
+        ]
+        duplicates = _int(obj.get("duplicates"), "duplicates")
+        out_of_order = _int(obj.get("out_of_order"), "out_of_order")
+        raw_open = _list(obj.get("open"), len(self.resolutions), "open")
+        opened: list[_Open | None] = []
+        for index, (res, raw) in enumerate(zip(self.resolutions, raw_open, strict=True)):
+            if raw is None:
+                opened.append(None)
+                continue
+            acc = _Open.from_json(raw, res, f"open[{index}]")
+            if prev is None or acc.last != prev:
+                raise InvalidSnapshotError(
+                    f"snapshot field open[{index}].last: is not the last reading 'prev'"
+                )
+            opened.append(acc)
+        events: list[CounterReset] = []
+        raw_events = obj.get("events")
+        if not isinstance(raw_events, list):
+            raise InvalidSnapshotError("snapshot field 'events': must be a list")
+        for i, raw_event in enumerate(raw_events):
+            event = _obj(raw_event, f"events[{i}]")
+            counter = event.get("counter")
+            if counter not in ("import", "export"):
+                raise InvalidSnapshotError(f"snapshot field events[{i}].counter: {counter!r}")
+            events.append(
+                CounterReset(
+                    self.series,
+                    _num(event.get("at"), f"events[{i}].at"),
+                    _num(event.get("before"), f"events[{i}].before"),
+                    _num(event.get("after"), f"events[{i}].after"),
+                    counter,
+                )
+            )
+        self._open = opened
+        self._prev = prev
+        self._watermark = watermark
+        self._imp, self._t1, self._t2, self._exp = counters
+        self._duplicates = duplicates
+        self._out_of_order = out_of_order
+        self._events = events
+
+
+# ---------------------------------------------------------------------- helpers
+
+
+def _diff(before: int | None, after: int | None) -> int | None:
+    if before is None or after is None or after < before:
+        return None
+    return after - before
+
+
+def _reading_to_json(r: Reading) -> dict[str, JsonValue]:
+    return {name: getattr(r, name) for name, _ in _READING_KEYS}
+
+
+def _reading_from_json(data: JsonValue, where: str) -> Reading:
+    obj = _obj(data, where)
+    values: dict[str, float | int | None] = {}
+    for name, kind in _READING_KEYS:
+        raw = obj.get(name)
+        if kind == "f":
+            values[name] = _num(raw, f"{where}.{name}")
+        elif kind == "i":
+            values[name] = _opt_int(raw, f"{where}.{name}")
+        else:
+            values[name] = _opt_num(raw, f"{where}.{name}")
+    try:
+        return Reading(**values)  # type: ignore[arg-type]
+    except ValueError as err:
+        raise InvalidSnapshotError(f"snapshot field {where}: {err}") from None
+
+
+def _obj(data: JsonValue | Mapping[str, JsonValue], where: str) -> Mapping[str, JsonValue]:
+    if not isinstance(data, Mapping):
+        raise InvalidSnapshotError(f"snapshot field {where}: must be an object")
+    return data
+
+
+def _list(data: JsonValue, length: int, where: str) -> list[JsonValue]:
+    if not isinstance(data, list) or len(data) != length:
+        raise InvalidSnapshotError(f"snapshot field {where}: must be a list of {length}")
+    return data
+
+
+def _num(data: JsonValue, where: str) -> float:
+    if isinstance(data, bool) or not isinstance(data, (int, float)) or not isfinite(data):
+        raise InvalidSnapshotError(f"snapshot field {where}: must be a finite number")
+    return float(data)
+
+
+def _opt_num(data: JsonValue, where: str) -> float | None:
+    return None if data is None else _num(data, where)
+
+
+def _nums(data: JsonValue, length: int, where: str) -> list[float]:
+    return [_num(v, f"{where}[{i}]") for i, v in enumerate(_list(data, length, where))]
+
+
+def _opt_nums(data: JsonValue, length: int, where: str) -> list[float | None]:
+    return [_opt_num(v, f"{where}[{i}]") for i, v in enumerate(_list(data, length, where))]
+
+
+def _int(data: JsonValue, where: str) -> int:
+    if isinstance(data, bool) or not isinstance(data, int):
+        raise InvalidSnapshotError(f"snapshot field {where}: must be an integer")
+    return data
+
+
+def _opt_int(data: JsonValue, where: str) -> int | None:
+    return None if data is None else _int(data, where)
+
+
+def _bool(data: JsonValue, where: str) -> bool:
+    if not isinstance(data, bool):
+        raise InvalidSnapshotError(f"snapshot field {where}: must be true or false")
+    return data

@@ -1,0 +1,178 @@
+"""Data model: one reading in, one window out.
+
+Units: times are UTC unix seconds, power in W, voltage in V, energy and counters in kWh.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from math import isfinite
+from typing import NoReturn
+
+from .errors import InvalidReadingError
+
+type JsonValue = bool | int | float | str | list[JsonValue] | dict[str, JsonValue] | None
+"""A JSON-serialisable value (aggregator snapshots, stored state)."""
+
+RESOLUTION_30S = 30
+RESOLUTION_5MIN = 300
+
+_READING_FLOATS = (
+    "w",
+    "l1_w",
+    "l2_w",
+    "l3_w",
+    "l1_v",
+    "l2_v",
+    "l3_v",
+    "import_kwh",
+    "import_t1_kwh",
+    "import_t2_kwh",
+    "export_kwh",
+)
+
+
+@dataclass(slots=True, frozen=True)
+class Reading:
+    """One measurement at time ``t`` (UTC unix seconds, the HA clock on arrival).
+
+    A P1 meter reading fills most fields; a webhook power station fills only ``t`` and ``w``.
+    Counters are cumulative kWh (resolution 0.001 kWh). Raises :class:`InvalidReadingError` when
+    a number is not finite or the tariff is not a small positive integer.
+    """
+
+    t: float
+    w: float | None = None
+    l1_w: float | None = None
+    l2_w: float | None = None
+    l3_w: float | None = None
+    l1_v: float | None = None
+    l2_v: float | None = None
+    l3_v: float | None = None
+    import_kwh: float | None = None
+    import_t1_kwh: float | None = None
+    import_t2_kwh: float | None = None
+    export_kwh: float | None = None
+    tariff: int | None = None
+
+    def __post_init__(self) -> None:
+        # fast path (this runs for every meter push); details only when something is wrong
+        try:
+            for value in (
+                self.t,
+                self.w,
+                self.l1_w,
+                self.l2_w,
+                self.l3_w,
+                self.l1_v,
+                self.l2_v,
+                self.l3_v,
+                self.import_kwh,
+                self.import_t1_kwh,
+                self.import_t2_kwh,
+                self.export_kwh,
+            ):
+                if value is not None and (
+                    (type(value) is not float and type(value) is not int) or not isfinite(value)
+                ):
+                    _raise_invalid(self)
+        except OverflowError:
+            _raise_invalid(self)
+        tariff = self.tariff
+        if tariff is not None and (type(tariff) is not int or not 1 <= tariff <= 4):
+            raise InvalidReadingError(f"reading field 'tariff' must be 1-4 or None, got {tariff!r}")
+
+
+def _finite_number(value: object) -> bool:
+    if type(value) is not float and type(value) is not int:
+        return False
+    try:
+        return isfinite(value)
+    except OverflowError:
+        return False
+
+
+def _raise_invalid(reading: Reading) -> NoReturn:
+    if not _finite_number(reading.t):
+        raise InvalidReadingError(f"reading field 't' must be a finite number, got {reading.t!r}")
+    for name in _READING_FLOATS:
+        value = getattr(reading, name)
+        if value is not None and not _finite_number(value):
+            raise InvalidReadingError(
+                f"reading field {name!r} must be a finite number or None, got {value!r}"
+            )
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+@dataclass(slots=True, frozen=True)
+class Window:
+    """Aggregate of the readings of one series in ``[start, end)``, aligned to UTC wall clock.
+
+    Columns follow hwLogger's ``meter_data`` (``end`` is its ``timestamp``). ``w`` ... ``l3_v``,
+    ``tariff`` and the counters are the last values in the window; ``*_avg`` are time-weighted
+    averages (each reading weighs the time until the next reading, capped); ``*_max`` and
+    ``w_min`` the extremes of the readings. ``reading_count == 0`` marks a synthetic (gap-filled)
+    window. ``energy_import_kwh`` / ``energy_export_kwh`` are the energy of this window from the
+    counters (an exact multiple of 0.001 kWh; None when the series has no counters);
+    ``energy_kwh`` is the net energy integrated from ``w`` (for sources without counters).
+    """
+
+    series: str
+    resolution: int
+    start: float
+    end: float
+    tariff: int | None = None
+    import_kwh: float | None = None
+    import_t1_kwh: float | None = None
+    import_t2_kwh: float | None = None
+    export_kwh: float | None = None
+    w: float | None = None
+    l1_w: float | None = None
+    l2_w: float | None = None
+    l3_w: float | None = None
+    l1_v: float | None = None
+    l2_v: float | None = None
+    l3_v: float | None = None
+    w_avg: float | None = None
+    l1_w_avg: float | None = None
+    l2_w_avg: float | None = None
+    l3_w_avg: float | None = None
+    w_max: float | None = None
+    l1_w_max: float | None = None
+    l2_w_max: float | None = None
+    l3_w_max: float | None = None
+    w_min: float | None = None
+    reading_count: int = 0
+    energy_import_kwh: float | None = None
+    energy_export_kwh: float | None = None
+    energy_kwh: float | None = None
+
+    @property
+    def synthetic(self) -> bool:
+        """True for a gap-filled window (no reading fell in it)."""
+        return self.reading_count == 0
+
+    @property
+    def key(self) -> tuple[str, int, float]:
+        """The identity of a window in the store: ``(series, resolution, start)``."""
+        return (self.series, self.resolution, self.start)
+
+
+WINDOW_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Window))
+"""Window field names in declaration order (the store's column order)."""
+
+
+@dataclass(slots=True, frozen=True)
+class CounterReset:
+    """A cumulative counter went backwards (meter replaced or reset).
+
+    No energy is invented across it: the series starts a new segment at ``at``. ``before`` and
+    ``after`` are the counter values (kWh) either side; ``counter`` is ``"import"`` or
+    ``"export"``.
+    """
+
+    series: str
+    at: float
+    before: float
+    after: float
+    counter: str = "import"

@@ -1,0 +1,408 @@
+"""The SQLite store: windows, aggregator state, webhook readings (meterlog) and prices.
+
+One connection, WAL journal, one writer: every method takes a lock, so the HA layer may call
+them from executor threads. Writes are batched: one transaction per call.
+
+Schema versions live in ``PRAGMA user_version``; :data:`MIGRATIONS` upgrades a file step by step
+(never downgrades: a newer file raises :class:`StoreVersionError`). A file that is not SQLite,
+is damaged or belongs to another program raises :class:`StoreCorruptError` at open and is left
+untouched; a path that cannot be opened or written raises :class:`StoreUnavailableError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+import json
+from math import isfinite
+from operator import attrgetter
+from pathlib import Path
+import sqlite3
+import threading
+
+from .errors import (
+    InvalidRecordError,
+    StoreCorruptError,
+    StoreUnavailableError,
+    StoreVersionError,
+)
+from .models import WINDOW_FIELDS, JsonValue, Window
+
+SHORT_RETENTION_S = 86_400.0
+"""30-second (any resolution below 5 min) windows are kept this long."""
+
+_CORRUPT_CODES = frozenset({"SQLITE_NOTADB", "SQLITE_CORRUPT"})
+
+
+def _migrate_1(conn: sqlite3.Connection) -> None:
+    """v1: windows (hwLogger meter_data columns) and aggregator state."""
+    conn.execute(
+        """CREATE TABLE windows (
+            series TEXT NOT NULL, resolution INTEGER NOT NULL, start REAL NOT NULL,
+            timestamp REAL NOT NULL, tariff INTEGER,
+            import_kwh REAL, import_t1_kwh REAL, import_t2_kwh REAL, export_kwh REAL,
+            w REAL, l1_w REAL, l2_w REAL, l3_w REAL, l1_v REAL, l2_v REAL, l3_v REAL,
+            w_avg REAL, l1_w_avg REAL, l2_w_avg REAL, l3_w_avg REAL,
+            w_max REAL, l1_w_max REAL, l2_w_max REAL, l3_w_max REAL,
+            reading_count INTEGER NOT NULL,
+            energy_import_kwh REAL, energy_export_kwh REAL,
+            PRIMARY KEY (series, resolution, start)
+        ) WITHOUT ROWID"""
+    )
+    conn.execute("CREATE TABLE state (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+
+
+def _migrate_2(conn: sqlite3.Connection) -> None:
+    """v2: minimum and integrated energy per window; meterlog and prices tables."""
+    conn.execute("ALTER TABLE windows ADD COLUMN w_min REAL")
+    conn.execute("ALTER TABLE windows ADD COLUMN energy_kwh REAL")
+    conn.execute(
+        """CREATE TABLE meterlog (
+            id INTEGER PRIMARY KEY, time REAL NOT NULL, station_id TEXT NOT NULL,
+            watts REAL NOT NULL, price REAL NULL
+        )"""
+    )
+    conn.execute("CREATE INDEX meterlog_station_time ON meterlog (station_id, time)")
+    conn.execute("CREATE INDEX meterlog_time ON meterlog (time)")
+    conn.execute(
+        """CREATE TABLE prices (
+            region TEXT NOT NULL, start REAL NOT NULL, "end" REAL NOT NULL,
+            price REAL NOT NULL, kind TEXT NOT NULL,
+            PRIMARY KEY (region, kind, start)
+        ) WITHOUT ROWID"""
+    )
+
+
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_migrate_1, _migrate_2)
+"""``MIGRATIONS[i]`` upgrades a file from version ``i`` to ``i + 1``."""
+SCHEMA_VERSION = len(MIGRATIONS)
+
+_COLUMNS = ("timestamp" if name == "end" else name for name in WINDOW_FIELDS)
+_COLUMN_LIST = ", ".join(_COLUMNS)
+_PLACEHOLDERS = ", ".join("?" * len(WINDOW_FIELDS))
+# SQL below is built from constant column names only
+_UPSERT_WINDOW = (
+    f"INSERT INTO windows ({_COLUMN_LIST}) VALUES ({_PLACEHOLDERS}) "  # noqa: S608
+    "ON CONFLICT (series, resolution, start) DO UPDATE SET "
+    + ", ".join(
+        f"{c} = excluded.{c}"
+        for c in _COLUMN_LIST.split(", ")
+        if c not in ("series", "resolution", "start")
+    )
+    # a synthetic window never replaces a real one
+    + " WHERE excluded.reading_count > 0 OR windows.reading_count = 0"
+)
+_SELECT_WINDOWS = (
+    f"SELECT {_COLUMN_LIST} FROM windows "  # noqa: S608
+    "WHERE series = ? AND resolution = ? AND start >= ? AND start < ? ORDER BY start"
+)
+_window_row = attrgetter(*WINDOW_FIELDS)
+
+
+@dataclass(slots=True, frozen=True)
+class MeterlogRow:
+    """One webhook power reading with its price (€/kWh, None when unknown).
+
+    ``id`` is assigned by the store (None when writing).
+    """
+
+    time: float
+    station_id: str
+    watts: float
+    price: float | None = None
+    id: int | None = None
+
+
+@dataclass(slots=True, frozen=True)
+class PricePoint:
+    """One price period ``[start, end)`` (UTC unix seconds) of a region and kind."""
+
+    region: str
+    kind: str
+    start: float
+    end: float
+    price: float
+
+
+class MeterStore:
+    """Meterit's own SQLite history (see the module docstring)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self._path = Path(path)
+        self._lock = threading.Lock()
+        self._conn: sqlite3.Connection | None = self._open(self._path)
+
+    # ------------------------------------------------------------------ opening
+
+    @staticmethod
+    def _open(path: Path) -> sqlite3.Connection:
+        name = path.name
+        if path.is_dir():
+            raise StoreUnavailableError(f"store path {name!r} is a directory, not a file")
+        try:
+            conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        except sqlite3.Error as err:
+            raise StoreUnavailableError(f"cannot open store file {name!r}: {err}") from None
+        try:
+            _prepare(conn, name)
+        except sqlite3.Error as err:
+            conn.close()
+            raise _translate(err, f"store file {name!r}") from None
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    @property
+    def schema_version(self) -> int:
+        """The file's schema version (always :data:`SCHEMA_VERSION` once open)."""
+        with self._reading() as conn:
+            return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+    def close(self) -> None:
+        """Checkpoint the WAL and close; later calls raise :class:`StoreUnavailableError`."""
+        with self._lock:
+            conn = self._conn
+            if conn is None:
+                return
+            self._conn = None
+            try:
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            finally:
+                conn.close()
+
+    @contextmanager
+    def _reading(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            conn = self._conn
+            if conn is None:
+                raise StoreUnavailableError("the store is closed")
+            try:
+                yield conn
+            except sqlite3.Error as err:
+                raise _translate(err, "store") from None
+
+    @contextmanager
+    def _writing(self) -> Iterator[sqlite3.Connection]:
+        with self._reading() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    # ------------------------------------------------------------------ windows
+
+    def write_windows(self, windows: Sequence[Window]) -> None:
+        """Upsert windows by ``(series, resolution, start)`` in one transaction.
+
+        A real window replaces a synthetic one; a synthetic one never replaces a real one.
+        """
+        rows = [_window_row(w) for w in windows]
+        for row in rows:
+            _check_window(row)
+        with self._writing() as conn:
+            conn.executemany(_UPSERT_WINDOW, rows)
+
+    def query_windows(self, series: str, resolution: int, start: float, end: float) -> list[Window]:
+        """Windows of a series and resolution with ``start <= window.start < end``, in order."""
+        with self._reading() as conn:
+            rows = conn.execute(_SELECT_WINDOWS, (series, resolution, start, end)).fetchall()
+        return [Window(*row) for row in rows]
+
+    def series(self) -> list[str]:
+        """Every series with at least one stored window, sorted."""
+        with self._reading() as conn:
+            return [r[0] for r in conn.execute("SELECT DISTINCT series FROM windows ORDER BY 1")]
+
+    def purge(self, now: float, retention: float = SHORT_RETENTION_S) -> int:
+        """Delete windows shorter than 5 min that ended more than ``retention`` s before ``now``.
+
+        Returns the number of windows deleted. 5-minute windows are kept forever.
+        """
+        with self._writing() as conn:
+            cur = conn.execute(
+                "DELETE FROM windows WHERE resolution < 300 AND timestamp <= ?", (now - retention,)
+            )
+            return cur.rowcount
+
+    # ------------------------------------------------------------------ state
+
+    def save_state(self, key: str, value: Mapping[str, JsonValue]) -> None:
+        """Store a JSON-serialisable dict (e.g. an aggregator snapshot) under ``key``."""
+        if not key:
+            raise InvalidRecordError("state key must be a non-empty string")
+        try:
+            text = json.dumps(value, allow_nan=False, separators=(",", ":"))
+        except (TypeError, ValueError) as err:
+            raise InvalidRecordError(f"state {key!r} is not JSON-serialisable: {err}") from None
+        with self._writing() as conn:
+            conn.execute(
+                "INSERT INTO state (key, value) VALUES (?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, text),
+            )
+
+    def load_state(self, key: str) -> dict[str, JsonValue] | None:
+        """The dict saved under ``key``, or None (also when the stored text is unusable)."""
+        with self._reading() as conn:
+            row = conn.execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()
+        if row is None:
+            return None
+        try:
+            value = json.loads(row[0])
+        except ValueError:
+            return None
+        return value if isinstance(value, dict) else None
+
+    # ------------------------------------------------------------------ meterlog
+
+    def add_readings(self, rows: Iterable[MeterlogRow]) -> int:
+        """Append webhook readings in one transaction; returns how many were written.
+
+        Every row is validated first: one bad row raises :class:`InvalidRecordError` and
+        nothing of the batch is written.
+        """
+        values = [_meterlog_values(i, row) for i, row in enumerate(rows)]
+        with self._writing() as conn:
+            conn.executemany(
+                "INSERT INTO meterlog (time, station_id, watts, price) VALUES (?, ?, ?, ?)",
+                values,
+            )
+        return len(values)
+
+    def query_readings(
+        self, station_id: str | None = None, limit: int = 100, offset: int = 0
+    ) -> list[MeterlogRow]:
+        """Webhook readings, newest first, of one station or of all."""
+        if limit < 0 or offset < 0:
+            raise InvalidRecordError(f"limit and offset must be >= 0, got {limit}, {offset}")
+        sql = "SELECT time, station_id, watts, price, id FROM meterlog"
+        params: tuple[object, ...] = (limit, offset)
+        if station_id is not None:
+            sql += " WHERE station_id = ?"
+            params = (station_id, limit, offset)
+        sql += " ORDER BY time DESC, id DESC LIMIT ? OFFSET ?"
+        with self._reading() as conn:
+            rows = conn.execute(sql, params).fetchall()
+        return [MeterlogRow(*row) for row in rows]
+
+    # ------------------------------------------------------------------ prices
+
+    def write_prices(self, points: Iterable[PricePoint]) -> int:
+        """Upsert prices by ``(region, kind, start)``; returns how many were written."""
+        values = [_price_values(i, p) for i, p in enumerate(points)]
+        with self._writing() as conn:
+            conn.executemany(
+                'INSERT INTO prices (region, kind, start, "end", price) VALUES (?, ?, ?, ?, ?) '
+                'ON CONFLICT (region, kind, start) DO UPDATE SET "end" = excluded."end", '
+                "price = excluded.price",
+                values,
+            )
+        return len(values)
+
+    def query_prices(self, region: str, kind: str, start: float, end: float) -> list[PricePoint]:
+        """Price periods of a region and kind overlapping ``[start, end)``, in order."""
+        with self._reading() as conn:
+            rows = conn.execute(
+                'SELECT region, kind, start, "end", price FROM prices '
+                'WHERE region = ? AND kind = ? AND "end" > ? AND start < ? ORDER BY start',
+                (region, kind, start, end),
+            ).fetchall()
+        return [PricePoint(*row) for row in rows]
+
+
+def _prepare(conn: sqlite3.Connection, name: str) -> None:
+    """Check the file (read-only), then switch to WAL and migrate it to the current schema."""
+    version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    check = conn.execute("PRAGMA quick_check").fetchone()[0]
+    if check != "ok":
+        raise StoreCorruptError(f"store file {name!r} is damaged: {check}")
+    if version > SCHEMA_VERSION:
+        raise StoreVersionError(
+            f"store file {name!r} has schema version {version}, newer than this "
+            f"Meterit's {SCHEMA_VERSION}; update Meterit"
+        )
+    if version == 0:
+        tables = [
+            row[0]
+            for row in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
+            )
+        ]
+        if tables:
+            raise StoreCorruptError(
+                f"store file {name!r} is an SQLite database of another program "
+                f"(tables {', '.join(tables[:5])}); not touching it"
+            )
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    for target in range(version + 1, SCHEMA_VERSION + 1):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            MIGRATIONS[target - 1](conn)
+            conn.execute(f"PRAGMA user_version = {target}")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+
+def _translate(err: sqlite3.Error, what: str) -> StoreCorruptError | StoreUnavailableError:
+    code = getattr(err, "sqlite_errorname", "")
+    if code in _CORRUPT_CODES:
+        return StoreCorruptError(f"{what} is not a usable SQLite database ({code}): {err}")
+    return StoreUnavailableError(f"{what} cannot be used ({code or 'error'}): {err}")
+
+
+def _finite(value: object) -> bool:
+    return not isinstance(value, bool) and isinstance(value, (int, float)) and isfinite(value)
+
+
+def _check_window(row: tuple[object, ...]) -> None:
+    series, resolution, start, end = row[0], row[1], row[2], row[3]
+    if not isinstance(series, str) or not series:
+        raise InvalidRecordError(f"window field 'series' must be a non-empty string: {series!r}")
+    if isinstance(resolution, bool) or not isinstance(resolution, int) or resolution <= 0:
+        raise InvalidRecordError(f"window field 'resolution' must be > 0: {resolution!r}")
+    if not _finite(start) or not _finite(end):
+        raise InvalidRecordError(f"window fields 'start'/'end' must be finite: {start!r}, {end!r}")
+    for name, value in zip(WINDOW_FIELDS[4:], row[4:], strict=True):
+        if value is not None and not _finite(value):
+            raise InvalidRecordError(f"window field {name!r} must be a finite number: {value!r}")
+
+
+def _meterlog_values(index: int, row: MeterlogRow) -> tuple[float, str, float, float | None]:
+    if not _finite(row.time):
+        raise InvalidRecordError(f"meterlog row {index}: field 'time' must be finite: {row.time!r}")
+    if not isinstance(row.station_id, str) or not row.station_id:
+        raise InvalidRecordError(f"meterlog row {index}: field 'station_id' must be non-empty")
+    if not _finite(row.watts):
+        raise InvalidRecordError(
+            f"meterlog row {index}: field 'watts' must be finite: {row.watts!r}"
+        )
+    if row.price is not None and not _finite(row.price):
+        raise InvalidRecordError(
+            f"meterlog row {index}: field 'price' must be finite or None: {row.price!r}"
+        )
+    return (row.time, row.station_id, row.watts, row.price)
+
+
+def _price_values(index: int, p: PricePoint) -> tuple[str, str, float, float, float]:
+    for name in ("region", "kind"):
+        value = getattr(p, name)
+        if not isinstance(value, str) or not value:
+            raise InvalidRecordError(f"price {index}: field {name!r} must be non-empty")
+    for name in ("start", "end", "price"):
+        if not _finite(getattr(p, name)):
+            raise InvalidRecordError(
+                f"price {index}: field {name!r} must be finite: {getattr(p, name)!r}"
+            )
+    if p.end <= p.start:
+        raise InvalidRecordError(
+            f"price {index}: 'end' {p.end!r} must be after 'start' {p.start!r}"
+        )
+    return (p.region, p.kind, p.start, p.end, p.price)

@@ -1,0 +1,363 @@
+"""MeterStore: schema, migrations, upserts, retention, state, meterlog, prices, bad files."""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from pathlib import Path
+import sqlite3
+import threading
+
+import pytest
+
+from custom_components.meterit.metering import (
+    InvalidRecordError,
+    MeterlogRow,
+    MeterStore,
+    PricePoint,
+    StoreCorruptError,
+    StoreUnavailableError,
+    StoreVersionError,
+    Window,
+    store as store_module,
+)
+from custom_components.meterit.metering.store import SCHEMA_VERSION
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Generator[MeterStore]:
+    s = MeterStore(tmp_path / "meterit.db")
+    yield s
+    s.close()
+
+
+def win(start: float, res: int = 300, count: int = 10, series: str = "p1", **kw: object) -> Window:
+    return Window(series, res, start, start + res, reading_count=count, **kw)  # type: ignore[arg-type]
+
+
+def test_new_file_is_wal_and_current(tmp_path: Path) -> None:
+    path = tmp_path / "meterit.db"
+    store = MeterStore(str(path))
+    try:
+        assert store.schema_version == SCHEMA_VERSION == 2
+    finally:
+        store.close()
+    store.close()  # idempotent
+    conn = sqlite3.connect(path)
+    try:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        assert {"windows", "state", "meterlog", "prices"} <= tables
+    finally:
+        conn.close()
+
+
+def test_write_query_roundtrip_and_range(store: MeterStore) -> None:
+    windows = [
+        win(s, w_avg=float(s), energy_import_kwh=0.001 * i)
+        for i, s in enumerate(range(0, 3000, 300))
+    ]
+    store.write_windows(windows)
+    assert store.query_windows("p1", 300, 0, 3000) == windows
+    assert store.query_windows("p1", 300, 600, 1200) == windows[2:4]
+    assert store.query_windows("p1", 30, 0, 3000) == []
+    assert store.query_windows("other", 300, 0, 3000) == []
+
+
+def test_upsert_real_beats_synthetic(store: MeterStore) -> None:
+    real = win(0, count=5, w_avg=100.0)
+    synthetic = win(0, count=0, w_avg=50.0)
+    store.write_windows([synthetic])
+    assert store.query_windows("p1", 300, 0, 300) == [synthetic]
+    store.write_windows([real])
+    assert store.query_windows("p1", 300, 0, 300) == [real]
+    store.write_windows([synthetic])
+    assert store.query_windows("p1", 300, 0, 300) == [real]
+    newer = win(0, count=6, w_avg=101.0)
+    store.write_windows([newer])
+    assert store.query_windows("p1", 300, 0, 300) == [newer]
+
+
+def test_purge_keeps_five_minute_windows(store: MeterStore) -> None:
+    now = 1_000_000.0
+    old30 = win(now - 90_000, res=30)
+    new30 = win(now - 3_600, res=30)
+    old300 = win(now - 900_000)
+    store.write_windows([old30, new30, old300])
+    assert store.purge(now) == 1
+    assert store.query_windows("p1", 30, 0, now) == [new30]
+    assert store.query_windows("p1", 300, 0, now) == [old300]
+
+
+def test_series_and_state(store: MeterStore) -> None:
+    store.write_windows([win(0, series="b"), win(0, series="a"), win(300, series="a")])
+    assert store.series() == ["a", "b"]
+    assert store.load_state("agg:p1") is None
+    store.save_state("agg:p1", {"x": [1, 2.5, None], "y": {"z": True}})
+    store.save_state("agg:p1", {"x": [3]})
+    assert store.load_state("agg:p1") == {"x": [3]}
+    with pytest.raises(InvalidRecordError, match="not JSON"):
+        store.save_state("k", {"x": float("nan")})
+    with pytest.raises(InvalidRecordError, match="key"):
+        store.save_state("", {})
+
+
+def test_unusable_state_reads_as_none(store: MeterStore) -> None:
+    conn = store._conn
+    assert conn is not None
+    conn.execute("INSERT INTO state VALUES ('bad', '{oops'), ('list', '[1]')")
+    assert store.load_state("bad") is None
+    assert store.load_state("list") is None
+
+
+@pytest.mark.parametrize(
+    ("window", "field"),
+    [
+        (Window("", 300, 0.0, 300.0), "'series'"),
+        (Window("p1", 0, 0.0, 300.0), "'resolution'"),
+        (Window("p1", 300, float("nan"), 300.0), "'start'"),
+        (Window("p1", 300, 0.0, 300.0, w_avg=float("inf")), "'w_avg'"),
+        (Window("p1", 300, 0.0, 300.0, tariff="2"), "'tariff'"),  # type: ignore[arg-type]
+    ],
+)
+def test_bad_window_is_rejected_and_batch_not_written(
+    store: MeterStore, window: Window, field: str
+) -> None:
+    good = win(600)
+    with pytest.raises(InvalidRecordError, match=field):
+        store.write_windows([good, window])
+    assert store.query_windows("p1", 300, 0, 10_000) == []
+
+
+def test_meterlog_newest_first(store: MeterStore) -> None:
+    rows = [
+        MeterlogRow(100.0, "1", 50.0, 0.12),
+        MeterlogRow(200.0, "2", 60.0),
+        MeterlogRow(300.0, "1", 70.0, 0.15),
+    ]
+    assert store.add_readings(rows) == 3
+    got = store.query_readings()
+    assert [(r.time, r.station_id, r.watts, r.price) for r in got] == [
+        (300.0, "1", 70.0, 0.15),
+        (200.0, "2", 60.0, None),
+        (100.0, "1", 50.0, 0.12),
+    ]
+    assert all(r.id is not None for r in got)
+    assert [r.time for r in store.query_readings("1")] == [300.0, 100.0]
+    assert [r.time for r in store.query_readings("1", limit=1, offset=1)] == [100.0]
+    with pytest.raises(InvalidRecordError, match="limit"):
+        store.query_readings(limit=-1)
+
+
+@pytest.mark.parametrize(
+    ("row", "field"),
+    [
+        (MeterlogRow(float("nan"), "1", 1.0), "'time'"),
+        (MeterlogRow(1.0, "", 1.0), "'station_id'"),
+        (MeterlogRow(1.0, "1", float("inf")), "'watts'"),
+        (MeterlogRow(1.0, "1", 1.0, float("nan")), "'price'"),
+    ],
+)
+def test_meterlog_bad_row_writes_nothing(store: MeterStore, row: MeterlogRow, field: str) -> None:
+    with pytest.raises(InvalidRecordError, match=field):
+        store.add_readings([MeterlogRow(1.0, "1", 1.0), row])
+    assert store.query_readings() == []
+
+
+def test_prices_upsert_and_overlap(store: MeterStore) -> None:
+    points = [
+        PricePoint("pen", "pvpc", h * 3600.0, (h + 1) * 3600.0, 0.1 + h / 100) for h in range(4)
+    ]
+    assert store.write_prices(points) == 4
+    store.write_prices([PricePoint("pen", "pvpc", 0.0, 3600.0, 0.5)])
+    got = store.query_prices("pen", "pvpc", 1800.0, 7200.0)
+    assert [(p.start, p.price) for p in got] == [(0.0, 0.5), (3600.0, points[1].price)]
+    assert store.query_prices("pen", "injection", 0, 1e9) == []
+
+
+@pytest.mark.parametrize(
+    ("point", "field"),
+    [
+        (PricePoint("", "pvpc", 0.0, 1.0, 1.0), "'region'"),
+        (PricePoint("pen", "", 0.0, 1.0, 1.0), "'kind'"),
+        (PricePoint("pen", "pvpc", 0.0, 1.0, float("nan")), "'price'"),
+        (PricePoint("pen", "pvpc", 5.0, 5.0, 1.0), "'end'"),
+    ],
+)
+def test_bad_price_rejected(store: MeterStore, point: PricePoint, field: str) -> None:
+    with pytest.raises(InvalidRecordError, match=field):
+        store.write_prices([point])
+
+
+def _make_v1(path: Path) -> None:
+    """A v1 file as it was written: windows without w_min/energy_kwh, and state."""
+    conn = sqlite3.connect(path)
+    conn.executescript(
+        """
+        CREATE TABLE windows (
+            series TEXT NOT NULL, resolution INTEGER NOT NULL, start REAL NOT NULL,
+            timestamp REAL NOT NULL, tariff INTEGER,
+            import_kwh REAL, import_t1_kwh REAL, import_t2_kwh REAL, export_kwh REAL,
+            w REAL, l1_w REAL, l2_w REAL, l3_w REAL, l1_v REAL, l2_v REAL, l3_v REAL,
+            w_avg REAL, l1_w_avg REAL, l2_w_avg REAL, l3_w_avg REAL,
+            w_max REAL, l1_w_max REAL, l2_w_max REAL, l3_w_max REAL,
+            reading_count INTEGER NOT NULL,
+            energy_import_kwh REAL, energy_export_kwh REAL,
+            PRIMARY KEY (series, resolution, start)
+        ) WITHOUT ROWID;
+        CREATE TABLE state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        INSERT INTO windows (series, resolution, start, timestamp, tariff, import_kwh, w_avg,
+                             w_max, reading_count, energy_import_kwh)
+            VALUES ('p1', 300, 600.0, 900.0, 2, 1234.567, 450.5, 900.0, 299, 0.038);
+        INSERT INTO state VALUES ('agg:p1', '{"version": 1}');
+        PRAGMA user_version = 1;
+        """
+    )
+    conn.close()
+
+
+def test_migrates_v1_file_keeping_data(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    _make_v1(path)
+    store = MeterStore(path)
+    try:
+        assert store.schema_version == 2
+        [window] = store.query_windows("p1", 300, 0, 1e9)
+        assert window == Window(
+            "p1",
+            300,
+            600.0,
+            900.0,
+            tariff=2,
+            import_kwh=1234.567,
+            w_avg=450.5,
+            w_max=900.0,
+            reading_count=299,
+            energy_import_kwh=0.038,
+        )
+        assert store.load_state("agg:p1") == {"version": 1}
+        assert store.add_readings([MeterlogRow(1.0, "1", 2.0)]) == 1
+    finally:
+        store.close()
+
+
+def test_not_sqlite_is_corrupt_and_untouched(tmp_path: Path) -> None:
+    path = tmp_path / "meterit.db"
+    content = b"this is not a database at all\n" * 200
+    path.write_bytes(content)
+    with pytest.raises(StoreCorruptError, match=r"meterit\.db"):
+        MeterStore(path)
+    assert path.read_bytes() == content
+    assert not (tmp_path / "meterit.db-wal").exists()
+
+
+def test_damaged_sqlite_is_corrupt(tmp_path: Path) -> None:
+    path = tmp_path / "meterit.db"
+    store = MeterStore(path)
+    store.write_windows([win(float(s)) for s in range(0, 300 * 2000, 300)])
+    store.close()
+    data = bytearray(path.read_bytes())
+    for offset in range(4096, len(data), 4096):  # scribble over every page but the header
+        data[offset + 100 : offset + 400] = b"\xff" * 300
+    path.write_bytes(bytes(data))
+    with pytest.raises(StoreCorruptError):
+        MeterStore(path)
+    assert path.read_bytes() == bytes(data)
+
+
+def test_other_programs_database_is_not_touched(tmp_path: Path) -> None:
+    path = tmp_path / "other.db"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE contacts (name TEXT)")
+    conn.commit()
+    conn.close()
+    before = path.read_bytes()
+    with pytest.raises(StoreCorruptError, match="another program"):
+        MeterStore(path)
+    assert path.read_bytes() == before
+
+
+def test_newer_schema_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "future.db"
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA user_version = 99")
+    conn.close()
+    with pytest.raises(StoreVersionError, match="99"):
+        MeterStore(path)
+
+
+def test_unwritable_paths(tmp_path: Path) -> None:
+    with pytest.raises(StoreUnavailableError, match="directory"):
+        MeterStore(tmp_path)
+    with pytest.raises(StoreUnavailableError, match="cannot open"):
+        MeterStore(tmp_path / "missing" / "dir" / "meterit.db")
+
+
+def test_readonly_database_is_unavailable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "meterit.db"
+    MeterStore(path).close()
+    uri = f"{path.as_uri()}?mode=ro"
+    # open the real file read-only through the same code path
+    original = sqlite3.connect
+
+    def readonly(*args: object, **kwargs: object) -> sqlite3.Connection:
+        return original(uri, uri=True, check_same_thread=False, isolation_level=None)
+
+    monkeypatch.setattr(sqlite3, "connect", readonly)
+    store = MeterStore(path)  # schema is current: opening only reads
+    try:
+        with pytest.raises(StoreUnavailableError, match="SQLITE_READONLY"):
+            store.write_windows([win(0)])
+        assert store.query_windows("p1", 300, 0, 1e9) == []
+    finally:
+        store.close()
+
+
+def test_closed_store_raises(tmp_path: Path) -> None:
+    store = MeterStore(tmp_path / "x.db")
+    store.close()
+    with pytest.raises(StoreUnavailableError, match="closed"):
+        store.query_windows("p1", 300, 0, 1)
+
+
+def test_threads_write_concurrently(store: MeterStore) -> None:
+    errors: list[BaseException] = []
+
+    def writer(series: str) -> None:
+        try:
+            for k in range(50):
+                store.write_windows([win(k * 300.0, series=series)])
+                store.query_windows(series, 300, 0, 1e9)
+        except BaseException as err:  # noqa: BLE001
+            errors.append(err)
+
+    threads = [threading.Thread(target=writer, args=(f"s{i}",)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert store.series() == ["s0", "s1", "s2", "s3"]
+    assert all(len(store.query_windows(f"s{i}", 300, 0, 1e9)) == 50 for i in range(4))
+
+
+def test_failed_migration_leaves_file_at_old_version(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "old.db"
+    _make_v1(path)
+
+    def broken(conn: sqlite3.Connection) -> None:
+        conn.execute("ALTER TABLE windows ADD COLUMN w_min REAL")
+        conn.execute("ALTER TABLE no_such_table ADD COLUMN x")
+
+    monkeypatch.setattr(store_module, "MIGRATIONS", (store_module.MIGRATIONS[0], broken))
+    with pytest.raises(StoreUnavailableError, match="no_such_table"):
+        MeterStore(path)
+    conn = sqlite3.connect(path)
+    try:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+        columns = [r[1] for r in conn.execute("PRAGMA table_info(windows)")]
+        assert "w_min" not in columns
+        assert conn.execute("SELECT count(*) FROM windows").fetchone()[0] == 1
+    finally:
+        conn.close()
