@@ -1,0 +1,123 @@
+"""Meterit: HomeWizard P1 live, power webhooks and Spanish PVPC prices, with exact history."""
+
+from __future__ import annotations
+
+from homeassistant.const import CONF_HOST, CONF_TOKEN, Platform
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryNotReady
+from homeassistant.helpers import config_validation as cv
+from homeassistant.helpers.typing import ConfigType
+
+from .const import CONF_IDENTIFIER, CONF_SOURCE, DOMAIN, Source
+from .entry import MeteritConfigEntry
+from .esios import EsiosAuthError
+from .homewizard import CertificateError, HomeWizardError, UnauthorizedError
+from .metering import StoreError
+from .p1 import P1Coordinator, async_create_client
+from .prices import PriceCoordinator
+from .services import async_setup_services
+from .webhook import WebhookCoordinator, async_setup_webhook_entry
+
+CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
+
+PLATFORMS: dict[Source, list[Platform]] = {
+    Source.P1: [Platform.SENSOR],
+    Source.PRICES: [Platform.SENSOR, Platform.BUTTON],
+    Source.WEBHOOK: [Platform.SENSOR],
+}
+
+
+async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
+    """Register the integration's actions (once, for all entries)."""
+    async_setup_services(hass)
+    return True
+
+
+async def async_setup_entry(hass: HomeAssistant, entry: MeteritConfigEntry) -> bool:
+    """Set up one source (a config entry) and forward it to its platforms."""
+    source = Source(entry.data.get(CONF_SOURCE, Source.P1))
+    if source is Source.WEBHOOK:
+        entry.runtime_data = await _async_setup_webhook(hass, entry)
+        await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS[source])
+        return True
+    if source is Source.PRICES:
+        entry.runtime_data = await _async_setup_prices(hass, entry)
+        await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS[source])
+        return True
+    p1 = await _async_setup_p1(hass, entry)
+    entry.runtime_data = p1
+    await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS[source])
+    await p1.async_start()
+    return True
+
+
+async def _async_setup_prices(hass: HomeAssistant, entry: MeteritConfigEntry) -> PriceCoordinator:
+    """Load stored prices, fetch today (and tomorrow once published) and start the timers.
+
+    A network failure is not fatal: entities show stored prices and fetching is retried.
+    """
+    coordinator = PriceCoordinator(hass, entry)
+    try:
+        await coordinator.async_start()
+    except EsiosAuthError as err:
+        raise ConfigEntryAuthFailed(
+            translation_domain=DOMAIN, translation_key="esios_token_rejected"
+        ) from err
+    return coordinator
+
+
+async def _async_setup_webhook(
+    hass: HomeAssistant, entry: MeteritConfigEntry
+) -> WebhookCoordinator:
+    """Register the power webhook; options (local only, price source) reload the entry."""
+    try:
+        coordinator = await async_setup_webhook_entry(hass, entry)
+    except StoreError as err:
+        raise ConfigEntryNotReady(
+            translation_domain=DOMAIN,
+            translation_key="webhook_store",
+            translation_placeholders={"error": str(err)},
+        ) from err
+    entry.async_on_unload(entry.add_update_listener(_async_reload))
+    return coordinator
+
+
+async def _async_reload(hass: HomeAssistant, entry: MeteritConfigEntry) -> None:
+    await hass.config_entries.async_reload(entry.entry_id)
+
+
+async def _async_setup_p1(hass: HomeAssistant, entry: MeteritConfigEntry) -> P1Coordinator:
+    client = await async_create_client(
+        hass,
+        entry.data[CONF_HOST],
+        identifier=entry.data[CONF_IDENTIFIER],
+        token=entry.data[CONF_TOKEN],
+    )
+    try:
+        device = await client.device()
+        first = await client.measurement()
+    except UnauthorizedError as err:
+        raise ConfigEntryAuthFailed(
+            translation_domain=DOMAIN, translation_key="p1_token_rejected"
+        ) from err
+    except CertificateError as err:
+        raise ConfigEntryNotReady(
+            translation_domain=DOMAIN,
+            translation_key="p1_certificate",
+            translation_placeholders={"error": str(err)},
+        ) from err
+    except HomeWizardError as err:
+        raise ConfigEntryNotReady(
+            translation_domain=DOMAIN,
+            translation_key="p1_unreachable",
+            translation_placeholders={"error": str(err)},
+        ) from err
+    return P1Coordinator(hass, entry, device, first)
+
+
+async def async_unload_entry(hass: HomeAssistant, entry: MeteritConfigEntry) -> bool:
+    """Unload a config entry; its background stream task is cancelled with it."""
+    source = Source(entry.data.get(CONF_SOURCE, Source.P1))
+    if isinstance(runtime := getattr(entry, "runtime_data", None), WebhookCoordinator):
+        await runtime.async_stop()  # no new readings; pending ones stored; state saved
+    return await hass.config_entries.async_unload_platforms(entry, PLATFORMS[source])

@@ -1,0 +1,445 @@
+"""Config flow: a menu of sources; the P1 meter with button-press registration."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from homeassistant.components import webhook
+from homeassistant.config_entries import (
+    SOURCE_REAUTH,
+    ConfigEntry,
+    ConfigFlow,
+    ConfigFlowResult,
+    OptionsFlow,
+)
+from homeassistant.const import CONF_HOST, CONF_NAME, CONF_TOKEN, CONF_WEBHOOK_ID
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers import instance_id
+from homeassistant.helpers.selector import (
+    SelectSelector,
+    SelectSelectorConfig,
+    SelectSelectorMode,
+    TextSelector,
+    TextSelectorConfig,
+    TextSelectorType,
+)
+from homeassistant.helpers.service_info.zeroconf import ZeroconfServiceInfo
+import probatio
+import voluptuous as vol
+
+from .const import (
+    CONF_IDENTIFIER,
+    CONF_SOURCE,
+    DEFAULT_P1_PORT,
+    DOMAIN,
+    LOGGER,
+    Source,
+)
+from .esios import EsiosAuthError, EsiosError, Region
+from .homewizard import (
+    CertificateError,
+    DeviceInfo,
+    HomeWizardError,
+    RegistrationNotEnabledError,
+    UnauthorizedError,
+    UnsupportedDeviceError,
+)
+from .p1 import async_create_client
+from .prices import CONF_REGION, REGION_NAMES, create_client, pvpc_unique_id
+from .webhook import (
+    CONF_LOCAL_ONLY,
+    webhook_options,
+    webhook_options_schema,
+    webhook_placeholders,
+)
+
+P1_PRODUCT_TYPES = frozenset({"HWE-P1"})
+
+
+def p1_unique_id(device: DeviceInfo) -> str:
+    """Return the unique ID of a meter: product type and serial."""
+    return f"{device.product_type}_{device.serial}"
+
+
+async def _async_guard[T](call: Callable[[], Awaitable[T]], errors: dict[str, str]) -> T | None:
+    """Run a device call; on failure put the matching translated error key in ``errors``."""
+    try:
+        return await call()
+    except ValueError:
+        errors[CONF_HOST] = "invalid_host"
+    except RegistrationNotEnabledError:
+        errors["base"] = "button_not_pressed"
+    except CertificateError as err:
+        LOGGER.warning("P1 meter certificate rejected: %s", err)
+        errors["base"] = "invalid_certificate"
+    except UnsupportedDeviceError:
+        errors["base"] = "unsupported_device"
+    except HomeWizardError as err:
+        LOGGER.info("P1 meter not reachable: %s", err)
+        errors["base"] = "cannot_connect"
+    return None
+
+
+class MeteritConfigFlow(ConfigFlow, domain=DOMAIN):
+    """Add a source: a P1 meter (more sources join the menu)."""
+
+    VERSION = 1
+    MINOR_VERSION = 1
+
+    def __init__(self) -> None:
+        """Start empty; each step fills in what it learns."""
+        self._host: str | None = None
+        self._device: DeviceInfo | None = None
+        self._register_opened = False
+
+    async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Let the user pick what to add."""
+        return self.async_show_menu(step_id="user", menu_options=["p1", "prices", "webhook"])
+
+    async def async_step_p1(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Ask for the meter's host and check that it speaks API v2."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            host = user_input[CONF_HOST].strip()
+            device = await _async_guard(lambda: self._async_probe(host), errors)
+            if not errors:
+                self._host = host
+                if device is not None:
+                    if device.product_type not in P1_PRODUCT_TYPES:
+                        return self.async_abort(reason="not_a_p1_meter")
+                    self._device = device
+                    await self.async_set_unique_id(p1_unique_id(device))
+                    self._abort_if_unique_id_configured(updates={CONF_HOST: host})
+                return await self.async_step_authorize()
+        return self.async_show_form(
+            step_id="p1",
+            data_schema=self.add_suggested_values_to_schema(
+                vol.Schema({vol.Required(CONF_HOST): TextSelector()}), user_input
+            ),
+            errors=errors,
+        )
+
+    async def _async_probe(self, host: str) -> DeviceInfo | None:
+        """GET /api without a token: the identity if the meter tells it, None if it wants one."""
+        client = await async_create_client(self.hass, host, identifier=None, token=None)
+        try:
+            return await client.device()
+        except UnauthorizedError:
+            return None  # a 401 also means API v2: the identity comes after registration
+
+    async def async_step_zeroconf(self, discovery_info: ZeroconfServiceInfo) -> ConfigFlowResult:
+        """Offer a meter found by mDNS; keep the host of a known one up to date."""
+        props = discovery_info.properties
+        try:
+            device = DeviceInfo(
+                product_name=props["product_name"],
+                product_type=props["product_type"],
+                serial=props["serial"],
+                firmware_version="",
+                api_version=props.get("api_version", "2"),
+            )
+        except KeyError:
+            return self.async_abort(reason="invalid_discovery_parameters")
+        if device.product_type not in P1_PRODUCT_TYPES:
+            return self.async_abort(reason="not_a_p1_meter")
+        host = discovery_info.host
+        if ":" in host:
+            host = f"[{host}]"
+        if discovery_info.port and discovery_info.port != DEFAULT_P1_PORT:
+            host = f"{host}:{discovery_info.port}"
+        await self.async_set_unique_id(p1_unique_id(device))
+        self._abort_if_unique_id_configured(updates={CONF_HOST: host})
+        self._host = host
+        self._device = device
+        self.context["title_placeholders"] = {"name": device.product_name}
+        return await self.async_step_discovery_confirm()
+
+    async def async_step_discovery_confirm(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Confirm a discovered meter before asking for the button press."""
+        assert self._device is not None
+        if user_input is not None:
+            return await self.async_step_authorize()
+        self._set_confirm_only()
+        return self.async_show_form(
+            step_id="discovery_confirm",
+            description_placeholders={
+                "name": self._device.product_name,
+                "host": self._host or "",
+            },
+        )
+
+    async def async_step_authorize(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Ask for the button press, then register and read the meter's identity."""
+        assert self._host is not None
+        errors: dict[str, str] = {}
+        if user_input is None and not self._register_opened:
+            # The first request opens the meter's wait for a press; expected to get a 403.
+            self._register_opened = True
+            token = await _async_guard(self._async_register, {})
+        elif user_input is not None:
+            token = await _async_guard(self._async_register, errors)
+        else:
+            token = None
+        if token is not None:
+            return await self._async_finish(token, errors)
+        return self.async_show_form(
+            step_id="authorize",
+            errors=errors,
+            description_placeholders={"host": self._host},
+        )
+
+    async def _async_register(self) -> str:
+        assert self._host is not None
+        client = await async_create_client(self.hass, self._host, identifier=None, token=None)
+        uuid = await instance_id.async_get(self.hass)
+        # A name unique to this installation: re-using a name revokes the previous token,
+        # so two Home Assistants (or a core integration) never break each other.
+        return await client.register(f"meterit#{uuid[:8]}")
+
+    async def _async_finish(self, token: str, errors: dict[str, str]) -> ConfigFlowResult:
+        assert self._host is not None
+        host = self._host
+        device = await _async_guard(lambda: self._async_identify(host, token), errors)
+        if device is None:
+            return self.async_show_form(
+                step_id="authorize", errors=errors, description_placeholders={"host": host}
+            )
+        data = {
+            CONF_SOURCE: Source.P1.value,
+            CONF_HOST: host,
+            CONF_TOKEN: token,
+            CONF_IDENTIFIER: device.identifier,
+        }
+        await self.async_set_unique_id(p1_unique_id(device), raise_on_progress=False)
+        if self.source == SOURCE_REAUTH:
+            self._abort_if_unique_id_mismatch(reason="wrong_device")
+            return self.async_update_reload_and_abort(self._get_reauth_entry(), data_updates=data)
+        if device.product_type not in P1_PRODUCT_TYPES:
+            return self.async_abort(reason="not_a_p1_meter")
+        self._abort_if_unique_id_configured(updates=data)
+        return self.async_create_entry(title=device.product_name, data=data)
+
+    async def _async_identify(self, host: str, token: str) -> DeviceInfo:
+        """Read the identity with the new token, then prove it: TLS with the CN check."""
+        client = await async_create_client(self.hass, host, identifier=None, token=token)
+        claimed = await client.device()
+        verified = await async_create_client(
+            self.hass, host, identifier=claimed.identifier, token=token
+        )
+        return await verified.device()
+
+    async def async_step_reauth(self, entry_data: Mapping[str, Any]) -> ConfigFlowResult:
+        """The meter rejected our token (revoked or the meter was reset)."""
+        if entry_data.get(CONF_SOURCE) == Source.PRICES:
+            return await self.async_step_prices_reauth()
+        self._host = entry_data[CONF_HOST]
+        return await self.async_step_reauth_confirm()
+
+    async def async_step_reauth_confirm(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Explain, then go to the button press."""
+        if user_input is not None:
+            return await self.async_step_authorize()
+        return self.async_show_form(
+            step_id="reauth_confirm", description_placeholders={"host": self._host or ""}
+        )
+
+    async def async_step_reconfigure(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Change the host of a meter; it must still be the same meter."""
+        entry = self._get_reconfigure_entry()
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            host = user_input[CONF_HOST].strip()
+
+            async def _probe() -> DeviceInfo:
+                client = await async_create_client(
+                    self.hass,
+                    host,
+                    identifier=entry.data[CONF_IDENTIFIER],
+                    token=entry.data[CONF_TOKEN],
+                )
+                return await client.device()
+
+            device = await _async_guard(_probe, errors)
+            if device is not None:
+                await self.async_set_unique_id(p1_unique_id(device))
+                self._abort_if_unique_id_mismatch(reason="wrong_device")
+                return self.async_update_reload_and_abort(entry, data_updates={CONF_HOST: host})
+        return self.async_show_form(
+            step_id="reconfigure",
+            data_schema=self.add_suggested_values_to_schema(
+                vol.Schema({vol.Required(CONF_HOST): TextSelector()}),
+                user_input or {CONF_HOST: entry.data[CONF_HOST]},
+            ),
+            errors=errors,
+            description_placeholders={"title": entry.title},
+        )
+
+    # ---------------------------------------------------------------------------- PVPC prices
+
+    @staticmethod
+    @callback
+    def async_get_options_flow(config_entry: ConfigEntry) -> OptionsFlow:
+        """Options of a price entry (the ESIOS token) or of a power webhook."""
+        if config_entry.data.get(CONF_SOURCE) == Source.WEBHOOK:
+            return WebhookOptionsFlow()
+        return PricesOptionsFlow()
+
+    @classmethod
+    @callback
+    def async_supports_options_flow(cls, config_entry: ConfigEntry) -> bool:
+        """Only price and webhook entries have options."""
+        return config_entry.data.get(CONF_SOURCE) in (Source.PRICES, Source.WEBHOOK)
+
+    async def async_step_prices(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Pick the region and, optionally, a personal ESIOS token."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            region = Region(user_input[CONF_REGION])
+            await self.async_set_unique_id(pvpc_unique_id(region))
+            if pvpc_unique_id(region) in self._async_current_ids():
+                return self.async_abort(reason="region_already_configured")
+            token = _clean_token(user_input.get(CONF_TOKEN))
+            if token is not None:
+                await _async_check_esios_token(self.hass, token, errors)
+            if not errors:
+                data = {CONF_SOURCE: Source.PRICES.value, CONF_REGION: region.value}
+                if token is not None:
+                    data[CONF_TOKEN] = token
+                return self.async_create_entry(title=f"PVPC {REGION_NAMES[region]}", data=data)
+        schema = probatio.Schema(
+            {
+                probatio.Required(CONF_REGION, default=Region.PENINSULA.value): SelectSelector(
+                    SelectSelectorConfig(
+                        options=[region.value for region in Region],
+                        translation_key="region",
+                        mode=SelectSelectorMode.DROPDOWN,
+                    )
+                ),
+                probatio.Optional(CONF_TOKEN): _TOKEN_SELECTOR,
+            }
+        )
+        return self.async_show_form(
+            step_id="prices",
+            data_schema=self.add_suggested_values_to_schema(schema, user_input),
+            errors=errors,
+        )
+
+    async def async_step_prices_reauth(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """ESIOS rejected the token: enter a new one, or none to use the public file."""
+        entry = self._get_reauth_entry()
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            token = _clean_token(user_input.get(CONF_TOKEN))
+            if token is not None:
+                await _async_check_esios_token(self.hass, token, errors)
+            if not errors:
+                return self.async_update_reload_and_abort(entry, data=_with_token(entry, token))
+        return self.async_show_form(
+            step_id="prices_reauth",
+            data_schema=probatio.Schema({probatio.Optional(CONF_TOKEN): _TOKEN_SELECTOR}),
+            errors=errors,
+            description_placeholders={"title": entry.title},
+        )
+
+    # ---------------------------------------------------------------------------- power webhook
+
+    async def async_step_webhook(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Create a power webhook; its URL, a body and a curl line are shown once created."""
+        if user_input is not None:
+            options = webhook_options(user_input)
+            webhook_id = webhook.async_generate_id()
+            return self.async_create_entry(
+                title=str(user_input.get(CONF_NAME) or "").strip() or "Power sensors",
+                data={CONF_SOURCE: Source.WEBHOOK.value, CONF_WEBHOOK_ID: webhook_id},
+                options=options,
+                description="webhook",
+                description_placeholders=webhook_placeholders(
+                    self.hass, webhook_id, bool(options[CONF_LOCAL_ONLY])
+                ),
+            )
+        schema = webhook_options_schema(self.hass, {}).extend(
+            {probatio.Optional(CONF_NAME, default="Power sensors"): TextSelector()}
+        )
+        return self.async_show_form(step_id="webhook", data_schema=schema)
+
+
+class WebhookOptionsFlow(OptionsFlow):
+    """Local only and the price source of a power webhook (the entry is reloaded)."""
+
+    async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """One form: local only and the price source."""
+        if user_input is not None:
+            return self.async_create_entry(data=webhook_options(user_input))
+        return self.async_show_form(
+            step_id="init",
+            data_schema=webhook_options_schema(self.hass, self.config_entry.options),
+            description_placeholders={"title": self.config_entry.title},
+        )
+
+
+_TOKEN_SELECTOR = TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD))
+
+
+def _clean_token(value: object) -> str | None:
+    """The token as typed, without surrounding blanks; empty means none."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    return value.strip()
+
+
+def _with_token(entry: ConfigEntry, token: str | None) -> dict[str, Any]:
+    data = {key: value for key, value in entry.data.items() if key != CONF_TOKEN}
+    if token is not None:
+        data[CONF_TOKEN] = token
+    return data
+
+
+async def _async_check_esios_token(hass: HomeAssistant, token: str, errors: dict[str, str]) -> None:
+    """Ask ESIOS whether it accepts ``token``; put the matching error key in ``errors``."""
+    try:
+        await create_client(hass, token).validate_token()
+    except EsiosAuthError:
+        errors[CONF_TOKEN] = "invalid_esios_token"
+    except EsiosError as err:
+        LOGGER.info("ESIOS not reachable while checking a token: %s", err)
+        errors["base"] = "esios_unreachable"
+
+
+class PricesOptionsFlow(OptionsFlow):
+    """Add, change or remove the ESIOS token of a price entry (the entry is reloaded)."""
+
+    async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """One field: the token; empty removes it (prices then come from the public file)."""
+        entry = self.config_entry
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            token = _clean_token(user_input.get(CONF_TOKEN))
+            if token is not None:
+                await _async_check_esios_token(self.hass, token, errors)
+            if not errors:
+                self.hass.config_entries.async_update_entry(entry, data=_with_token(entry, token))
+                self.hass.config_entries.async_schedule_reload(entry.entry_id)
+                return self.async_create_entry(data={})
+        current = {CONF_TOKEN: entry.data[CONF_TOKEN]} if CONF_TOKEN in entry.data else {}
+        return self.async_show_form(
+            step_id="init",
+            data_schema=self.add_suggested_values_to_schema(
+                probatio.Schema({probatio.Optional(CONF_TOKEN): _TOKEN_SELECTOR}),
+                user_input if user_input is not None else current,
+            ),
+            errors=errors,
+            description_placeholders={"title": entry.title},
+        )

@@ -1,0 +1,36 @@
+"""Constants shared by the Home Assistant layer of Meterit."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from enum import StrEnum
+import logging
+from typing import Final
+
+DOMAIN: Final = "meterit"
+LOGGER = logging.getLogger(__package__)
+
+CONF_SOURCE: Final = "source"
+CONF_IDENTIFIER: Final = "identifier"
+CONF_PRODUCT_TYPE: Final = "product_type"
+CONF_PRODUCT_NAME: Final = "product_name"
+CONF_SERIAL: Final = "serial"
+
+DEFAULT_P1_PORT: Final = 443
+
+# A P1 meter pushes about once a second (every 10 s on DSMR 4 meters). No push for this long
+# makes its entities unavailable, so that a stale value never reaches the energy dashboard.
+P1_STALE_AFTER: Final = timedelta(seconds=30)
+P1_WATCHDOG_INTERVAL: Final = timedelta(seconds=5)
+
+# Development only: a PEM file with an extra CA that P1 connections trust besides HomeWizard's
+# (scripts/develop points it at the simulator's CA). Never set in a real installation.
+ENV_EXTRA_CA_FILE: Final = "METERIT_P1_EXTRA_CA_FILE"
+
+
+class Source(StrEnum):
+    """The kinds of config entry this integration has."""
+
+    P1 = "p1"
+    PRICES = "prices"
+    WEBHOOK = "webhook"

@@ -1,0 +1,15 @@
+"""The typed config entry: each entry's ``runtime_data`` is the coordinator of its source."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from homeassistant.config_entries import ConfigEntry
+
+if TYPE_CHECKING:
+    from .p1 import P1Coordinator
+    from .prices import PriceCoordinator
+    from .webhook import WebhookCoordinator
+
+type MeteritRuntime = P1Coordinator | PriceCoordinator | WebhookCoordinator
+type MeteritConfigEntry = ConfigEntry[MeteritRuntime]

@@ -1,0 +1,246 @@
+"""The HomeWizard P1 meter in Home Assistant: connection helpers and the push coordinator.
+
+The coordinator owns the meter's live state. The WebSocket stream (``homewizard.stream``) runs as
+a background task of the config entry and hands every push to ``P1Coordinator.async_push``, which
+feeds entities through ``async_set_updated_data``: no polling.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+import ipaddress
+import os
+from pathlib import Path
+import ssl
+import time
+from typing import TYPE_CHECKING
+
+from homeassistant.const import CONF_HOST, CONF_TOKEN
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers.aiohttp_client import async_get_clientsession
+from homeassistant.helpers.event import async_track_time_interval
+from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
+from homeassistant.util import dt as dt_util
+from homewizard_energy.v2.cacert import CACERT as HOMEWIZARD_CA
+
+from .const import (
+    CONF_IDENTIFIER,
+    DEFAULT_P1_PORT,
+    DOMAIN,
+    ENV_EXTRA_CA_FILE,
+    LOGGER,
+    P1_STALE_AFTER,
+    P1_WATCHDOG_INTERVAL,
+)
+from .homewizard import (
+    CounterGuard,
+    DeviceInfo,
+    HomeWizardClient,
+    Measurement,
+    MeasurementStream,
+    ParsedMeasurement,
+    UnauthorizedError,
+    create_ssl_context,
+)
+
+if TYPE_CHECKING:
+    from .entry import MeteritConfigEntry
+
+_SSL_CACHE = f"{DOMAIN}_ssl_contexts"
+
+# Reconnect backoff of the live stream (seconds): exponential with full jitter, capped.
+STREAM_BACKOFF_INITIAL = 1.0
+STREAM_BACKOFF_MAX = 60.0
+
+
+def split_host_port(value: str) -> tuple[str, int]:
+    """Split ``host``, ``host:port``, ``[v6]:port`` or a bare IPv6 address.
+
+    Raises ValueError with a message that says what is wrong.
+    """
+    text = value.strip()
+    if not text:
+        raise ValueError("the host is empty")
+    if any(ch.isspace() or ch in "/?#@" for ch in text):
+        raise ValueError(f"{text!r} is not a host name or address")
+    port = DEFAULT_P1_PORT
+    if text.startswith("["):
+        host, sep, rest = text[1:].partition("]")
+        if not sep:
+            raise ValueError(f"{text!r}: missing ']'")
+        if rest:
+            if not rest.startswith(":"):
+                raise ValueError(f"{text!r}: expected ':port' after ']'")
+            port = _parse_port(rest[1:])
+        ipaddress.IPv6Address(host)
+        return host, port
+    if text.count(":") > 1:  # a bare IPv6 address
+        ipaddress.IPv6Address(text)
+        return text, port
+    host, sep, port_text = text.partition(":")
+    if sep:
+        port = _parse_port(port_text)
+    if not host:
+        raise ValueError(f"{text!r}: the host is empty")
+    return host, port
+
+
+def _parse_port(text: str) -> int:
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise ValueError(f"{text!r} is not a port number (1-65535)")
+    return int(text)
+
+
+def _build_ssl_context(verify_identity: bool) -> ssl.SSLContext:
+    cadata = HOMEWIZARD_CA
+    if extra := os.environ.get(ENV_EXTRA_CA_FILE):
+        cadata = cadata + "\n" + Path(extra).read_text(encoding="ascii")
+    return create_ssl_context(cadata, verify_identity=verify_identity)
+
+
+async def async_get_ssl_context(hass: HomeAssistant, *, verify_identity: bool) -> ssl.SSLContext:
+    """Return the (cached) TLS context for HomeWizard devices; built off the event loop."""
+    cache: dict[bool, ssl.SSLContext] = hass.data.setdefault(_SSL_CACHE, {})
+    if verify_identity not in cache:
+        cache[verify_identity] = await hass.async_add_executor_job(
+            _build_ssl_context, verify_identity
+        )
+    return cache[verify_identity]
+
+
+async def async_create_client(
+    hass: HomeAssistant, host: str, *, identifier: str | None, token: str | None
+) -> HomeWizardClient:
+    """Create a REST client for ``host`` (``host[:port]``) on Home Assistant's session."""
+    name, port = split_host_port(host)
+    return HomeWizardClient(
+        async_get_clientsession(hass),
+        name,
+        port=port,
+        identifier=identifier,
+        token=token,
+        ssl_context=await async_get_ssl_context(hass, verify_identity=identifier is not None),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class P1Data:
+    """The latest push of a P1 meter and when Home Assistant received it (UTC)."""
+
+    device: DeviceInfo
+    measurement: Measurement
+    received: datetime
+
+
+class P1Coordinator(DataUpdateCoordinator[P1Data]):
+    """Live state of one P1 meter, fed by its WebSocket stream."""
+
+    config_entry: MeteritConfigEntry
+
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        entry: MeteritConfigEntry,
+        device: DeviceInfo,
+        first: ParsedMeasurement,
+    ) -> None:
+        """Start from the measurement read over REST during setup."""
+        super().__init__(hass, LOGGER, config_entry=entry, name=f"{DOMAIN} P1 {entry.title}")
+        self.device = device
+        self._guard = CounterGuard()
+        self._reported: set[str] = set()
+        self._connected = False
+        self._last_push = time.monotonic()
+        self._live = True
+        self.stream: MeasurementStream | None = None
+        self.stale_after = P1_STALE_AFTER
+        self.pushes = 0
+        checked = self._guard.check(first.measurement)
+        self._report(first.problems + checked.problems)
+        self.data = P1Data(device, checked.measurement, dt_util.utcnow())
+
+    @property
+    def live(self) -> bool:
+        """True while the stream is connected and the last push is recent."""
+        return self._live
+
+    async def async_start(self) -> None:
+        """Open the live stream as a background task of the entry and start the watchdog."""
+        entry = self.config_entry
+        name, port = split_host_port(entry.data[CONF_HOST])
+        self.stream = MeasurementStream(
+            name,
+            entry.data[CONF_TOKEN],
+            port=port,
+            identifier=entry.data[CONF_IDENTIFIER],
+            ssl_context=await async_get_ssl_context(self.hass, verify_identity=True),
+            on_measurement=self.async_push,
+            on_connection=self._async_connection_changed,
+            backoff_initial=STREAM_BACKOFF_INITIAL,
+            backoff_max=STREAM_BACKOFF_MAX,
+        )
+        entry.async_create_background_task(
+            self.hass, self._async_run_stream(self.stream), f"{DOMAIN} P1 stream {entry.title}"
+        )
+        entry.async_on_unload(
+            async_track_time_interval(self.hass, self._async_watchdog, P1_WATCHDOG_INTERVAL)
+        )
+
+    async def _async_run_stream(self, stream: MeasurementStream) -> None:
+        try:
+            await stream.run()
+        except UnauthorizedError:
+            LOGGER.warning(
+                "The P1 meter %s rejected its token; re-authentication needed", self.name
+            )
+            self._connected = False
+            self._update_live()
+            self.config_entry.async_start_reauth(self.hass)
+
+    @callback
+    def async_push(self, parsed: ParsedMeasurement, received_monotonic: float) -> None:
+        """Take one measurement push from the stream."""
+        checked = self._guard.check(parsed.measurement)
+        self._report(checked.problems)
+        self._last_push = received_monotonic
+        self.pushes += 1
+        self._connected = True
+        self._live = True
+        self.async_set_updated_data(P1Data(self.device, checked.measurement, dt_util.utcnow()))
+
+    @callback
+    def _async_connection_changed(self, connected: bool) -> None:
+        self._connected = connected
+        self._update_live()
+
+    @callback
+    def _async_watchdog(self, _now: datetime) -> None:
+        self._update_live()
+
+    @callback
+    def _update_live(self) -> None:
+        age = time.monotonic() - self._last_push
+        live = self._connected and age < self.stale_after.total_seconds()
+        if live == self._live:
+            return
+        self._live = live
+        if live:
+            LOGGER.info("P1 meter %s: receiving data again", self.config_entry.title)
+        else:
+            LOGGER.warning(
+                "P1 meter %s: no data for %.0f s, its entities are unavailable until it is back",
+                self.config_entry.title,
+                min(age, self.stale_after.total_seconds()),
+            )
+        self.async_update_listeners()
+
+    def _report(self, problems: tuple[str, ...]) -> None:
+        """Log each kind of bad value once (by field), not on every push."""
+        for problem in problems:
+            field = problem.partition(":")[0]
+            if field not in self._reported:
+                self._reported.add(field)
+                LOGGER.warning(
+                    "P1 meter %s sent a bad value, ignored: %s", self.config_entry.title, problem
+                )

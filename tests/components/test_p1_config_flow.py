@@ -1,0 +1,303 @@
+"""The P1 meter's config flow, against the simulator over real TLS."""
+
+from __future__ import annotations
+
+from ipaddress import ip_address
+
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.meterit.const import CONF_IDENTIFIER, CONF_SOURCE, DOMAIN
+from homeassistant.config_entries import SOURCE_USER, SOURCE_ZEROCONF
+from homeassistant.const import CONF_HOST, CONF_TOKEN
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.helpers.service_info.zeroconf import ZeroconfServiceInfo
+from simulator.certs import TestCA, make_test_ca
+from simulator.p1_meter import FakeP1Meter
+
+from .conftest import METER_UNIQUE_ID, p1_entry
+
+
+async def _start_p1_flow(hass: HomeAssistant) -> str:
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    assert result["type"] is FlowResultType.MENU
+    assert "p1" in result["menu_options"]
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {"next_step_id": "p1"})
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "p1"
+    return result["flow_id"]
+
+
+async def test_user_flow_button_press(hass: HomeAssistant, meter: FakeP1Meter) -> None:
+    """Host, then 'press the button': a 403 first, then the token; the entry has the identity."""
+    flow_id = await _start_p1_flow(hass)
+    result = await hass.config_entries.flow.async_configure(
+        flow_id, {CONF_HOST: f"127.0.0.1:{meter.port}"}
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "authorize"
+    assert meter.tokens == frozenset()  # the first request only opened the meter's wait
+
+    result = await hass.config_entries.flow.async_configure(flow_id, {})
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"base": "button_not_pressed"}
+
+    meter.press_button()
+    result = await hass.config_entries.flow.async_configure(flow_id, {})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["title"] == "P1 Meter"
+    assert result["result"].unique_id == METER_UNIQUE_ID
+    data = result["data"]
+    assert data[CONF_SOURCE] == "p1"
+    assert data[CONF_HOST] == f"127.0.0.1:{meter.port}"
+    assert data[CONF_IDENTIFIER] == "appliance/p1dongle/5c2fafaabbcc"
+    assert data[CONF_TOKEN] in meter.tokens
+    # the registration name is unique to this installation, never a shared default
+    (name,) = meter.users
+    assert name.startswith("local/meterit#")
+    assert len(name) == len("local/meterit#") + 8
+
+
+async def test_user_flow_meter_tells_identity(
+    hass: HomeAssistant, meter: FakeP1Meter
+) -> None:
+    """A meter that answers GET /api without a token: a known meter aborts before the press."""
+    meter.api_requires_token = False
+    p1_entry(meter).add_to_hass(hass)
+    flow_id = await _start_p1_flow(hass)
+    result = await hass.config_entries.flow.async_configure(
+        flow_id, {CONF_HOST: f"127.0.0.1:{meter.port}"}
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "already_configured"
+
+
+async def test_second_add_of_same_meter_aborts(hass: HomeAssistant, meter: FakeP1Meter) -> None:
+    """The identity comes after the press: the same meter again aborts there."""
+    p1_entry(meter).add_to_hass(hass)
+    flow_id = await _start_p1_flow(hass)
+    meter.press_button()
+    result = await hass.config_entries.flow.async_configure(
+        flow_id, {CONF_HOST: f"127.0.0.1:{meter.port}"}
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "already_configured"
+
+
+@pytest.mark.parametrize(
+    ("host", "error"),
+    [
+        ("", {CONF_HOST: "invalid_host"}),
+        ("meter .local", {CONF_HOST: "invalid_host"}),
+        ("127.0.0.1:99999", {CONF_HOST: "invalid_host"}),
+        ("[::1", {CONF_HOST: "invalid_host"}),
+        ("127.0.0.1:1", {"base": "cannot_connect"}),
+    ],
+)
+async def test_user_flow_bad_host(
+    hass: HomeAssistant, socket_enabled: None, host: str, error: dict[str, str]
+) -> None:
+    """A malformed host or one where nothing listens: a field error, the form again."""
+    flow_id = await _start_p1_flow(hass)
+    result = await hass.config_entries.flow.async_configure(flow_id, {CONF_HOST: host})
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == error
+
+
+async def test_user_flow_untrusted_certificate(
+    hass: HomeAssistant, socket_enabled: None, tolerate_tls_rejects: None
+) -> None:
+    """A device whose certificate is not from HomeWizard's CA is refused."""
+    async with FakeP1Meter(ca=make_test_ca("Impostor CA")) as impostor:
+        flow_id = await _start_p1_flow(hass)
+        result = await hass.config_entries.flow.async_configure(
+            flow_id, {CONF_HOST: f"127.0.0.1:{impostor.port}"}
+        )
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"base": "invalid_certificate"}
+
+
+async def test_user_flow_certificate_for_another_identity(
+    hass: HomeAssistant,
+    socket_enabled: None,
+    test_ca: TestCA,
+    trust_test_ca: None,
+    tolerate_tls_rejects: None,
+) -> None:
+    """A trusted certificate whose CN is not the identity the device claims is refused."""
+    async with FakeP1Meter(ca=test_ca, certificate_cn="appliance/p1dongle/000000000000") as fake:
+        fake.press_button()
+        flow_id = await _start_p1_flow(hass)
+        result = await hass.config_entries.flow.async_configure(
+            flow_id, {CONF_HOST: f"127.0.0.1:{fake.port}"}
+        )
+        assert result["step_id"] == "authorize"
+        result = await hass.config_entries.flow.async_configure(flow_id, {})
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"base": "invalid_certificate"}
+    assert not hass.config_entries.async_entries(DOMAIN)
+
+
+async def test_user_flow_not_a_p1_meter(
+    hass: HomeAssistant, socket_enabled: None, test_ca: TestCA, trust_test_ca: None
+) -> None:
+    """An energy socket is a HomeWizard v2 device but not a P1 meter."""
+    async with FakeP1Meter(ca=test_ca, product_type="HWE-SKT", api_requires_token=False) as skt:
+        flow_id = await _start_p1_flow(hass)
+        result = await hass.config_entries.flow.async_configure(
+            flow_id, {CONF_HOST: f"127.0.0.1:{skt.port}"}
+        )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "not_a_p1_meter"
+
+
+async def test_user_flow_v1_only_device(
+    hass: HomeAssistant, socket_enabled: None, test_ca: TestCA, trust_test_ca: None
+) -> None:
+    """A device that reports an API version other than 2 is unsupported."""
+    async with FakeP1Meter(ca=test_ca, api_version="1.0.0", api_requires_token=False) as old:
+        flow_id = await _start_p1_flow(hass)
+        result = await hass.config_entries.flow.async_configure(
+            flow_id, {CONF_HOST: f"127.0.0.1:{old.port}"}
+        )
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"base": "unsupported_device"}
+
+
+def _zeroconf(meter: FakeP1Meter, **props: str) -> ZeroconfServiceInfo:
+    properties = {
+        "api_version": "2.0.0",
+        "id": meter.identifier,
+        "serial": meter.serial,
+        "product_name": "P1 Meter",
+        "product_type": meter.product_type,
+    } | props
+    return ZeroconfServiceInfo(
+        ip_address=ip_address("127.0.0.1"),
+        ip_addresses=[ip_address("127.0.0.1")],
+        hostname="p1meter-aabbcc.local.",
+        name="p1meter-aabbcc._homewizard._tcp.local.",
+        port=meter.port,
+        type="_homewizard._tcp.local.",
+        properties={k: v for k, v in properties.items() if v},
+    )
+
+
+async def test_zeroconf_discovery(hass: HomeAssistant, meter: FakeP1Meter) -> None:
+    """A discovered meter: confirm, press, entry."""
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_ZEROCONF}, data=_zeroconf(meter)
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "discovery_confirm"
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "authorize"
+    meter.press_button()
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["result"].unique_id == METER_UNIQUE_ID
+    assert result["data"][CONF_HOST] == f"127.0.0.1:{meter.port}"
+
+
+async def test_zeroconf_updates_host_of_known_meter(
+    hass: HomeAssistant, meter: FakeP1Meter
+) -> None:
+    """The meter moved to another address: the entry follows it."""
+    entry = p1_entry(meter)
+    entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(entry, data={**entry.data, CONF_HOST: "10.9.9.9"})
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_ZEROCONF}, data=_zeroconf(meter)
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "already_configured"
+    assert entry.data[CONF_HOST] == f"127.0.0.1:{meter.port}"
+
+
+@pytest.mark.parametrize(
+    ("props", "reason"),
+    [({"serial": ""}, "invalid_discovery_parameters"), ({"product_type": "HWE-SKT"}, "not_a_p1_meter")],
+)
+async def test_zeroconf_rejects(
+    hass: HomeAssistant, meter: FakeP1Meter, props: dict[str, str], reason: str
+) -> None:
+    """Incomplete announcements and other devices are not offered."""
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_ZEROCONF}, data=_zeroconf(meter, **props)
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == reason
+
+
+async def test_reauth(hass: HomeAssistant, meter: FakeP1Meter) -> None:
+    """A revoked token: setup fails with auth, reauth registers again and reloads."""
+    entry = p1_entry(meter)
+    meter.revoke(entry.data[CONF_TOKEN])
+    entry.add_to_hass(hass)
+    assert not await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    (flow,) = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    assert flow["context"]["source"] == "reauth"
+    assert flow["step_id"] == "reauth_confirm"
+
+    result = await hass.config_entries.flow.async_configure(flow["flow_id"], {})
+    assert result["step_id"] == "authorize"
+    meter.press_button()
+    result = await hass.config_entries.flow.async_configure(flow["flow_id"], {})
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reauth_successful"
+    assert entry.data[CONF_TOKEN] in meter.tokens
+    await hass.async_block_till_done()
+    assert entry.state.value == "loaded"
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_reauth_other_meter_aborts(
+    hass: HomeAssistant, meter: FakeP1Meter, test_ca: TestCA
+) -> None:
+    """Reauth at an address where now another meter answers: wrong device, no change."""
+    async with FakeP1Meter(ca=test_ca, serial="aabbccddeeff") as other:
+        entry = p1_entry(meter)
+        entry.add_to_hass(hass)
+        hass.config_entries.async_update_entry(
+            entry, data={**entry.data, CONF_HOST: f"127.0.0.1:{other.port}"}
+        )
+        result = await entry.start_reauth_flow(hass)
+        result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
+        other.press_button()
+        result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "wrong_device"
+
+
+async def test_reconfigure(hass: HomeAssistant, meter: FakeP1Meter, test_ca: TestCA) -> None:
+    """A new address for the same meter is taken; another meter there is refused."""
+    entry = p1_entry(meter)
+    entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(entry, data={**entry.data, CONF_HOST: "127.0.0.1:1"})
+    result = await entry.start_reconfigure_flow(hass)
+    assert result["step_id"] == "reconfigure"
+
+    async with FakeP1Meter(ca=test_ca, serial="aabbccddeeff") as other:
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {CONF_HOST: f"127.0.0.1:{other.port}"}
+        )
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"base": "invalid_certificate"}
+
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_HOST: f"127.0.0.1:{meter.port}"}
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reconfigure_successful"
+    assert entry.data[CONF_HOST] == f"127.0.0.1:{meter.port}"
+    await hass.async_block_till_done()
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_flow_entry_is_unique(hass: HomeAssistant) -> None:
+    """Sanity: an entry added by hand with the same unique ID is what aborts later flows."""
+    MockConfigEntry(domain=DOMAIN, unique_id=METER_UNIQUE_ID).add_to_hass(hass)
+    assert hass.config_entries.async_entry_for_domain_unique_id(DOMAIN, METER_UNIQUE_ID)
