@@ -26,7 +26,6 @@ from homeassistant.helpers.selector import (
 )
 from homeassistant.helpers.service_info.zeroconf import ZeroconfServiceInfo
 import probatio
-import voluptuous as vol
 
 from .const import (
     CONF_IDENTIFIER,
@@ -49,6 +48,7 @@ from .p1 import async_create_client
 from .prices import CONF_REGION, REGION_NAMES, create_client, pvpc_unique_id
 from .webhook import (
     CONF_LOCAL_ONLY,
+    example_body,
     webhook_options,
     webhook_options_schema,
     webhook_placeholders,
@@ -115,7 +115,7 @@ class MeteritConfigFlow(ConfigFlow, domain=DOMAIN):
         return self.async_show_form(
             step_id="p1",
             data_schema=self.add_suggested_values_to_schema(
-                vol.Schema({vol.Required(CONF_HOST): TextSelector()}), user_input
+                probatio.Schema({probatio.Required(CONF_HOST): TextSelector()}), user_input
             ),
             errors=errors,
         )
@@ -177,14 +177,13 @@ class MeteritConfigFlow(ConfigFlow, domain=DOMAIN):
         """Ask for the button press, then register and read the meter's identity."""
         assert self._host is not None
         errors: dict[str, str] = {}
-        if user_input is None and not self._register_opened:
+        token: str | None = None
+        if user_input is not None:
+            token = await _async_guard(self._async_register, errors)
+        elif not self._register_opened:
             # The first request opens the meter's wait for a press; expected to get a 403.
             self._register_opened = True
             token = await _async_guard(self._async_register, {})
-        elif user_input is not None:
-            token = await _async_guard(self._async_register, errors)
-        else:
-            token = None
         if token is not None:
             return await self._async_finish(token, errors)
         return self.async_show_form(
@@ -276,7 +275,7 @@ class MeteritConfigFlow(ConfigFlow, domain=DOMAIN):
         return self.async_show_form(
             step_id="reconfigure",
             data_schema=self.add_suggested_values_to_schema(
-                vol.Schema({vol.Required(CONF_HOST): TextSelector()}),
+                probatio.Schema({probatio.Required(CONF_HOST): TextSelector()}),
                 user_input or {CONF_HOST: entry.data[CONF_HOST]},
             ),
             errors=errors,
@@ -373,18 +372,28 @@ class MeteritConfigFlow(ConfigFlow, domain=DOMAIN):
         schema = webhook_options_schema(self.hass, {}).extend(
             {probatio.Optional(CONF_NAME, default="Power sensors"): TextSelector()}
         )
-        return self.async_show_form(step_id="webhook", data_schema=schema)
+        return self.async_show_form(
+            step_id="webhook",
+            data_schema=schema,
+            description_placeholders={"body": example_body()},
+        )
 
 
 class WebhookOptionsFlow(OptionsFlow):
     """Local only and the price source of a power webhook (the entry is reloaded)."""
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Go to the webhook's form (``init`` is the price entries' step)."""
+        return await self.async_step_webhook(user_input)
+
+    async def async_step_webhook(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
         """One form: local only and the price source."""
         if user_input is not None:
             return self.async_create_entry(data=webhook_options(user_input))
         return self.async_show_form(
-            step_id="init",
+            step_id="webhook",
             data_schema=webhook_options_schema(self.hass, self.config_entry.options),
             description_placeholders={"title": self.config_entry.title},
         )

@@ -33,6 +33,7 @@ from .const import (
     P1_STALE_AFTER,
     P1_WATCHDOG_INTERVAL,
 )
+from .history import MeterHistory
 from .homewizard import (
     CounterGuard,
     DeviceInfo,
@@ -146,7 +147,7 @@ class P1Coordinator(DataUpdateCoordinator[P1Data]):
         first: ParsedMeasurement,
     ) -> None:
         """Start from the measurement read over REST during setup."""
-        super().__init__(hass, LOGGER, config_entry=entry, name=f"{DOMAIN} P1 {entry.title}")
+        super().__init__(hass, LOGGER, config_entry=entry, name=entry.title)
         self.device = device
         self._guard = CounterGuard()
         self._reported: set[str] = set()
@@ -156,6 +157,14 @@ class P1Coordinator(DataUpdateCoordinator[P1Data]):
         self.stream: MeasurementStream | None = None
         self.stale_after = P1_STALE_AFTER
         self.pushes = 0
+        # windows, store, statistics (history.py); a confirmed meter reset re-arms the guard
+        self.history = MeterHistory(
+            hass,
+            entry,
+            series=f"p1:{device.serial}",
+            object_id=device.serial,
+            on_counter_reset=self._guard.reset,
+        )
         checked = self._guard.check(first.measurement)
         self._report(first.problems + checked.problems)
         self.data = P1Data(device, checked.measurement, dt_util.utcnow())
@@ -168,6 +177,9 @@ class P1Coordinator(DataUpdateCoordinator[P1Data]):
     async def async_start(self) -> None:
         """Open the live stream as a background task of the entry and start the watchdog."""
         entry = self.config_entry
+        # history first: it restores the last window state and fills the gap since then
+        await self.history.async_start(self.data.measurement)
+        entry.async_on_unload(self.history.async_stop)
         name, port = split_host_port(entry.data[CONF_HOST])
         self.stream = MeasurementStream(
             name,
@@ -203,6 +215,7 @@ class P1Coordinator(DataUpdateCoordinator[P1Data]):
         """Take one measurement push from the stream."""
         checked = self._guard.check(parsed.measurement)
         self._report(checked.problems)
+        self.history.async_add_measurement(parsed.measurement)  # windows: no I/O here
         self._last_push = received_monotonic
         self.pushes += 1
         self._connected = True

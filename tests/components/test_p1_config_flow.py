@@ -8,6 +8,7 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.meterit.const import CONF_IDENTIFIER, CONF_SOURCE, DOMAIN
+from custom_components.meterit.p1 import split_host_port
 from homeassistant.config_entries import SOURCE_USER, SOURCE_ZEROCONF
 from homeassistant.const import CONF_HOST, CONF_TOKEN
 from homeassistant.core import HomeAssistant
@@ -23,7 +24,9 @@ async def _start_p1_flow(hass: HomeAssistant) -> str:
     result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
     assert result["type"] is FlowResultType.MENU
     assert "p1" in result["menu_options"]
-    result = await hass.config_entries.flow.async_configure(result["flow_id"], {"next_step_id": "p1"})
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"next_step_id": "p1"}
+    )
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "p1"
     return result["flow_id"]
@@ -59,9 +62,7 @@ async def test_user_flow_button_press(hass: HomeAssistant, meter: FakeP1Meter) -
     assert len(name) == len("local/meterit#") + 8
 
 
-async def test_user_flow_meter_tells_identity(
-    hass: HomeAssistant, meter: FakeP1Meter
-) -> None:
+async def test_user_flow_meter_tells_identity(hass: HomeAssistant, meter: FakeP1Meter) -> None:
     """A meter that answers GET /api without a token: a known meter aborts before the press."""
     meter.api_requires_token = False
     p1_entry(meter).add_to_hass(hass)
@@ -152,6 +153,57 @@ async def test_user_flow_not_a_p1_meter(
     assert result["reason"] == "not_a_p1_meter"
 
 
+async def test_user_flow_not_a_p1_meter_after_press(
+    hass: HomeAssistant, socket_enabled: None, test_ca: TestCA, trust_test_ca: None
+) -> None:
+    """A device that tells its type only with a token is still checked after the press."""
+    async with FakeP1Meter(ca=test_ca, product_type="HWE-SKT") as skt:
+        flow_id = await _start_p1_flow(hass)
+        await hass.config_entries.flow.async_configure(
+            flow_id, {CONF_HOST: f"127.0.0.1:{skt.port}"}
+        )
+        skt.press_button()
+        result = await hass.config_entries.flow.async_configure(flow_id, {})
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "not_a_p1_meter"
+
+
+async def test_zeroconf_ipv6_host(hass: HomeAssistant, meter: FakeP1Meter) -> None:
+    """An IPv6 announcement on the default port keeps a bracketed host without a port."""
+    info = _zeroconf(meter)
+    info.ip_address = ip_address("fe80::1")
+    info.port = 443
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_ZEROCONF}, data=info
+    )
+    assert result["step_id"] == "discovery_confirm"
+    assert result["description_placeholders"] == {"name": "P1 Meter", "host": "[fe80::1]"}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("192.168.1.50", ("192.168.1.50", 443)),
+        (" meter.local:8443 ", ("meter.local", 8443)),
+        ("[fe80::1]:8443", ("fe80::1", 8443)),
+        ("[fe80::1]", ("fe80::1", 443)),
+        ("fe80::1", ("fe80::1", 443)),
+    ],
+)
+def test_split_host_port(text: str, expected: tuple[str, int]) -> None:
+    """Hosts the flow accepts: names, IPv4, IPv6 with or without brackets, optional port."""
+    assert split_host_port(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text", ["", "a b", "http://x", "[fe80::1]x", "[zz::1]", "fe80::zz", ":443", "x:0", "x:port"]
+)
+def test_split_host_port_rejects(text: str) -> None:
+    """Everything else is a ValueError with a message (shown as the field error)."""
+    with pytest.raises(ValueError, match=r".+"):
+        split_host_port(text)
+
+
 async def test_user_flow_v1_only_device(
     hass: HomeAssistant, socket_enabled: None, test_ca: TestCA, trust_test_ca: None
 ) -> None:
@@ -218,7 +270,10 @@ async def test_zeroconf_updates_host_of_known_meter(
 
 @pytest.mark.parametrize(
     ("props", "reason"),
-    [({"serial": ""}, "invalid_discovery_parameters"), ({"product_type": "HWE-SKT"}, "not_a_p1_meter")],
+    [
+        ({"serial": ""}, "invalid_discovery_parameters"),
+        ({"product_type": "HWE-SKT"}, "not_a_p1_meter"),
+    ],
 )
 async def test_zeroconf_rejects(
     hass: HomeAssistant, meter: FakeP1Meter, props: dict[str, str], reason: str
