@@ -124,7 +124,9 @@ class FakeEsios:
         app.router.add_get("/indicators/{indicator}", self._handle_indicator)
         app.router.add_get("/archives/70/download_json", self._handle_public)
         self._stopping = asyncio.Event()
-        runner = web.AppRunner(app, handler_cancellation=True, shutdown_timeout=1.0)
+        runner = web.AppRunner(
+            app, handler_cancellation=True, shutdown_timeout=1.0, access_log=None
+        )
         await runner.setup()
         site = web.TCPSite(runner, self.host, self.port)
         await site.start()

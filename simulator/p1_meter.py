@@ -174,6 +174,7 @@ class FakeP1Meter:
         self._runner: web.AppRunner | None = None
         self._raw_server: asyncio.Server | None = None
         self._held: set[asyncio.StreamWriter] = set()
+        self._rejecting: set[asyncio.Task[None]] = set()  # keep references until done
         self.identify_count = 0
         self.ws_connections_total = 0
         self.tcp_connections_total = 0
@@ -310,6 +311,10 @@ class FakeP1Meter:
         """Number of open WebSocket connections."""
         return len(self._sockets)
 
+    def subscribers(self, topic: str = "measurement") -> int:
+        """Number of authorized sockets subscribed to ``topic`` (directly or through ``*``)."""
+        return sum(conn.wants(topic) for conn in self._sockets)
+
     def press_button(self) -> None:
         """Press the meter's button: registration is allowed for ``press_window`` seconds."""
         self._pressed_at = time.monotonic()
@@ -335,7 +340,9 @@ class FakeP1Meter:
         for conn in list(self._sockets):
             if conn.token == token:
                 conn.token = None
-                asyncio.get_running_loop().create_task(self._reject(conn))
+                task = asyncio.get_running_loop().create_task(self._reject(conn))
+                self._rejecting.add(task)
+                task.add_done_callback(self._rejecting.discard)
 
     async def _reject(self, conn: _Socket) -> None:
         with contextlib.suppress(ConnectionError, RuntimeError):

@@ -8,6 +8,7 @@ import random
 import socket
 
 import aiohttp
+from aiohttp import web
 import pytest
 
 from custom_components.meterit.esios import (
@@ -246,6 +247,50 @@ def test_status_mapping() -> None:
     with pytest.raises(EsiosError, match="unexpected HTTP 418") as err:
         check(418, "/x", auth=True)
     assert type(err.value) is EsiosError
+    with pytest.raises(EsiosError, match=r"redirect \(HTTP 302\) not followed") as err:
+        check(302, "/x", auth=True)
+    assert type(err.value) is EsiosError
+    with pytest.raises(EsiosError, match="unexpected HTTP 302"):
+        check(302, "/x", auth=False)  # (aiohttp follows public redirects before this)
+
+
+async def test_token_with_control_characters(
+    session: aiohttp.ClientSession, fake_esios: FakeEsios
+) -> None:
+    client = EsiosClient(session, token="abc\ndef", base_url=fake_esios.base_url)
+    with pytest.raises(EsiosAuthError, match="control characters") as err:
+        await client.validate_token()
+    assert "abc" not in str(err.value)
+    assert fake_esios.requests == []
+
+
+async def test_token_not_sent_across_a_redirect(
+    session: aiohttp.ClientSession, fake_esios: FakeEsios
+) -> None:
+    """A redirect must not carry ``x-api-key`` to another server; public ones are followed."""
+
+    async def redirect(request: web.Request) -> web.Response:
+        raise web.HTTPFound(f"{fake_esios.base_url}{request.path_qs}")
+
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", redirect)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        base_url = f"http://127.0.0.1:{runner.addresses[0][1]}"
+        with_token = EsiosClient(session, token=TOKEN, base_url=base_url)
+        with pytest.raises(EsiosError, match="redirect") as err:
+            await with_token.fetch_day(date(2024, 3, 9), Region.PENINSULA)
+        assert TOKEN not in str(err.value)
+        assert fake_esios.requests == []  # the token never reached the other server
+        public = EsiosClient(session, base_url=base_url)
+        prices = await public.fetch_day(date(2022, 3, 27), Region.PENINSULA)
+        assert prices.day == date(2022, 3, 27)
+        assert [r.path for r in fake_esios.requests] == ["/archives/70/download_json"]
+    finally:
+        await runner.cleanup()
 
 
 async def test_argument_validation(session: aiohttp.ClientSession) -> None:

@@ -585,6 +585,7 @@ def test_public_file_bodies(load: Loader) -> None:
         (b"PK\x03\x04broken", "public file: broken zip archive"),
         (b"\x1f\x8bbroken", "public file: broken gzip data"),
         (b"[" * 100_000 + b"]" * 100_000, "public file: JSON nested too deeply"),
+        (b'{"PVPC": ' + b"1" * 5000 + b"}", "public file: not JSON .*4300 digits"),
     ],
 )
 def test_bad_bodies(body: bytes, message: str) -> None:

@@ -309,8 +309,20 @@ _PLAIN_CA = make_test_ca()
         (500, b'{"error": "system:busy"}', DeviceApiError, "system:busy"),
         (502, b"<html>", DeviceApiError, "http:502"),
         (200, b"x" * ((1 << 20) + 10), InvalidResponseError, "larger than"),
+        (200, b"[" * 100_000, InvalidResponseError, "not JSON"),
+        (500, b'{"error": "' + b"x" * 500 + b'"}', DeviceApiError, "http:500"),
     ],
-    ids=["not-json", "list", "missing-field", "404", "error-code", "html-502", "huge"],
+    ids=[
+        "not-json",
+        "list",
+        "missing-field",
+        "404",
+        "error-code",
+        "html-502",
+        "huge",
+        "deep",
+        "long-code",
+    ],
 )
 async def test_bad_responses(
     *,

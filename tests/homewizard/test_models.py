@@ -200,6 +200,7 @@ def test_external_item_problems() -> None:
                 {"unique_id": "a", "type": "gas_meter", "value": "x", "unit": 3, "timestamp": 1},
                 {"unique_id": "b", "type": "water_meter", "value": -1},
                 {"unique_id": "c", "type": "heat_meter", "value": None, "unit": "GJ"},
+                {"unique_id": "u" * 257, "type": "gas_meter", "value": 1},
             ]
         }
     )
@@ -210,6 +211,7 @@ def test_external_item_problems() -> None:
         "external[2].unit: not a string (3)",
         "external[2].timestamp: not a string (1)",
         "external[3].value: negative counter (-1.0)",
+        "external[5].unique_id: too long (257 characters)",
     )
     assert parsed.measurement.external == (
         ExternalMeter("a", "gas_meter", None, None, None),
@@ -282,6 +284,8 @@ def test_parse_ws_message(raw: str | bytes, expected: WsMessage) -> None:
         ("[1]", "not an object"),
         ('{"data": 1}', "no string 'type'"),
         ('{"type": 5}', "no string 'type'"),
+        ("[" * 100_000, "not JSON"),  # nesting deeper than the decoder's stack
+        ('{"type": "x", "data": ' + "9" * 5000 + "}", "not JSON"),  # int digit limit
     ],
 )
 def test_parse_ws_message_rejects(raw: str | bytes, match: str) -> None:

@@ -202,6 +202,8 @@ async def test_bad_messages_do_not_break_the_stream(
     stream = meter_stream(meter, token, client_ssl, rec)
     async with running(stream):
         await wait_until(lambda: rec.states == [True])
+        # the client reports "connected" once it sent subscribe: wait for the meter to see it
+        await wait_until(lambda: meter.subscribers("measurement") == 1)
         for _ in range(2):  # every kind twice: logged once
             await meter.push_raw("{not json")
             await meter.push_raw('["a list"]')
@@ -368,6 +370,7 @@ async def test_flood_is_delivered_in_order(
     meter.measurement = {}
     async with running(meter_stream(meter, token, client_ssl, rec)):
         await wait_until(lambda: rec.states == [True])
+        await wait_until(lambda: meter.subscribers("measurement") == 1)
         items = [{"type": "measurement", "data": {"power_w": i}} for i in range(200)]
         started = time.monotonic()
         sent = await meter.play(items, rate_hz=100)
@@ -557,3 +560,23 @@ async def test_send_identify_on_a_closed_socket(client_ssl: ssl.SSLContext) -> N
     stream._connected = True
     with pytest.raises(ConnectionFailedError, match="closed"):
         await stream.send_identify()
+
+
+async def test_distinct_warnings_are_bounded(
+    meter: FakeP1Meter,
+    token: str,
+    client_ssl: ssl.SSLContext,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A device inventing new error texts forever cannot grow the stream's memory."""
+    rec = Recorder()
+    meter.measurement = {}
+    async with running(meter_stream(meter, token, client_ssl, rec)):
+        await wait_until(lambda: meter.subscribers("measurement") == 1)
+        for i in range(300):
+            await meter.push_raw(json.dumps({"type": "error", "data": {"message": f"e:{i}"}}))
+        await meter.push({"power_w": 1})
+        await wait_until(lambda: rec.powers == [1.0])
+    reported = [m for m in warnings_of(caplog) if "reported an error" in m]
+    assert len(reported) == 256  # the first 256 distinct texts; the rest at debug level
+    assert reported[-1].endswith("e:255")

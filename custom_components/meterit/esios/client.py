@@ -167,6 +167,9 @@ class EsiosClient:
     def _headers(self, *, auth: bool) -> dict[str, str]:
         headers = {"Accept": ACCEPT_HEADER, "Content-Type": "application/json"}
         if auth and self._token is not None:
+            if any(ord(char) < 0x20 or ord(char) == 0x7F for char in self._token):
+                # aiohttp would raise a bare ValueError (header injection guard)
+                raise EsiosAuthError("the API token contains control characters (a line break?)")
             headers["x-api-key"] = self._token
         return headers
 
@@ -179,7 +182,8 @@ class EsiosClient:
                 params=params,
                 headers=self._headers(auth=auth),
                 timeout=aiohttp.ClientTimeout(total=self._timeout),
-                allow_redirects=True,
+                # aiohttp drops only Authorization on a cross-host redirect, not x-api-key
+                allow_redirects=not auth,
             ) as response:
                 self._check_status(response.status, path, auth=auth)
                 return await _read_limited(response, path)
@@ -198,6 +202,8 @@ class EsiosClient:
             if auth:
                 raise EsiosAuthError(f"ESIOS rejected the API token (HTTP {status})")
             raise EsiosConnectionError(f"ESIOS {path}: public endpoint refused (HTTP {status})")
+        if status < 400 and auth:
+            raise EsiosError(f"ESIOS {path}: redirect (HTTP {status}) not followed with the token")
         if status == 404:
             raise PricesNotPublishedError(f"ESIOS {path}: not found (HTTP 404)")
         if status == 429 or status >= 500:

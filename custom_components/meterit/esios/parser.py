@@ -294,6 +294,8 @@ def decode_body(body: bytes, what: str = "response") -> object:
         ) from None
     except RecursionError:
         raise InvalidPriceDataError(f"{what}: JSON nested too deeply") from None
+    except ValueError as err:  # e.g. an integer longer than Python's 4300-digit limit
+        raise InvalidPriceDataError(f"{what}: not JSON ({err})") from None
 
 
 def _unzip(body: bytes, what: str) -> bytes:

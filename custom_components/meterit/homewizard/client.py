@@ -31,6 +31,7 @@ _LOGGER = logging.getLogger("custom_components.meterit.homewizard")
 #: The device's rule for a user name, including the mandatory ``local/`` prefix.
 USER_NAME_PATTERN: Final = re.compile(r"^local/[a-zA-Z0-9\-_/\\# ]{1,40}$")
 _MAX_BODY: Final = 1 << 20
+_MAX_CODE: Final = 100  # longer device error codes are not trusted into messages
 _HOSTNAME_MISMATCH: Final = 62  # X509_V_ERR_HOSTNAME_MISMATCH
 
 
@@ -139,14 +140,14 @@ class HomeWizardClient:
         if raw.strip():
             try:
                 data = json.loads(raw)
-            except ValueError as err:
+            except (ValueError, RecursionError) as err:
                 if status < 300:
                     raise InvalidResponseError(f"{where}: response is not JSON") from err
         if status == HTTPStatus.UNAUTHORIZED:
             raise UnauthorizedError(f"{where}: the device rejected the token (HTTP 401)")
         if status >= 300:
             code = data.get("error") if isinstance(data, dict) else None
-            if not isinstance(code, str):
+            if not isinstance(code, str) or len(code) > _MAX_CODE:
                 code = f"http:{status}"
             if code == "user:creation-not-enabled":
                 raise RegistrationNotEnabledError(

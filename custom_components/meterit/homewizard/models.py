@@ -343,6 +343,9 @@ def _parse_external(value: object, problems: list[str]) -> tuple[ExternalMeter, 
         if not isinstance(unique_id, str) or not unique_id:
             problems.append(f"{label}: missing unique_id")
             continue
+        if len(unique_id) > _MAX_STR:
+            problems.append(f"{label}.unique_id: too long ({len(unique_id)} characters)")
+            continue
         meter_type = item.get("type")
         if not isinstance(meter_type, str) or meter_type not in EXTERNAL_TYPES:
             problems.append(f"{label}: unknown type ({_short(meter_type)})")
@@ -446,7 +449,7 @@ def parse_ws_message(raw: str | bytes) -> WsMessage:
             raise InvalidResponseError("WebSocket message: not valid UTF-8") from err
     try:
         decoded: object = json.loads(raw)
-    except ValueError as err:
+    except (ValueError, RecursionError) as err:
         raise InvalidResponseError(f"WebSocket message: not JSON ({_short(raw)})") from err
     if not isinstance(decoded, dict):
         raise InvalidResponseError(f"WebSocket message: not an object ({_short(decoded)})")

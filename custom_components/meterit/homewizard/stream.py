@@ -55,6 +55,7 @@ _STABLE_AFTER: Final = 60.0
 _UNAUTHORIZED_CLOSE_CODES: Final = frozenset({1008, 4001})
 _HTTP_UNAUTHORIZED: Final = 401
 _HTTP_NOT_FOUND: Final = 404
+_MAX_WARNED: Final = 256  # distinct warning keys remembered (device text can vary endlessly)
 
 
 class _QuietFrames(logging.LoggerAdapter[logging.Logger]):
@@ -192,7 +193,7 @@ class MeasurementStream:
 
     def _warn_once(self, key: str, msg: str, *args: object, exc: bool = False) -> None:
         """Log a warning the first time ``key`` happens, then only at debug level."""
-        if key in self._warned:
+        if key in self._warned or len(self._warned) >= _MAX_WARNED:
             _LOGGER.debug(msg, self.host, *args)
             return
         self._warned.add(key)
