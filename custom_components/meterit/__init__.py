@@ -5,10 +5,11 @@ from __future__ import annotations
 from homeassistant.const import CONF_HOST, CONF_TOKEN, Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryNotReady
-from homeassistant.helpers import config_validation as cv
+from homeassistant.helpers import config_validation as cv, device_registry as dr
 from homeassistant.helpers.typing import ConfigType
 
 from .const import CONF_IDENTIFIER, CONF_SOURCE, DOMAIN, Source
+from .entity import p1_device_info
 from .entry import MeteritConfigEntry
 from .esios import EsiosAuthError
 from .homewizard import CertificateError, HomeWizardError, UnauthorizedError
@@ -112,7 +113,12 @@ async def _async_setup_p1(hass: HomeAssistant, entry: MeteritConfigEntry) -> P1C
             translation_key="p1_unreachable",
             translation_placeholders={"error": str(err)},
         ) from err
-    return P1Coordinator(hass, entry, device, first)
+    coordinator = P1Coordinator(hass, entry, device, first)
+    # The meter's device first: external meters (gas, water) hang below it (via_device_id).
+    dr.async_get(hass).async_get_or_create(
+        config_entry_id=entry.entry_id, **p1_device_info(coordinator)
+    )
+    return coordinator
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: MeteritConfigEntry) -> bool:

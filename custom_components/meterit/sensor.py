@@ -24,6 +24,7 @@ from homeassistant.const import (
     UnitOfVolume,
 )
 from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.util import dt as dt_util
@@ -34,7 +35,9 @@ from .entry import MeteritConfigEntry
 from .esios import DayPrices, PriceKind, PricePeriod
 from .homewizard import ExternalMeter, Measurement
 from .p1 import P1Coordinator
+from .powerhook import StationMeter
 from .prices import PriceCoordinator, PriceData, PriceEntity
+from .webhook import StationEntity, WebhookCoordinator
 
 PARALLEL_UPDATES = 0  # push: nothing to poll
 
@@ -196,6 +199,9 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add sensors for the fields the meter sends; more join when new fields appear."""
+    if isinstance(entry.runtime_data, WebhookCoordinator):
+        async_setup_station_sensors(entry, entry.runtime_data, async_add_entities)
+        return
     if isinstance(entry.runtime_data, PriceCoordinator):
         async_add_entities(price_sensors(entry.runtime_data))
         return
@@ -220,6 +226,7 @@ async def async_setup_entry(
 
     _async_add_new()
     entry.async_on_unload(coordinator.async_add_listener(_async_add_new))
+    async_add_entities(window_sensors(coordinator))
 
 
 class P1Sensor(P1Entity, SensorEntity):
@@ -254,7 +261,11 @@ class P1ExternalSensor(P1Entity, SensorEntity):
         self._attr_device_info = DeviceInfo(
             identifiers={(DOMAIN, meter.unique_id)},
             translation_key=meter.type,
-            via_device=(DOMAIN, coordinator.device.serial),
+            via_device_id=dr.async_get_device_id_by_identifier(
+                coordinator.hass,
+                (DOMAIN, coordinator.device.serial),
+                config_entry_id=coordinator.config_entry.entry_id,
+            ),
             serial_number=meter.unique_id,
         )
 
@@ -265,6 +276,98 @@ class P1ExternalSensor(P1Entity, SensorEntity):
             if meter.unique_id == self._meter_id:
                 return meter.value
         return None
+
+
+# ------------------------------------------------------------ P1 history: latest closed window
+
+
+@dataclass(frozen=True, kw_only=True)
+class WindowSensorEntityDescription(SensorEntityDescription):
+    """A value of the P1 meter's latest closed 5-minute window (``key``: the window field)."""
+
+    field: str
+
+
+def _window_power(
+    field: str, translation_key: str, phase: str | None = None
+) -> WindowSensorEntityDescription:
+    return WindowSensorEntityDescription(
+        key=f"window_{field}",
+        field=field,
+        translation_key=f"{translation_key}_phase" if phase else translation_key,
+        translation_placeholders={"phase": phase} if phase else None,
+        native_unit_of_measurement=UnitOfPower.WATT,
+        device_class=SensorDeviceClass.POWER,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=0,
+        entity_registry_enabled_default=phase is None,
+    )
+
+
+WINDOW_SENSORS: Final[tuple[WindowSensorEntityDescription, ...]] = (
+    _window_power("w_avg", "window_power_average"),
+    _window_power("w_max", "window_power_maximum"),
+    *(_window_power(f"l{p}_w_avg", "window_power_average", p) for p in PHASES),
+    *(_window_power(f"l{p}_w_max", "window_power_maximum", p) for p in PHASES),
+)
+
+
+def window_sensors(coordinator: P1Coordinator) -> list[SensorEntity]:
+    """The latest-window sensors of a P1 meter (phases disabled by default)."""
+    return [P1WindowSensor(coordinator, description) for description in WINDOW_SENSORS]
+
+
+class P1WindowSensor(P1Entity, SensorEntity):
+    """A value of the latest closed 5-minute window; updated when a window closes."""
+
+    entity_description: WindowSensorEntityDescription
+    _unrecorded_attributes = frozenset({"window_start", "window_end", "synthetic"})
+
+    def __init__(
+        self, coordinator: P1Coordinator, description: WindowSensorEntityDescription
+    ) -> None:
+        """Describe one window value."""
+        super().__init__(coordinator, description.key)
+        self.entity_description = description
+        self._written_available: bool | None = None
+
+    async def async_added_to_hass(self) -> None:
+        """Follow the meter's history (window closes) besides the coordinator (availability)."""
+        await super().async_added_to_hass()
+        self.async_on_remove(self.coordinator.history.async_add_listener(self._async_window))
+
+    @callback
+    def _async_window(self) -> None:
+        self._written_available = self.available
+        self.async_write_ha_state()
+
+    @callback
+    def _handle_coordinator_update(self) -> None:
+        """Pushes arrive every second; write only when availability changes."""
+        if self.available != self._written_available:
+            self._written_available = self.available
+            self.async_write_ha_state()
+
+    @property
+    def native_value(self) -> float | None:
+        """The field of the latest window (None before the first one closes)."""
+        window = self.coordinator.history.latest
+        if window is None:
+            return None
+        value: float | None = getattr(window, self.entity_description.field)
+        return value
+
+    @property
+    def extra_state_attributes(self) -> dict[str, object] | None:
+        """The window's start and end, and whether it was gap-filled."""
+        window = self.coordinator.history.latest
+        if window is None:
+            return None
+        return {
+            "window_start": dt_util.utc_from_timestamp(window.start).isoformat(),
+            "window_end": dt_util.utc_from_timestamp(window.end).isoformat(),
+            "synthetic": window.synthetic,
+        }
 
 
 # ------------------------------------------------------------------------------- PVPC prices
@@ -296,27 +399,31 @@ def _extreme_start(data: PriceData, *, cheapest: bool) -> datetime | None:
 
 
 def _money(
-    key: str, kind: PriceKind = PriceKind.CONSUMER, **kwargs: object
+    key: str,
+    kind: PriceKind = PriceKind.CONSUMER,
+    *,
+    upcoming: bool = False,
+    state_class: SensorStateClass | None = None,
 ) -> PriceSensorEntityDescription:
-    fn: Callable[[PriceData, datetime], PriceValue]
-    if key == "next_price":
-        fn = lambda data, now: _price(data.next_period(now, kind))  # noqa: E731
-    else:
-        fn = lambda data, now: _price(data.period_at(now, kind))  # noqa: E731
+    """A price in €/kWh: of the current period, or of the next one when ``upcoming``."""
+
+    def value(data: PriceData, now: datetime) -> PriceValue:
+        return _price(data.next_period(now, kind) if upcoming else data.period_at(now, kind))
+
     return PriceSensorEntityDescription(
         key=key,
         translation_key=key,
         native_unit_of_measurement=PRICE_UNIT,
         suggested_display_precision=PRICE_PRECISION,
-        value_fn=fn,
+        state_class=state_class,
+        value_fn=value,
         kind=kind,
-        **kwargs,  # type: ignore[arg-type]
     )
 
 
 PRICE_SENSORS: Final[tuple[PriceSensorEntityDescription, ...]] = (
     _money("current_price", state_class=SensorStateClass.MEASUREMENT),
-    _money("next_price"),
+    _money("next_price", upcoming=True),
     PriceSensorEntityDescription(
         key="cheapest_period_start",
         translation_key="cheapest_period_start",
@@ -413,3 +520,106 @@ class CurrentPriceSensor(PriceSensor):
                 round((current.price - low) / (high - low) * 100, 1) if high > low else 0.0
             )
         return attributes
+
+
+# ---------------------------------------------------------------------- power webhook stations
+
+type StationValue = float | datetime | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class StationSensorEntityDescription(SensorEntityDescription):
+    """A sensor of a webhook station."""
+
+    value_fn: Callable[[StationMeter], StationValue]
+    always_available: bool = False
+
+
+def _station_last_seen(meter: StationMeter) -> datetime | None:
+    return None if meter.last_time is None else dt_util.utc_from_timestamp(meter.last_time)
+
+
+STATION_SENSORS: Final[tuple[StationSensorEntityDescription, ...]] = (
+    StationSensorEntityDescription(
+        key="power",
+        translation_key="station_power",
+        native_unit_of_measurement=UnitOfPower.WATT,
+        device_class=SensorDeviceClass.POWER,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=0,
+        value_fn=lambda m: m.last_watts,
+    ),
+    StationSensorEntityDescription(
+        key="energy",
+        translation_key="station_energy",
+        native_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
+        device_class=SensorDeviceClass.ENERGY,
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        suggested_display_precision=3,
+        value_fn=lambda m: m.energy_kwh,
+    ),
+    StationSensorEntityDescription(
+        key="cost",
+        translation_key="station_cost",
+        native_unit_of_measurement=CURRENCY_EURO,
+        device_class=SensorDeviceClass.MONETARY,
+        state_class=SensorStateClass.TOTAL,
+        suggested_display_precision=4,
+        value_fn=lambda m: m.cost,
+    ),
+    StationSensorEntityDescription(
+        key="last_seen",
+        translation_key="station_last_seen",
+        device_class=SensorDeviceClass.TIMESTAMP,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=_station_last_seen,
+        always_available=True,
+    ),
+)
+
+
+@callback
+def async_setup_station_sensors(
+    entry: MeteritConfigEntry,
+    coordinator: WebhookCoordinator,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Add the sensors of known stations; a new station's join on its first reading."""
+    known: set[str] = set()
+
+    @callback
+    def _async_add_new() -> None:
+        new = [
+            StationSensor(coordinator, station_id, description)
+            for station_id in coordinator.stations
+            if station_id not in known
+            for description in STATION_SENSORS
+        ]
+        known.update(coordinator.stations)
+        if new:
+            async_add_entities(new)
+
+    _async_add_new()
+    entry.async_on_unload(coordinator.async_add_listener(_async_add_new))
+
+
+class StationSensor(StationEntity, SensorEntity):
+    """Power, energy, cost or last seen of one station."""
+
+    entity_description: StationSensorEntityDescription
+
+    def __init__(
+        self,
+        coordinator: WebhookCoordinator,
+        station_id: str,
+        description: StationSensorEntityDescription,
+    ) -> None:
+        """Describe one value of a station."""
+        super().__init__(coordinator, station_id, description.key)
+        self.entity_description = description
+        self.always_available = description.always_available
+
+    @property
+    def native_value(self) -> StationValue:
+        """The station's current value."""
+        return self.entity_description.value_fn(self.station.meter)

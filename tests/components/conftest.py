@@ -10,7 +10,7 @@ from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.const import CONF_HOST, CONF_TOKEN
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, State
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
@@ -30,6 +30,12 @@ def auto_setup(recorder_mock: object, enable_custom_integrations: object) -> Non
 
     (The recorder must come before ``hass``; then Home Assistant may load custom_components.)
     """
+
+
+@pytest.fixture
+def hass_config_dir(hass_tmp_config_dir: str) -> str:
+    """Every test gets its own config folder: Meterit's store (meterit.db) lives there."""
+    return hass_tmp_config_dir
 
 
 @pytest.fixture(scope="session")
@@ -181,3 +187,27 @@ async def travel(hass: HomeAssistant, freezer: FrozenDateTimeFactory, when: date
     freezer.move_to(when)
     async_fire_time_changed(hass, when)
     await hass.async_block_till_done()
+
+
+# ------------------------------------------------------------------------------- power webhook
+
+WEBHOOK_ID = "5ec7e7" + "0123456789abcdef" * 3 + "0123456789"  # 64 hex digits, like the flow's
+
+
+def webhook_entry(
+    *, local_only: bool = True, price_source: str = "none", webhook_id: str = WEBHOOK_ID
+) -> MockConfigEntry:
+    """A power webhook entry as the config flow creates it."""
+    return MockConfigEntry(
+        domain=DOMAIN,
+        title="Power sensors",
+        data={CONF_SOURCE: "webhook", "webhook_id": webhook_id},
+        options={"local_only": local_only, "price_source": price_source},
+    )
+
+
+def state_of(hass: HomeAssistant, entity_id: str) -> State:
+    """The state of an entity that must exist."""
+    state = hass.states.get(entity_id)
+    assert state is not None, entity_id
+    return state

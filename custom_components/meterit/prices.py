@@ -1,0 +1,560 @@
+"""Spanish PVPC prices in Home Assistant: the coordinator that fetches, keeps and schedules them.
+
+One config entry per region. The coordinator owns today's and tomorrow's prices (the region's
+local days) and drives three timers, none of them polling:
+
+- a *fetch* timer: at setup today (and tomorrow when already published) are fetched; the next
+  day is fetched at its publication time (20:15 Europe/Madrid) and retried with
+  ``esios.next_fetch_delay`` backoff until complete, never past midnight;
+- a *tick* timer at the next period boundary (or local midnight, whichever is first): entities
+  update exactly when the price changes; at midnight tomorrow becomes today;
+- no timer at all while both days are complete and tomorrow's publication is in the past.
+
+Prices go to the integration's SQLite store (``storage.async_get_store``), so a restart without
+network still has today and tomorrow. Failures keep what we have, log one line per failure
+streak (and one on recovery), and raise a repair issue when nothing could be fetched for a day.
+
+``ESIOS_BASE_URL`` is read each time a client is created: tests (and ``scripts/develop``)
+monkeypatch it to point at ``simulator.esios.FakeEsios``. It is not a per-entry setting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from itertools import pairwise
+from typing import TYPE_CHECKING, Final
+
+from homeassistant.const import CONF_TOKEN
+from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
+from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers.aiohttp_client import async_get_clientsession
+from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
+from homeassistant.helpers.event import async_track_point_in_utc_time
+from homeassistant.helpers.update_coordinator import CoordinatorEntity, DataUpdateCoordinator
+from homeassistant.util import dt as dt_util
+
+from .const import DOMAIN, LOGGER
+from .esios import (
+    DayPrices,
+    EsiosAuthError,
+    EsiosClient,
+    EsiosError,
+    PriceKind,
+    PricePeriod,
+    PricesNotPublishedError,
+    Region,
+    day_bounds,
+    next_fetch_delay,
+    publication_time,
+)
+from .esios.client import DEFAULT_BASE_URL
+from .metering import JsonValue, MeterStore, PricePoint, StoreError
+from .storage import async_get_store
+
+if TYPE_CHECKING:
+    from .entry import MeteritConfigEntry
+
+ESIOS_BASE_URL: str = DEFAULT_BASE_URL
+"""Base URL of ESIOS for every price entry; tests point it at the fake server."""
+
+CONF_REGION: Final = "region"
+REPAIR_AFTER: Final = timedelta(days=1)
+"""A repair issue is raised when no price could be fetched for this long."""
+
+REGION_NAMES: Final[Mapping[Region, str]] = {
+    Region.PENINSULA: "Península",
+    Region.CANARIAS: "Canarias",
+    Region.BALEARES: "Baleares",
+    Region.CEUTA: "Ceuta",
+    Region.MELILLA: "Melilla",
+}
+
+
+def pvpc_unique_id(region: Region | str) -> str:
+    """Unique ID of a region's config entry (one entry per region)."""
+    return f"pvpc_{Region(region).value}"
+
+
+def create_client(hass: HomeAssistant, token: str | None) -> EsiosClient:
+    """An ESIOS client on Home Assistant's shared session (token: indicators API)."""
+    return EsiosClient(async_get_clientsession(hass), token=token, base_url=ESIOS_BASE_URL)
+
+
+def merge_day(old: DayPrices | None, new: DayPrices) -> DayPrices:
+    """Combine two fetches of the same day without ever losing a good price.
+
+    A complete new day replaces the old one; otherwise the periods are united by start (the new
+    value wins). If the union does not form a valid day (periods of another length overlap),
+    the one that covers more time is kept.
+    """
+    if old is None or new.complete:
+        return new
+    by_start = {period.start: period for period in old.periods}
+    by_start.update((period.start, period) for period in new.periods)
+    periods = tuple(by_start[start] for start in sorted(by_start))
+    if all(a.end <= b.start for a, b in pairwise(periods)):
+        return DayPrices(day=new.day, region=new.region, kind=new.kind, periods=periods)
+
+    def covered(day: DayPrices) -> timedelta:
+        return sum((period.duration for period in day.periods), timedelta())
+
+    return new if covered(new) >= covered(old) else old
+
+
+def to_points(day: DayPrices) -> list[PricePoint]:
+    """The store's rows of one day of prices."""
+    return [
+        PricePoint(
+            region=day.region.value,
+            kind=day.kind.value,
+            start=period.start.timestamp(),
+            end=period.end.timestamp(),
+            price=period.price,
+        )
+        for period in day.periods
+    ]
+
+
+def from_points(
+    points: Iterable[PricePoint], region: Region, kind: PriceKind
+) -> dict[date, DayPrices]:
+    """Group stored rows into days (the region's local dates); rows that do not fit are skipped."""
+    grouped: dict[date, list[PricePoint]] = {}
+    for point in points:
+        start = datetime.fromtimestamp(point.start, UTC)
+        grouped.setdefault(start.astimezone(region.timezone).date(), []).append(point)
+    days: dict[date, DayPrices] = {}
+    for day, rows in grouped.items():
+        periods: list[PricePeriod] = []
+        for row in sorted(rows, key=lambda p: p.start):
+            period = PricePeriod(
+                start=datetime.fromtimestamp(row.start, UTC),
+                end=datetime.fromtimestamp(row.end, UTC),
+                price=row.price,
+            )
+            if not periods or periods[-1].end <= period.start:
+                periods.append(period)
+        days[day] = DayPrices(day=day, region=region, kind=kind, periods=tuple(periods))
+    return days
+
+
+@dataclass(frozen=True, slots=True)
+class PriceData:
+    """A snapshot of the prices an entry holds: today and tomorrow (local days) per kind."""
+
+    region: Region
+    today: date
+    days: Mapping[tuple[PriceKind, date], DayPrices]
+
+    @property
+    def tomorrow(self) -> date:
+        """The local date after today."""
+        return self.today + timedelta(days=1)
+
+    def day(self, which: date, kind: PriceKind = PriceKind.CONSUMER) -> DayPrices | None:
+        """The prices of a local day, if known."""
+        return self.days.get((kind, which))
+
+    def periods(self, kind: PriceKind = PriceKind.CONSUMER) -> list[PricePeriod]:
+        """Today's and tomorrow's periods, in order."""
+        result: list[PricePeriod] = []
+        for which in (self.today, self.tomorrow):
+            if (day := self.day(which, kind)) is not None:
+                result.extend(day.periods)
+        return result
+
+    def period_at(self, t: datetime, kind: PriceKind = PriceKind.CONSUMER) -> PricePeriod | None:
+        """The period in force at ``t``."""
+        for period in self.periods(kind):
+            if period.start <= t < period.end:
+                return period
+        return None
+
+    def next_period(self, t: datetime, kind: PriceKind = PriceKind.CONSUMER) -> PricePeriod | None:
+        """The first period that starts after ``t``."""
+        for period in self.periods(kind):
+            if period.start > t:
+                return period
+        return None
+
+
+class PriceCoordinator(DataUpdateCoordinator[PriceData]):
+    """Today's and tomorrow's PVPC prices of one region, with the timers that keep them fresh."""
+
+    config_entry: MeteritConfigEntry
+
+    def __init__(self, hass: HomeAssistant, entry: MeteritConfigEntry) -> None:
+        """Prepare an empty coordinator; ``async_start`` loads, fetches and schedules."""
+        super().__init__(hass, LOGGER, config_entry=entry, name=f"{DOMAIN} prices {entry.title}")
+        self.region = Region(entry.data[CONF_REGION])
+        self.client = create_client(hass, entry.data.get(CONF_TOKEN))
+        self.kinds: tuple[PriceKind, ...] = (
+            (PriceKind.CONSUMER, PriceKind.SURPLUS)
+            if self.client.has_token
+            else (PriceKind.CONSUMER,)
+        )
+        self._days: dict[tuple[PriceKind, date], DayPrices] = {}
+        self._today = self._local_today()
+        self._store: MeterStore | None = None
+        self._lock = asyncio.Lock()
+        self._attempt = 0
+        self._failing = False
+        self._last_success = dt_util.utcnow()
+        self._last_error = ""
+        self._auth_failed = False
+        self._unsub_fetch: CALLBACK_TYPE | None = None
+        self._unsub_tick: CALLBACK_TYPE | None = None
+        self._next_fetch_at: datetime | None = None
+        self.data = self._snapshot()
+
+    # ------------------------------------------------------------------ public
+
+    @property
+    def issue_id(self) -> str:
+        """ID of this entry's "no prices" repair issue."""
+        return f"no_prices_{self.config_entry.entry_id}"
+
+    @property
+    def next_fetch(self) -> datetime | None:
+        """When the next scheduled fetch runs (None: nothing scheduled)."""
+        return self._next_fetch_at
+
+    def diagnostics(self) -> dict[str, JsonValue]:
+        """What the coordinator holds and plans, for a bug report (never the token)."""
+        days: dict[str, JsonValue] = {
+            f"{kind.value} {day.isoformat()}": {
+                "periods": len(prices.periods),
+                "complete": prices.complete,
+                "first_start": prices.periods[0].start.isoformat(),
+                "last_end": prices.periods[-1].end.isoformat(),
+            }
+            for (kind, day), prices in sorted(self._days.items())
+        }
+        return {
+            "region": self.region.value,
+            "has_token": self.client.has_token,
+            "kinds": [kind.value for kind in self.kinds],
+            "today": self._today.isoformat(),
+            "days": days,
+            "store": self._store is not None,
+            "next_fetch": None if self._next_fetch_at is None else self._next_fetch_at.isoformat(),
+            "retry_attempt": self._attempt,
+            "failing": self._failing,
+            "last_error": self._last_error or None,
+            "last_success": self._last_success.isoformat(),
+            "auth_failed": self._auth_failed,
+        }
+
+    async def async_start(self) -> None:
+        """Load stored prices, fetch what is due and start the timers.
+
+        Raises ``EsiosAuthError`` when ESIOS rejects the token (the caller starts reauth).
+        """
+        self.config_entry.async_on_unload(self._async_stop)
+        await self._async_open_store()
+        await self._async_load_stored(self._today)
+        async with self._lock:
+            await self._async_fetch_due(force=False, raise_auth=True)
+        self._publish()
+        self._schedule_fetch()
+
+    async def async_refresh_prices(self) -> None:
+        """Fetch today and (once published) tomorrow again, whatever we have.
+
+        Raises ``EsiosError`` when the fetch failed (what we have is kept).
+        """
+        async with self._lock:
+            error = await self._async_fetch_due(force=True, raise_auth=False)
+        self._publish()
+        self._schedule_fetch()
+        if error is not None:
+            raise error
+
+    async def async_get_periods(
+        self, start: datetime, end: datetime, kind: PriceKind = PriceKind.CONSUMER
+    ) -> list[PricePeriod]:
+        """The periods overlapping ``[start, end)``: memory, then the store, then ESIOS.
+
+        Days that are published but not complete locally are fetched (and stored); a failed
+        fetch leaves that day as it is.
+        """
+        now = dt_util.utcnow()
+        first = start.astimezone(self.region.timezone).date()
+        last = (end - timedelta(microseconds=1)).astimezone(self.region.timezone).date()
+        result: list[PricePeriod] = []
+        day = first
+        while day <= last:
+            have = self._days.get((kind, day))
+            if have is None:
+                have = (await self._async_read_store(day, day, kind)).get(day)
+            if (have is None or not have.complete) and publication_time(day) <= now:
+                try:
+                    fetched = await self.client.fetch_day(day, self.region, kind)
+                except EsiosError as err:
+                    LOGGER.debug("PVPC %s prices of %s not fetched: %s", kind, day, err)
+                else:
+                    have = merge_day(have, fetched)
+                    await self._async_save(fetched)
+                    if day in (self._today, self._today + timedelta(days=1)):
+                        self._days[kind, day] = have
+            if have is not None:
+                result.extend(p for p in have.periods if p.end > start and p.start < end)
+            day += timedelta(days=1)
+        return result
+
+    # ------------------------------------------------------------------ DataUpdateCoordinator
+
+    async def _async_update_data(self) -> PriceData:
+        """``homeassistant.update_entity``: fetch what is due (a failure keeps the data)."""
+        async with self._lock:
+            await self._async_fetch_due(force=False, raise_auth=False)
+        self._schedule_fetch()
+        return self._snapshot()
+
+    # ------------------------------------------------------------------ days
+
+    def _local_today(self) -> date:
+        return dt_util.utcnow().astimezone(self.region.timezone).date()
+
+    def _complete(self, day: date) -> bool:
+        return all(
+            (have := self._days.get((kind, day))) is not None and have.complete
+            for kind in self.kinds
+        )
+
+    def _snapshot(self) -> PriceData:
+        return PriceData(region=self.region, today=self._today, days=dict(self._days))
+
+    @callback
+    def _publish(self) -> None:
+        """Hand the current prices to the entities and re-arm the boundary timer."""
+        self.async_set_updated_data(self._snapshot())
+        self._schedule_tick()
+
+    # ------------------------------------------------------------------ store
+
+    async def _async_open_store(self) -> None:
+        try:
+            self._store = await async_get_store(self.hass)
+        except StoreError as err:
+            LOGGER.warning(
+                "PVPC %s: the price store cannot be used, prices are kept in memory only: %s",
+                self.region,
+                err,
+            )
+            self._store = None
+
+    async def _async_read_store(
+        self, first: date, last: date, kind: PriceKind
+    ) -> dict[date, DayPrices]:
+        if self._store is None:
+            return {}
+        start = day_bounds(first, self.region)[0].timestamp()
+        end = day_bounds(last, self.region)[1].timestamp()
+        try:
+            points = await self.hass.async_add_executor_job(
+                self._store.query_prices, self.region.value, kind.value, start, end
+            )
+        except StoreError as err:
+            LOGGER.warning("PVPC %s: stored prices cannot be read: %s", self.region, err)
+            return {}
+        return from_points(points, self.region, kind)
+
+    async def _async_load_stored(self, today: date) -> None:
+        tomorrow = today + timedelta(days=1)
+        for kind in self.kinds:
+            for day, prices in (await self._async_read_store(today, tomorrow, kind)).items():
+                if day in (today, tomorrow):
+                    self._days[kind, day] = merge_day(self._days.get((kind, day)), prices)
+
+    async def _async_save(self, day: DayPrices) -> None:
+        if self._store is None:
+            return
+        try:
+            await self.hass.async_add_executor_job(self._store.write_prices, to_points(day))
+        except StoreError as err:
+            LOGGER.warning("PVPC %s: prices cannot be stored: %s", self.region, err)
+
+    # ------------------------------------------------------------------ fetching
+
+    def _due_days(self, *, force: bool) -> list[date]:
+        tomorrow = self._today + timedelta(days=1)
+        days = [self._today]
+        if dt_util.utcnow() >= publication_time(tomorrow):
+            days.append(tomorrow)
+        return [day for day in days if force or not self._complete(day)]
+
+    async def _async_fetch_due(self, *, force: bool, raise_auth: bool) -> EsiosError | None:
+        """Fetch the days that are due; return the first error (None: all went well)."""
+        if self._auth_failed and not raise_auth:
+            return EsiosAuthError("ESIOS rejected the API token; re-authentication needed")
+        error: EsiosError | None = None
+        got_any = False
+        for day in self._due_days(force=force):
+            for kind in self.kinds:
+                have = self._days.get((kind, day))
+                if have is not None and have.complete and not force:
+                    continue
+                try:
+                    fetched = await self.client.fetch_day(day, self.region, kind)
+                except EsiosAuthError as err:
+                    self._auth_failed = True
+                    if raise_auth:
+                        raise
+                    self._async_auth_failed()
+                    return err
+                except PricesNotPublishedError as err:
+                    if day != self._today:  # tomorrow is late: not a failure, retry later
+                        LOGGER.debug("PVPC %s: %s not published yet: %s", self.region, day, err)
+                        continue
+                    error = error or err
+                    continue
+                except EsiosError as err:
+                    error = error or err
+                    continue
+                got_any = True
+                self._days[kind, day] = merge_day(have, fetched)
+                await self._async_save(fetched)
+        if got_any and error is None:
+            self._async_succeeded()
+        elif error is not None:
+            self._async_failed(error)
+        return error
+
+    @callback
+    def _async_auth_failed(self) -> None:
+        LOGGER.warning(
+            "PVPC %s: ESIOS rejected the API token; prices are not fetched until it is "
+            "re-authenticated",
+            self.region,
+        )
+        self.config_entry.async_start_reauth(self.hass)
+
+    @callback
+    def _async_succeeded(self) -> None:
+        self._last_success = dt_util.utcnow()
+        if self._failing:
+            self._failing = False
+            LOGGER.info("PVPC %s: prices fetched again", self.region)
+        ir.async_delete_issue(self.hass, DOMAIN, self.issue_id)
+
+    @callback
+    def _async_failed(self, err: EsiosError) -> None:
+        self._last_error = str(err)
+        if not self._failing:
+            self._failing = True
+            LOGGER.warning(
+                "PVPC %s: prices could not be fetched (%s); keeping what we have and retrying",
+                self.region,
+                err,
+            )
+        if dt_util.utcnow() - self._last_success >= REPAIR_AFTER:
+            ir.async_create_issue(
+                self.hass,
+                DOMAIN,
+                self.issue_id,
+                is_fixable=False,
+                severity=ir.IssueSeverity.WARNING,
+                translation_key="no_prices",
+                translation_placeholders={
+                    "title": self.config_entry.title,
+                    "since": dt_util.as_local(self._last_success).isoformat(timespec="minutes"),
+                    "error": self._last_error,
+                },
+            )
+
+    # ------------------------------------------------------------------ timers
+
+    @callback
+    def _schedule_fetch(self) -> None:
+        """Arm the fetch timer for whatever is missing next (or nothing)."""
+        if self._unsub_fetch is not None:
+            self._unsub_fetch()
+            self._unsub_fetch = None
+        self._next_fetch_at = None
+        if self._auth_failed:
+            return
+        now = dt_util.utcnow()
+        tomorrow = self._today + timedelta(days=1)
+        if self._complete(self._today):
+            if self._complete(tomorrow):
+                self._attempt = 0
+                return
+            published = publication_time(tomorrow)
+            if now < published:
+                self._attempt = 0
+                self._arm_fetch(published)
+                return
+        when = now + timedelta(seconds=next_fetch_delay(self._attempt))
+        self._attempt += 1
+        if self._complete(self._today) and when >= day_bounds(self._today, self.region)[1]:
+            return  # tomorrow's retries stop at midnight; the new day starts afresh
+        self._arm_fetch(when)
+
+    @callback
+    def _arm_fetch(self, when: datetime) -> None:
+        self._next_fetch_at = when
+        self._unsub_fetch = async_track_point_in_utc_time(self.hass, self._async_fetch_timer, when)
+
+    async def _async_fetch_timer(self, _now: datetime) -> None:
+        self._unsub_fetch = None
+        self._next_fetch_at = None
+        async with self._lock:
+            await self._async_fetch_due(force=False, raise_auth=False)
+        self._publish()
+        self._schedule_fetch()
+
+    @callback
+    def _schedule_tick(self) -> None:
+        """Arm the timer at the next period boundary or local midnight, whichever comes first."""
+        if self._unsub_tick is not None:
+            self._unsub_tick()
+        now = dt_util.utcnow()
+        when = day_bounds(self._today, self.region)[1]
+        for kind in self.kinds:
+            for period in self.data.periods(kind):
+                for edge in (period.start, period.end):
+                    if now < edge < when:
+                        when = edge
+        self._unsub_tick = async_track_point_in_utc_time(self.hass, self._async_tick, when)
+
+    @callback
+    def _async_tick(self, _now: datetime) -> None:
+        self._unsub_tick = None
+        today = self._local_today()
+        if today != self._today:
+            self._today = today
+            keep = (today, today + timedelta(days=1))
+            self._days = {key: day for key, day in self._days.items() if key[1] in keep}
+            self._attempt = 0
+            self._schedule_fetch()
+        self._publish()
+
+    @callback
+    def _async_stop(self) -> None:
+        for unsub in (self._unsub_fetch, self._unsub_tick):
+            if unsub is not None:
+                unsub()
+        self._unsub_fetch = self._unsub_tick = None
+
+
+class PriceEntity(CoordinatorEntity[PriceCoordinator]):
+    """An entity of a PVPC price entry: one service device per region."""
+
+    _attr_has_entity_name = True
+
+    def __init__(self, coordinator: PriceCoordinator, key: str) -> None:
+        """Attach to the region's device; the unique ID is the region and the key."""
+        super().__init__(coordinator)
+        region = coordinator.region
+        self._attr_unique_id = f"{pvpc_unique_id(region)}_{key}"
+        self._attr_device_info = DeviceInfo(
+            identifiers={(DOMAIN, pvpc_unique_id(region))},
+            entry_type=DeviceEntryType.SERVICE,
+            manufacturer="Red Eléctrica de España (ESIOS)",
+            model="PVPC 2.0TD",
+            name=coordinator.config_entry.title,
+        )

@@ -1,0 +1,324 @@
+"""Actions: ``meterit.get_prices`` (periods with prices as response data), ``refresh_prices``.
+
+Arguments are checked here rather than by the schema, so that every bad argument gets a
+translated ``ServiceValidationError`` that names the argument and says what is wrong.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from typing import Final
+
+from homeassistant.core import (
+    HomeAssistant,
+    ServiceCall,
+    ServiceResponse,
+    SupportsResponse,
+    callback,
+)
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from homeassistant.helpers import config_validation as cv, service
+from homeassistant.util import dt as dt_util
+from homeassistant.util.json import JsonValueType
+import probatio
+
+from .const import DOMAIN
+from .esios import EsiosError, PriceKind, Region
+from .history import (
+    ACTION_MAX_SPAN,
+    HistoryArgumentError,
+    async_import_hwlogger,
+    async_query_history,
+    async_register_history_view,
+    history_of_device,
+    parse_history_query,
+)
+from .metering import StoreError
+from .prices import PriceCoordinator
+
+SERVICE_GET_PRICES: Final = "get_prices"
+SERVICE_REFRESH_PRICES: Final = "refresh_prices"
+
+ATTR_CONFIG_ENTRY: Final = "config_entry"
+ATTR_REGION: Final = "region"
+ATTR_KIND: Final = "kind"
+ATTR_START: Final = "start"
+ATTR_END: Final = "end"
+
+MAX_RANGE: Final = timedelta(days=31)
+PRICE_UNIT: Final = "€/kWh"
+
+_ANY = probatio.Any(str, datetime, date)
+
+GET_PRICES_SCHEMA: Final = probatio.Schema(
+    {
+        probatio.Optional(ATTR_CONFIG_ENTRY): cv.string,
+        probatio.Optional(ATTR_REGION): cv.string,
+        probatio.Optional(ATTR_KIND): cv.string,
+        probatio.Optional(ATTR_START): _ANY,
+        probatio.Optional(ATTR_END): _ANY,
+    }
+)
+REFRESH_PRICES_SCHEMA: Final = probatio.Schema({probatio.Optional(ATTR_CONFIG_ENTRY): cv.string})
+
+
+def _invalid(key: str, **placeholders: str) -> ServiceValidationError:
+    return ServiceValidationError(
+        translation_domain=DOMAIN, translation_key=key, translation_placeholders=placeholders
+    )
+
+
+def _price_coordinators(hass: HomeAssistant) -> list[PriceCoordinator]:
+    return [
+        entry.runtime_data
+        for entry in hass.config_entries.async_loaded_entries(DOMAIN)
+        if isinstance(getattr(entry, "runtime_data", None), PriceCoordinator)
+    ]
+
+
+def _coordinator_of_entry(hass: HomeAssistant, entry_id: str) -> PriceCoordinator:
+    entry = service.async_get_config_entry(hass, DOMAIN, entry_id)
+    runtime = getattr(entry, "runtime_data", None)
+    if not isinstance(runtime, PriceCoordinator):
+        raise _invalid("not_a_price_entry", title=entry.title)
+    return runtime
+
+
+def _parse_region(value: str) -> Region:
+    try:
+        return Region(value.strip().lower())
+    except ValueError:
+        raise _invalid(
+            "invalid_region", value=value, options=", ".join(r.value for r in Region)
+        ) from None
+
+
+def _pick_coordinator(hass: HomeAssistant, data: dict[str, object]) -> PriceCoordinator:
+    """The price entry named by ``config_entry`` or ``region``, or the only one there is."""
+    entry_id = data.get(ATTR_CONFIG_ENTRY)
+    region_text = data.get(ATTR_REGION)
+    region = _parse_region(region_text) if isinstance(region_text, str) else None
+    if isinstance(entry_id, str):
+        coordinator = _coordinator_of_entry(hass, entry_id)
+        if region is not None and coordinator.region is not region:
+            raise _invalid(
+                "entry_region_mismatch",
+                title=coordinator.config_entry.title,
+                region=region.value,
+            )
+        return coordinator
+    coordinators = _price_coordinators(hass)
+    if region is not None:
+        coordinators = [c for c in coordinators if c.region is region]
+    if not coordinators:
+        raise _invalid("no_price_entry", region=region.value if region else "-")
+    if len(coordinators) > 1:
+        raise _invalid(
+            "price_entry_required",
+            regions=", ".join(sorted(c.region.value for c in coordinators)),
+        )
+    return coordinators[0]
+
+
+def _parse_instant(name: str, value: object) -> datetime:
+    """A datetime, a date (its local midnight) or an ISO string; naive means local time."""
+    parsed: datetime | None = None
+    if isinstance(value, datetime):
+        parsed = value
+    elif isinstance(value, date):
+        parsed = datetime.combine(value, time(0))
+    elif isinstance(value, str):
+        text = value.strip()
+        parsed = dt_util.parse_datetime(text)
+        if parsed is None and (day := dt_util.parse_date(text)) is not None:
+            parsed = datetime.combine(day, time(0))
+    if parsed is None:
+        raise _invalid("invalid_datetime", field=name, value=str(value))
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt_util.get_default_time_zone())
+    return dt_util.as_utc(parsed)
+
+
+def _parse_kind(value: object, coordinator: PriceCoordinator) -> PriceKind:
+    if value is None:
+        return PriceKind.CONSUMER
+    try:
+        kind = PriceKind(str(value).strip().lower())
+    except ValueError:
+        raise _invalid(
+            "invalid_kind", value=str(value), options=", ".join(k.value for k in PriceKind)
+        ) from None
+    if kind not in coordinator.kinds:
+        raise _invalid("surplus_needs_token", title=coordinator.config_entry.title)
+    return kind
+
+
+def _local_iso(moment: datetime) -> str:
+    return dt_util.as_local(moment).isoformat()
+
+
+async def _async_get_prices(call: ServiceCall) -> ServiceResponse:
+    hass = call.hass
+    data = dict(call.data)
+    coordinator = _pick_coordinator(hass, data)
+    kind = _parse_kind(data.get(ATTR_KIND), coordinator)
+    today = coordinator.data.today
+    tz = coordinator.region.timezone
+    default_start = datetime.combine(today, time(0), tz)
+    default_end = datetime.combine(today + timedelta(days=2), time(0), tz)
+    start = (
+        _parse_instant(ATTR_START, data[ATTR_START])
+        if ATTR_START in data
+        else dt_util.as_utc(default_start)
+    )
+    end = _parse_instant(ATTR_END, data[ATTR_END]) if ATTR_END in data else None
+    if end is None:
+        end = max(dt_util.as_utc(default_end), start + timedelta(days=1))
+    if end <= start:
+        raise _invalid("end_not_after_start", start=_local_iso(start), end=_local_iso(end))
+    if end - start > MAX_RANGE:
+        raise _invalid("range_too_long", days=str(MAX_RANGE.days))
+    periods = await coordinator.async_get_periods(start, end, kind)
+    prices: list[JsonValueType] = [
+        {"start": _local_iso(p.start), "end": _local_iso(p.end), "price": p.price} for p in periods
+    ]
+    return {
+        "region": coordinator.region.value,
+        "kind": kind.value,
+        "unit": PRICE_UNIT,
+        "start": _local_iso(start),
+        "end": _local_iso(end),
+        "prices": prices,
+    }
+
+
+async def async_refresh(coordinator: PriceCoordinator) -> None:
+    """Fetch today's (and tomorrow's) prices now; a failure raises a translated error."""
+    try:
+        await coordinator.async_refresh_prices()
+    except EsiosError as err:
+        raise HomeAssistantError(
+            translation_domain=DOMAIN,
+            translation_key="refresh_failed",
+            translation_placeholders={"title": coordinator.config_entry.title, "error": str(err)},
+        ) from err
+
+
+async def _async_refresh_prices(call: ServiceCall) -> None:
+    entry_id = call.data.get(ATTR_CONFIG_ENTRY)
+    if isinstance(entry_id, str):
+        coordinators = [_coordinator_of_entry(call.hass, entry_id)]
+    else:
+        coordinators = _price_coordinators(call.hass)
+        if not coordinators:
+            raise _invalid("no_price_entry", region="-")
+    for coordinator in coordinators:
+        await async_refresh(coordinator)
+
+
+# ---------------------------------------------------------------------- history (issue 3)
+
+SERVICE_GET_HISTORY: Final = "get_history"
+SERVICE_IMPORT_HWLOGGER: Final = "import_hwlogger"
+
+GET_HISTORY_SCHEMA: Final = probatio.Schema(
+    {
+        probatio.Optional("device"): cv.string,
+        probatio.Optional(ATTR_START): _ANY,
+        probatio.Optional(ATTR_END): _ANY,
+        probatio.Optional("resolution"): cv.string,
+    }
+)
+IMPORT_HWLOGGER_SCHEMA: Final = probatio.Schema(
+    {probatio.Optional("device"): cv.string, probatio.Optional("path"): cv.string}
+)
+
+
+def _history_error(err: HistoryArgumentError) -> ServiceValidationError:
+    return ServiceValidationError(
+        translation_domain=DOMAIN,
+        translation_key=err.key,
+        translation_placeholders=err.placeholders,
+    )
+
+
+def _store_error(err: StoreError) -> HomeAssistantError:
+    return HomeAssistantError(
+        translation_domain=DOMAIN,
+        translation_key="history_store_unavailable",
+        translation_placeholders={"error": str(err)},
+    )
+
+
+async def _async_get_history(call: ServiceCall) -> ServiceResponse:
+    try:
+        query = parse_history_query(call.hass, call.data, ACTION_MAX_SPAN)
+    except HistoryArgumentError as err:
+        raise _history_error(err) from None
+    try:
+        result = await async_query_history(call.hass, query)
+    except StoreError as err:
+        raise _store_error(err) from err
+    rows: list[JsonValueType] = [dict(row) for row in result.as_dicts()]
+    return {
+        "series": result.series,
+        "resolution": result.resolution.value,
+        "start": _local_iso(result.start),
+        "end": _local_iso(result.end),
+        "rows": rows,
+    }
+
+
+async def _async_import_hwlogger(call: ServiceCall) -> ServiceResponse:
+    try:
+        history = history_of_device(call.hass, call.data.get("device"))
+        done = await async_import_hwlogger(call.hass, history, call.data.get("path"))
+    except HistoryArgumentError as err:
+        raise _history_error(err) from None
+    except StoreError as err:
+        raise _store_error(err) from err
+    return {
+        "windows": done.windows,
+        "added": done.added,
+        "first": None if done.first is None else _local_iso(dt_util.utc_from_timestamp(done.first)),
+        "last": None if done.last is None else _local_iso(dt_util.utc_from_timestamp(done.last)),
+        "statistics_hours": done.hours,
+    }
+
+
+@callback
+def _async_setup_history_services(hass: HomeAssistant) -> None:
+    hass.services.async_register(
+        DOMAIN,
+        SERVICE_GET_HISTORY,
+        _async_get_history,
+        schema=GET_HISTORY_SCHEMA,
+        supports_response=SupportsResponse.ONLY,
+    )
+    hass.services.async_register(
+        DOMAIN,
+        SERVICE_IMPORT_HWLOGGER,
+        _async_import_hwlogger,
+        schema=IMPORT_HWLOGGER_SCHEMA,
+        supports_response=SupportsResponse.OPTIONAL,
+    )
+    async_register_history_view(hass)
+
+
+@callback
+def async_setup_services(hass: HomeAssistant) -> None:
+    """Register the integration's actions."""
+    _async_setup_history_services(hass)
+    hass.services.async_register(
+        DOMAIN,
+        SERVICE_GET_PRICES,
+        _async_get_prices,
+        schema=GET_PRICES_SCHEMA,
+        supports_response=SupportsResponse.ONLY,
+    )
+    hass.services.async_register(
+        DOMAIN,
+        SERVICE_REFRESH_PRICES,
+        _async_refresh_prices,
+        schema=REFRESH_PRICES_SCHEMA,
+    )

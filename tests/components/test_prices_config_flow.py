@@ -1,0 +1,211 @@
+"""The PVPC prices config flow, options flow and reauth, against the fake ESIOS on loopback."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.config_entries import SOURCE_USER, ConfigEntryState
+from homeassistant.const import CONF_TOKEN
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.meterit.config_flow import MeteritConfigFlow
+from custom_components.meterit.const import CONF_SOURCE, DOMAIN
+from custom_components.meterit.prices import PriceCoordinator
+from simulator.esios import DEFAULT_TOKEN, FakeEsios, Fault
+
+from .conftest import prices_entry, state_of, travel
+
+SURPLUS = "sensor.pvpc_peninsula_surplus_price"
+
+
+@pytest.fixture
+def hass_config_dir(hass_tmp_config_dir: str) -> str:
+    """Each test gets its own config dir, hence its own meterit.db."""
+    return hass_tmp_config_dir
+
+
+@pytest.fixture(autouse=True)
+def _in_spain(madrid: None) -> None:
+    """Every test here runs with Home Assistant in Europe/Madrid."""
+
+
+@pytest.fixture(autouse=True)
+def _now(freezer: FrozenDateTimeFactory) -> None:
+    freezer.move_to(datetime(2024, 3, 9, 9, 30, tzinfo=UTC))
+
+
+async def _start(hass: HomeAssistant) -> str:
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    assert result["type"] is FlowResultType.MENU
+    assert "prices" in result["menu_options"]
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"next_step_id": "prices"}
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "prices"
+    return str(result["flow_id"])
+
+
+async def test_flow_without_token(hass: HomeAssistant, esios: FakeEsios) -> None:
+    flow_id = await _start(hass)
+    result = await hass.config_entries.flow.async_configure(flow_id, {"region": "baleares"})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["title"] == "PVPC Baleares"
+    assert result["data"] == {CONF_SOURCE: "prices", "region": "baleares"}
+    entry = result["result"]
+    assert entry.unique_id == "pvpc_baleares"
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.LOADED
+    assert esios.requests_to("/indicators/") == []  # no token: nothing was validated
+    assert hass.states.get("sensor.pvpc_baleares_current_price") is not None
+
+    # One entry per region.
+    flow_id = await _start(hass)
+    result = await hass.config_entries.flow.async_configure(flow_id, {"region": "baleares"})
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "region_already_configured"
+
+
+async def test_flow_with_token(hass: HomeAssistant, esios: FakeEsios) -> None:
+    flow_id = await _start(hass)
+    result = await hass.config_entries.flow.async_configure(
+        flow_id, {"region": "peninsula", CONF_TOKEN: "wrong-token"}
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {CONF_TOKEN: "invalid_esios_token"}
+    assert esios.requests_to("/indicators/")[-1].api_key == "wrong-token"
+
+    esios.inject(Fault.SERVER_ERROR, count=1)
+    result = await hass.config_entries.flow.async_configure(
+        flow_id, {"region": "peninsula", CONF_TOKEN: DEFAULT_TOKEN}
+    )
+    assert result["errors"] == {"base": "esios_unreachable"}
+
+    result = await hass.config_entries.flow.async_configure(
+        flow_id, {"region": "peninsula", CONF_TOKEN: f"  {DEFAULT_TOKEN}  "}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"] == {
+        CONF_SOURCE: "prices",
+        "region": "peninsula",
+        CONF_TOKEN: DEFAULT_TOKEN,
+    }
+    await hass.async_block_till_done()
+    assert hass.states.get(SURPLUS) is not None
+
+
+async def _options(hass: HomeAssistant, entry_id: str, data: dict[str, Any]) -> Any:
+    result = await hass.config_entries.options.async_init(entry_id)
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "init"
+    return await hass.config_entries.options.async_configure(result["flow_id"], data)
+
+
+async def test_options_add_change_remove_token(hass: HomeAssistant, esios: FakeEsios) -> None:
+    entry = prices_entry(token=None)
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert hass.states.get(SURPLUS) is None
+
+    result = await _options(hass, entry.entry_id, {CONF_TOKEN: "bad"})
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {CONF_TOKEN: "invalid_esios_token"}
+    assert CONF_TOKEN not in entry.data
+
+    result = await _options(hass, entry.entry_id, {CONF_TOKEN: DEFAULT_TOKEN})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    assert entry.data[CONF_TOKEN] == DEFAULT_TOKEN
+    assert entry.state is ConfigEntryState.LOADED
+    assert hass.states.get(SURPLUS) is not None  # reloaded with the indicators API
+
+    # The form offers the current token; an empty field removes it.
+    opened = await hass.config_entries.options.async_init(entry.entry_id)
+    assert opened["data_schema"] is not None
+    schema = opened["data_schema"].schema
+    (key,) = [k for k in schema if k == CONF_TOKEN]
+    assert key.description == {"suggested_value": DEFAULT_TOKEN}
+    result = await hass.config_entries.options.async_configure(opened["flow_id"], {})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    assert CONF_TOKEN not in entry.data
+    assert entry.data["region"] == "peninsula"
+    state = hass.states.get(SURPLUS)
+    assert state is None or state.state == "unavailable"
+
+
+async def test_options_only_for_price_entries() -> None:
+    assert MeteritConfigFlow.async_supports_options_flow(prices_entry()) is True
+    p1 = MockConfigEntry(domain=DOMAIN, data={CONF_SOURCE: "p1"})
+    assert MeteritConfigFlow.async_supports_options_flow(p1) is False
+
+
+async def test_reauth_when_token_rejected(hass: HomeAssistant, esios: FakeEsios) -> None:
+    entry = prices_entry(token="revoked-token")
+    entry.add_to_hass(hass)
+    assert not await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.SETUP_ERROR
+    flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    assert len(flows) == 1
+    flow = flows[0]
+    assert flow["context"]["source"] == "reauth"
+    result = await hass.config_entries.flow.async_configure(flow["flow_id"])
+    assert result["step_id"] == "prices_reauth"
+    result = await hass.config_entries.flow.async_configure(
+        flow["flow_id"], {CONF_TOKEN: "still-wrong"}
+    )
+    assert result["errors"] == {CONF_TOKEN: "invalid_esios_token"}
+    result = await hass.config_entries.flow.async_configure(
+        flow["flow_id"], {CONF_TOKEN: DEFAULT_TOKEN}
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reauth_successful"
+    await hass.async_block_till_done()
+    assert entry.data[CONF_TOKEN] == DEFAULT_TOKEN
+    assert hass.config_entries.async_get_entry(entry.entry_id).state is ConfigEntryState.LOADED  # type: ignore[union-attr]
+
+
+async def test_reauth_without_token_falls_back_to_public_file(
+    hass: HomeAssistant, esios: FakeEsios
+) -> None:
+    entry = prices_entry(token="revoked-token")
+    entry.add_to_hass(hass)
+    await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    (flow,) = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    result = await hass.config_entries.flow.async_configure(flow["flow_id"], {})
+    assert result["reason"] == "reauth_successful"
+    await hass.async_block_till_done()
+    assert CONF_TOKEN not in entry.data
+    assert entry.state is ConfigEntryState.LOADED
+
+
+async def test_token_revoked_while_running(
+    hass: HomeAssistant,
+    esios: FakeEsios,
+    freezer: FrozenDateTimeFactory,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    freezer.move_to(datetime(2024, 3, 9, 19, 0, tzinfo=UTC))
+    entry = prices_entry()
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    coordinator = entry.runtime_data
+    assert isinstance(coordinator, PriceCoordinator)
+    esios.valid_token = "another-token"  # REE revoked ours
+    await travel(hass, freezer, datetime(2024, 3, 9, 19, 15, tzinfo=UTC))
+    assert coordinator.next_fetch is None  # no more requests with a rejected token
+    flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    assert [f["context"]["source"] for f in flows] == ["reauth"]
+    assert "rejected the API token" in caplog.text
+    assert DEFAULT_TOKEN not in caplog.text
+    # Today's prices are still shown.
+    assert state_of(hass, "sensor.pvpc_peninsula_current_price").state != "unavailable"

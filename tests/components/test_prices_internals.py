@@ -1,0 +1,176 @@
+"""Merging fetches, the store round trip and the coordinator's degraded paths."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+import json
+from pathlib import Path
+
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import HomeAssistantError
+from homeassistant.setup import async_setup_component
+import pytest
+
+from custom_components.meterit.const import DOMAIN
+from custom_components.meterit.diagnostics import async_get_config_entry_diagnostics
+from custom_components.meterit.esios import (
+    DayPrices,
+    EsiosAuthError,
+    PriceKind,
+    PricePeriod,
+    Region,
+)
+from custom_components.meterit.metering import PricePoint
+from custom_components.meterit.prices import (
+    PriceCoordinator,
+    PriceData,
+    from_points,
+    merge_day,
+    to_points,
+)
+from simulator.esios import FakeEsios
+
+from .conftest import prices_entry
+
+DAY = date(2024, 3, 9)
+MIDNIGHT = datetime(2024, 3, 8, 23, 0, tzinfo=UTC)  # 2024-03-09 00:00 in Madrid
+CURRENT = "sensor.pvpc_peninsula_current_price"
+
+
+@pytest.fixture
+def hass_config_dir(hass_tmp_config_dir: str) -> str:
+    """Each test gets its own config dir, hence its own meterit.db."""
+    return hass_tmp_config_dir
+
+
+@pytest.fixture(autouse=True)
+def _in_spain(madrid: None) -> None:
+    """Every test here runs with Home Assistant in Europe/Madrid."""
+
+
+def _day(hours: range, price: float = 0.1, minutes: int = 60) -> DayPrices:
+    step = timedelta(minutes=minutes)
+    periods = tuple(
+        PricePeriod(MIDNIGHT + i * step, MIDNIGHT + (i + 1) * step, price + i / 1000) for i in hours
+    )
+    return DayPrices(day=DAY, region=Region.PENINSULA, kind=PriceKind.CONSUMER, periods=periods)
+
+
+def test_merge_keeps_every_good_price() -> None:
+    first = _day(range(12), 0.1)
+    later = _day(range(6, 18), 0.2)  # overlaps hours 6-11 with new values
+    merged = merge_day(first, later)
+    assert len(merged.periods) == 18
+    assert merged.periods[0].price == pytest.approx(0.1)
+    assert merged.periods[6].price == pytest.approx(0.206)  # the newer value wins
+    assert not merged.complete
+    complete = _day(range(24), 0.3)
+    assert merge_day(merged, complete) is complete
+    assert merge_day(None, later) is later
+
+
+def test_merge_of_different_period_lengths_keeps_the_larger_coverage() -> None:
+    hourly = _day(range(10))  # 10 h from midnight
+    quarters = _day(range(2, 10), minutes=15)  # 00:30-02:30, across the hourly periods
+    assert merge_day(hourly, quarters) is hourly
+    longer = _day(range(2, 42), minutes=15)  # 00:30-10:30
+    assert merge_day(_day(range(1)), longer) is longer
+    # Quarter hours that line up with the hours simply replace them.
+    merged = merge_day(hourly, _day(range(8), minutes=15))
+    assert len(merged.periods) == 8 + 8
+    assert merged.periods[-1].end == MIDNIGHT + timedelta(hours=10)
+
+
+def test_store_rows_round_trip_and_overlaps_are_skipped() -> None:
+    day = _day(range(24))
+    points = to_points(day)
+    assert points[0] == PricePoint(
+        "peninsula", "consumer", MIDNIGHT.timestamp(), MIDNIGHT.timestamp() + 3600, 0.1
+    )
+    overlapping = PricePoint(
+        "peninsula", "consumer", MIDNIGHT.timestamp() + 1800, MIDNIGHT.timestamp() + 2700, 9.9
+    )
+    days = from_points([*reversed(points), overlapping], Region.PENINSULA, PriceKind.CONSUMER)
+    assert days == {DAY: day}
+
+
+def test_price_data_lookups() -> None:
+    data = PriceData(
+        region=Region.PENINSULA, today=DAY, days={(PriceKind.CONSUMER, DAY): _day(range(24))}
+    )
+    assert data.period_at(MIDNIGHT - timedelta(seconds=1)) is None
+    assert data.next_period(MIDNIGHT + timedelta(hours=23, minutes=30)) is None
+    assert data.period_at(MIDNIGHT, PriceKind.SURPLUS) is None
+
+
+async def test_unusable_store_keeps_prices_in_memory(
+    hass: HomeAssistant,
+    hass_tmp_config_dir: str,
+    esios: FakeEsios,
+    freezer: FrozenDateTimeFactory,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    (Path(hass_tmp_config_dir) / "meterit.db").write_bytes(b"this is not an SQLite file" * 100)
+    freezer.move_to(datetime(2024, 3, 9, 9, 30, tzinfo=UTC))
+    entry = prices_entry()
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.LOADED
+    state = hass.states.get(CURRENT)
+    assert state is not None
+    assert float(state.state) == pytest.approx(0.04421)
+    assert "kept in memory only" in caplog.text
+    # The damaged file was not overwritten.
+    assert (Path(hass_tmp_config_dir) / "meterit.db").read_bytes().startswith(b"this is not")
+
+
+async def test_update_entity_and_refresh_after_token_rejected(
+    hass: HomeAssistant, esios: FakeEsios, freezer: FrozenDateTimeFactory
+) -> None:
+    freezer.move_to(datetime(2024, 3, 9, 9, 30, tzinfo=UTC))
+    entry = prices_entry()
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    coordinator = entry.runtime_data
+    assert isinstance(coordinator, PriceCoordinator)
+    assert await async_setup_component(hass, "homeassistant", {})
+    before = len(esios.requests)
+    await hass.services.async_call(
+        "homeassistant", "update_entity", {"entity_id": CURRENT}, blocking=True
+    )
+    assert len(esios.requests) == before  # today is complete, tomorrow not yet published
+
+    esios.valid_token = "another"
+    with pytest.raises(HomeAssistantError, match="could not be refreshed"):
+        await hass.services.async_call(DOMAIN, "refresh_prices", {}, blocking=True)
+    with pytest.raises(EsiosAuthError):
+        await coordinator.async_refresh_prices()  # no request: the token is known to be bad
+    assert len(esios.requests) == before + 1
+
+
+async def test_diagnostics_without_secrets(
+    hass: HomeAssistant, esios: FakeEsios, freezer: FrozenDateTimeFactory
+) -> None:
+    freezer.move_to(datetime(2024, 3, 9, 19, 30, tzinfo=UTC))  # after the 20:15 publication
+    esios.add_indicator(1001, date(2024, 3, 10), {"indicator": {"id": 1001, "values": []}})
+    entry = prices_entry()
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    result = await async_get_config_entry_diagnostics(hass, entry)
+    text = json.dumps(result)
+    assert esios.valid_token not in text
+    assert result["region"] == "peninsula"
+    assert result["has_token"] is True
+    assert result["days"]["consumer 2024-03-09"] == {
+        "periods": 24,
+        "complete": True,
+        "first_start": "2024-03-08T23:00:00+00:00",
+        "last_end": "2024-03-09T23:00:00+00:00",
+    }
+    assert "consumer 2024-03-10" not in result["days"]  # not published yet: retried
+    assert result["next_fetch"] is not None
