@@ -213,9 +213,10 @@ class P1Coordinator(DataUpdateCoordinator[P1Data]):
     @callback
     def async_push(self, parsed: ParsedMeasurement, received_monotonic: float) -> None:
         """Take one measurement push from the stream."""
+        # windows first (no I/O): a confirmed meter reset re-arms the guard for this push
+        self.history.async_add_measurement(parsed.measurement)
         checked = self._guard.check(parsed.measurement)
         self._report(checked.problems)
-        self.history.async_add_measurement(parsed.measurement)  # windows: no I/O here
         self._last_push = received_monotonic
         self.pushes += 1
         self._connected = True

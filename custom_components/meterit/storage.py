@@ -2,14 +2,15 @@
 
 ``metering.MeterStore`` is synchronous; every call from the event loop goes through
 ``hass.async_add_executor_job``. The file lives in the config directory (``meterit.db``) and is
-opened once, on first use, and closed when Home Assistant stops.
+opened once, on first use, and closed in Home Assistant's final-write stage (after the stop
+stage, in which sources save their state).
 """
 
 from __future__ import annotations
 
 import asyncio
 
-from homeassistant.const import EVENT_HOMEASSISTANT_STOP
+from homeassistant.const import EVENT_HOMEASSISTANT_FINAL_WRITE
 from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.util.hass_dict import HassKey
 
@@ -41,5 +42,6 @@ async def async_get_store(hass: HomeAssistant) -> MeterStore:
             hass.data.pop(_DATA_STORE, None)
             hass.async_add_executor_job(opened.close)
 
-        hass.bus.async_listen_once(EVENT_HOMEASSISTANT_STOP, _async_close)
+        # after the stop stage, in which sources save their state to the store
+        hass.bus.async_listen_once(EVENT_HOMEASSISTANT_FINAL_WRITE, _async_close)
         return opened

@@ -10,6 +10,7 @@ import threading
 import pytest
 
 from custom_components.meterit.metering import (
+    InvalidQueryError,
     InvalidRecordError,
     MeterlogRow,
     MeterStore,
@@ -18,6 +19,7 @@ from custom_components.meterit.metering import (
     StoreUnavailableError,
     StoreVersionError,
     Window,
+    hourly_statistics,
     store as store_module,
 )
 from custom_components.meterit.metering.store import SCHEMA_VERSION
@@ -361,3 +363,46 @@ def test_failed_migration_leaves_file_at_old_version(
         assert conn.execute("SELECT count(*) FROM windows").fetchone()[0] == 1
     finally:
         conn.close()
+
+
+def test_lean_columns_match_windows(store: MeterStore) -> None:
+    windows = [win(s, w_avg=float(s), w_max=s * 2.0, tariff=1) for s in range(0, 3000, 300)]
+    store.write_windows(windows)
+    rows = store.query_window_columns("p1", 300, 600, 1500, ("start", "end", "w_avg", "tariff"))
+    assert rows == [(w.start, w.end, w.w_avg, w.tariff) for w in windows[2:5]]
+    with pytest.raises(InvalidQueryError, match="'bogus'"):
+        store.query_window_columns("p1", 300, 0, 1, ("start", "bogus"))
+    with pytest.raises(InvalidQueryError, match="at least one"):
+        store.query_window_columns("p1", 300, 0, 1, ())
+    with pytest.raises(InvalidQueryError, match="'series'"):
+        store.query_window_columns("p1", 300, 0, 1, ("series",))
+
+
+def test_window_range_and_energy_before_match_hourly_statistics(store: MeterStore) -> None:
+    assert store.window_range("p1", 300) is None
+    assert store.energy_before("p1", 300, 1e12) == (0.0, 0.0)
+    windows = [
+        win(0, energy_import_kwh=0.007, energy_export_kwh=0.001),
+        win(300, energy_kwh=0.004),  # no counters: integrated energy counts as import
+        win(600, energy_kwh=-0.003),  # ... or export when negative
+        win(900, energy_import_kwh=0.010),
+        win(1200, energy_import_kwh=0.5),
+    ]
+    store.write_windows(windows)
+    assert store.window_range("p1", 300) == (0.0, 1200.0)
+    hours = hourly_statistics(windows[:4])
+    assert store.energy_before("p1", 300, 1200) == (hours[-1].import_sum, hours[-1].export_sum)
+    imp, exp = store.energy_before("p1", 300, 1200)
+    assert imp == pytest.approx(0.021)
+    assert exp == pytest.approx(0.004)
+
+
+def test_insert_missing_keeps_recorded_windows(store: MeterStore) -> None:
+    live = win(0, count=5, w_avg=1.0)
+    gap = win(300, count=0, w_avg=2.0)
+    store.write_windows([live, gap])
+    imported = [win(0, count=9, w_avg=9.0), win(300, count=9, w_avg=9.0), win(600, count=9)]
+    assert store.write_windows(imported, replace=False) == 2  # the gap and the new one
+    assert store.query_windows("p1", 300, 0, 900) == [live, imported[1], imported[2]]
+    assert store.write_windows(imported, replace=False) == 0
+    assert store.write_windows([win(600, count=0)], replace=False) == 0  # never over a real one

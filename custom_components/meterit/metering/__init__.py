@@ -9,6 +9,7 @@ from __future__ import annotations
 from .aggregator import WindowAggregator
 from .errors import (
     HwLoggerRowError,
+    InvalidQueryError,
     InvalidReadingError,
     InvalidRecordError,
     InvalidSnapshotError,
@@ -30,6 +31,7 @@ __all__ = [
     "CounterReset",
     "HourStat",
     "HwLoggerRowError",
+    "InvalidQueryError",
     "InvalidReadingError",
     "InvalidRecordError",
     "InvalidSnapshotError",

@@ -42,6 +42,10 @@ class InvalidRecordError(StoreError, ValueError):
     """A row handed to the store has a bad field (not written; nothing else is lost)."""
 
 
+class InvalidQueryError(StoreError, ValueError):
+    """A store query has a bad argument (e.g. an unknown column)."""
+
+
 class NotAnHwLoggerDatabaseError(MeteringError):
     """The file is not an hwLogger ``meter_data`` database."""
 

@@ -22,6 +22,7 @@ import sqlite3
 import threading
 
 from .errors import (
+    InvalidQueryError,
     InvalidRecordError,
     StoreCorruptError,
     StoreUnavailableError,
@@ -97,7 +98,28 @@ _SELECT_WINDOWS = (
     f"SELECT {_COLUMN_LIST} FROM windows "  # noqa: S608
     "WHERE series = ? AND resolution = ? AND start >= ? AND start < ? ORDER BY start"
 )
+# the same upsert, but an existing real window is never touched (imports of old history)
+_INSERT_MISSING_WINDOW = (
+    _UPSERT_WINDOW.rsplit(" WHERE ", 1)[0]
+    + " WHERE excluded.reading_count > 0 AND windows.reading_count = 0"
+)
 _window_row = attrgetter(*WINDOW_FIELDS)
+
+QUERY_COLUMNS: frozenset[str] = frozenset(WINDOW_FIELDS) - {"series", "resolution"}
+"""Window fields :meth:`MeterStore.query_window_columns` can return."""
+
+# per-window import / export energy in micro-kWh as hourly_statistics counts it: from the
+# counters when the window has them, else the integrated energy (positive import, negative export)
+_ENERGY_SUMS = (
+    "SELECT "
+    "coalesce(sum(CASE WHEN energy_import_kwh IS NOT NULL "
+    "THEN round(energy_import_kwh * 1e9) "
+    "WHEN energy_export_kwh IS NULL AND energy_kwh > 0 THEN round(energy_kwh * 1e9) END), 0), "
+    "coalesce(sum(CASE WHEN energy_export_kwh IS NOT NULL "
+    "THEN round(energy_export_kwh * 1e9) "
+    "WHEN energy_import_kwh IS NULL AND energy_kwh < 0 THEN -round(energy_kwh * 1e9) END), 0) "
+    "FROM windows WHERE series = ? AND resolution = ? AND start < ?"
+)
 
 
 @dataclass(slots=True, frozen=True)
@@ -196,22 +218,70 @@ class MeterStore:
 
     # ------------------------------------------------------------------ windows
 
-    def write_windows(self, windows: Sequence[Window]) -> None:
+    def write_windows(self, windows: Sequence[Window], *, replace: bool = True) -> int:
         """Upsert windows by ``(series, resolution, start)`` in one transaction.
 
-        A real window replaces a synthetic one; a synthetic one never replaces a real one.
+        A real window replaces a synthetic one; a synthetic one never replaces a real one. With
+        ``replace=False`` (imports) only missing windows are added and synthetic ones replaced
+        by real ones: a window already stored from readings is never changed. Returns the
+        number of windows inserted or changed.
         """
         rows = [_window_row(w) for w in windows]
         for row in rows:
             _check_window(row)
         with self._writing() as conn:
-            conn.executemany(_UPSERT_WINDOW, rows)
+            before = conn.total_changes
+            conn.executemany(_UPSERT_WINDOW if replace else _INSERT_MISSING_WINDOW, rows)
+            return conn.total_changes - before
 
     def query_windows(self, series: str, resolution: int, start: float, end: float) -> list[Window]:
         """Windows of a series and resolution with ``start <= window.start < end``, in order."""
         with self._reading() as conn:
             rows = conn.execute(_SELECT_WINDOWS, (series, resolution, start, end)).fetchall()
         return [Window(*row) for row in rows]
+
+    def query_window_columns(
+        self, series: str, resolution: int, start: float, end: float, columns: Sequence[str]
+    ) -> list[tuple[float | int | None, ...]]:
+        """The lean path: only ``columns`` of the windows in ``[start, end)``, as tuples.
+
+        ``columns`` are :class:`Window` field names (see :data:`QUERY_COLUMNS`); an unknown or
+        empty list raises :class:`InvalidQueryError`. Much faster than :meth:`query_windows`
+        for long ranges (no ``Window`` objects, no unused columns).
+        """
+        if not columns:
+            raise InvalidQueryError("query field 'columns' must name at least one column")
+        unknown = [c for c in columns if c not in QUERY_COLUMNS]
+        if unknown:
+            raise InvalidQueryError(
+                f"query field 'columns': unknown column(s) {', '.join(map(repr, unknown))}"
+            )
+        names = ", ".join("timestamp" if c == "end" else c for c in columns)
+        sql = (
+            f"SELECT {names} FROM windows "  # noqa: S608 (names checked against QUERY_COLUMNS)
+            "WHERE series = ? AND resolution = ? AND start >= ? AND start < ? ORDER BY start"
+        )
+        with self._reading() as conn:
+            return conn.execute(sql, (series, resolution, start, end)).fetchall()
+
+    def window_range(self, series: str, resolution: int) -> tuple[float, float] | None:
+        """``(first start, last start)`` of a series' windows, None when it has none."""
+        with self._reading() as conn:
+            row = conn.execute(
+                "SELECT min(start), max(start) FROM windows WHERE series = ? AND resolution = ?",
+                (series, resolution),
+            ).fetchone()
+        return None if row[0] is None else (float(row[0]), float(row[1]))
+
+    def energy_before(self, series: str, resolution: int, before: float) -> tuple[float, float]:
+        """Total import and export energy (kWh) of the windows that start before ``before``.
+
+        Counted exactly as :func:`~.statistics.hourly_statistics` counts it, so it is the base
+        of running sums that continue a series.
+        """
+        with self._reading() as conn:
+            imp, exp = conn.execute(_ENERGY_SUMS, (series, resolution, before)).fetchone()
+        return (int(imp) / 1e9, int(exp) / 1e9)
 
     def series(self) -> list[str]:
         """Every series with at least one stored window, sorted."""
