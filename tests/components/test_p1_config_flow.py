@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from ipaddress import ip_address
 
-import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry
-
-from custom_components.meterit.const import CONF_IDENTIFIER, CONF_SOURCE, DOMAIN
-from custom_components.meterit.p1 import split_host_port
 from homeassistant.config_entries import SOURCE_USER, SOURCE_ZEROCONF
 from homeassistant.const import CONF_HOST, CONF_TOKEN
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers.service_info.zeroconf import ZeroconfServiceInfo
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.meterit.const import CONF_IDENTIFIER, CONF_SOURCE, DOMAIN
+from custom_components.meterit.p1 import split_host_port
 from simulator.certs import TestCA, make_test_ca
 from simulator.p1_meter import FakeP1Meter
 

@@ -53,11 +53,11 @@ class Recorder:
 
 async def wait_until(predicate: Callable[[], bool], limit: float = 5.0) -> None:
     async with asyncio.timeout(limit):
-        while not predicate():  # noqa: ASYNC110 - polling the observed state is the point
+        while not predicate():
             await asyncio.sleep(0.005)
 
 
-def make_stream(  # noqa: PLR0917 - a test helper
+def make_stream(
     host: str,
     port: int,
     token: str,
