@@ -572,8 +572,11 @@ class HistoryResult:
         return [dict(zip(columns, row, strict=True)) for row in self.rows]
 
 
-def parse_instant(argument: str, value: object) -> datetime:
-    """A datetime, a date (its local midnight) or ISO text; naive means Home Assistant's zone."""
+def instant_or_none(value: object) -> datetime | None:
+    """A datetime, a date (its local midnight) or ISO text, in UTC; None when it is none of these.
+
+    Naive means Home Assistant's time zone. Shared by every action that takes a time.
+    """
     parsed: datetime | None = None
     if isinstance(value, datetime):
         parsed = value
@@ -585,15 +588,22 @@ def parse_instant(argument: str, value: object) -> datetime:
         if parsed is None and (day := dt_util.parse_date(text)) is not None:
             parsed = datetime.combine(day, time(0))
     if parsed is None:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt_util.get_default_time_zone())
+    return dt_util.as_utc(parsed)
+
+
+def parse_instant(argument: str, value: object) -> datetime:
+    """:func:`instant_or_none`, or :class:`HistoryArgumentError` naming ``argument``."""
+    if (parsed := instant_or_none(value)) is None:
         raise HistoryArgumentError(
             argument,
             "history_invalid_datetime",
             f"{str(value)[:40]!r} is not a date or date and time",
             value=str(value)[:40],
         )
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=dt_util.get_default_time_zone())
-    return dt_util.as_utc(parsed)
+    return parsed
 
 
 def history_of_device(hass: HomeAssistant, device_id: object) -> MeterHistory:
@@ -821,14 +831,17 @@ def _read_hwlogger(
     config_dir: str, allowed: Callable[[str], bool], raw_path: str, series: str, tz: tzinfo
 ) -> list[Window]:
     """Executor: check the path, then read the whole file (nothing is written before)."""
-    path = Path(raw_path).expanduser()
-    if not path.is_absolute():
-        path = Path(config_dir) / path
     try:
-        resolved = path.resolve()
-    except OSError, RuntimeError:
-        resolved = path
-    inside_config = resolved.is_relative_to(Path(config_dir).resolve())
+        path = Path(raw_path).expanduser()  # RuntimeError: "~user" that does not exist
+        if not path.is_absolute():
+            path = Path(config_dir) / path
+        resolved = path.resolve()  # ValueError: a NUL in the path; OSError, RuntimeError: loops
+        inside_config = resolved.is_relative_to(Path(config_dir).resolve())
+    except OSError, RuntimeError, ValueError:
+        problem = "the path cannot be resolved"
+        raise HistoryArgumentError(
+            "path", "hwlogger_not_a_database", problem, path=raw_path[:200], error=problem
+        ) from None
     if not inside_config and not allowed(str(resolved)):
         raise HistoryArgumentError(
             "path",

@@ -210,6 +210,10 @@ class P1Coordinator(DataUpdateCoordinator[P1Data]):
             self._update_live()
             self.config_entry.async_start_reauth(self.hass)
 
+    async def _async_update_data(self) -> P1Data:
+        """``homeassistant.update_entity``: a push source has nothing to poll; keep the data."""
+        return self.data
+
     @callback
     def async_push(self, parsed: ParsedMeasurement, received_monotonic: float) -> None:
         """Take one measurement push from the stream."""

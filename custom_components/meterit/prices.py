@@ -208,6 +208,7 @@ class PriceCoordinator(DataUpdateCoordinator[PriceData]):
         self._unsub_fetch: CALLBACK_TYPE | None = None
         self._unsub_tick: CALLBACK_TYPE | None = None
         self._next_fetch_at: datetime | None = None
+        self._stopped = False
         self.data = self._snapshot()
 
     # ------------------------------------------------------------------ public
@@ -312,7 +313,9 @@ class PriceCoordinator(DataUpdateCoordinator[PriceData]):
         async with self._lock:
             await self._async_fetch_due(force=False, raise_auth=False)
         self._schedule_fetch()
-        return self._snapshot()
+        data = self._snapshot()
+        self._schedule_tick(data)  # new periods have new boundaries
+        return data
 
     # ------------------------------------------------------------------ days
 
@@ -475,7 +478,7 @@ class PriceCoordinator(DataUpdateCoordinator[PriceData]):
             self._unsub_fetch()
             self._unsub_fetch = None
         self._next_fetch_at = None
-        if self._auth_failed:
+        if self._auth_failed or self._stopped:
             return
         now = dt_util.utcnow()
         tomorrow = self._today + timedelta(days=1)
@@ -508,14 +511,20 @@ class PriceCoordinator(DataUpdateCoordinator[PriceData]):
         self._schedule_fetch()
 
     @callback
-    def _schedule_tick(self) -> None:
-        """Arm the timer at the next period boundary or local midnight, whichever comes first."""
+    def _schedule_tick(self, data: PriceData | None = None) -> None:
+        """Arm the timer at the next period boundary or local midnight, whichever comes first.
+
+        ``data``: the prices the entities are about to show (default: those they show).
+        """
         if self._unsub_tick is not None:
             self._unsub_tick()
+            self._unsub_tick = None
+        if self._stopped:  # a fetch that ended after the unload
+            return
         now = dt_util.utcnow()
         when = day_bounds(self._today, self.region)[1]
         for kind in self.kinds:
-            for period in self.data.periods(kind):
+            for period in (data or self.data).periods(kind):
                 for edge in (period.start, period.end):
                     if now < edge < when:
                         when = edge
@@ -535,6 +544,7 @@ class PriceCoordinator(DataUpdateCoordinator[PriceData]):
 
     @callback
     def _async_stop(self) -> None:
+        self._stopped = True
         for unsub in (self._unsub_fetch, self._unsub_tick):
             if unsub is not None:
                 unsub()

@@ -31,6 +31,7 @@ from .history import (
     async_query_history,
     async_register_history_view,
     history_of_device,
+    instant_or_none,
     parse_history_query,
 )
 from .metering import StoreError
@@ -122,21 +123,9 @@ def _pick_coordinator(hass: HomeAssistant, data: dict[str, object]) -> PriceCoor
 
 def _parse_instant(name: str, value: object) -> datetime:
     """A datetime, a date (its local midnight) or an ISO string; naive means local time."""
-    parsed: datetime | None = None
-    if isinstance(value, datetime):
-        parsed = value
-    elif isinstance(value, date):
-        parsed = datetime.combine(value, time(0))
-    elif isinstance(value, str):
-        text = value.strip()
-        parsed = dt_util.parse_datetime(text)
-        if parsed is None and (day := dt_util.parse_date(text)) is not None:
-            parsed = datetime.combine(day, time(0))
-    if parsed is None:
+    if (parsed := instant_or_none(value)) is None:
         raise _invalid("invalid_datetime", field=name, value=str(value))
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=dt_util.get_default_time_zone())
-    return dt_util.as_utc(parsed)
+    return parsed
 
 
 def _parse_kind(value: object, coordinator: PriceCoordinator) -> PriceKind:

@@ -44,11 +44,14 @@ HOUR: Final = 3600
 STATISTICS_RESOLUTION: Final = 300
 """Statistics are built from the 5-minute windows (kept forever)."""
 
-_NOT_SLUG = re.compile(r"[^a-z0-9_]+")
+_NOT_SLUG = re.compile(r"[^a-z0-9]+")
 
 
 def statistic_object_id(identifier: str) -> str:
-    """A statistic-ID-safe form of a meter identifier (lower case, ``[a-z0-9_]``)."""
+    """A statistic-ID-safe form of a meter identifier (lower case, ``[a-z0-9_]``).
+
+    Runs of anything else (underscores included) become one ``_``: the recorder rejects ``__``.
+    """
     slug = _NOT_SLUG.sub("_", identifier.lower()).strip("_")
     return slug or "meter"
 

@@ -316,6 +316,8 @@ async def test_import_hwlogger_backfills_once(
         (None, "missing.db", "hwlogger_not_a_database"),
         (None, "/etc/passwd", "hwlogger_path_not_allowed"),
         (None, "  ", "hwlogger_path_missing"),
+        (None, "meter\x00data.db", "hwlogger_not_a_database"),  # no OS accepts a NUL
+        (None, "~no-such-user-here/meter_data.db", "hwlogger_not_a_database"),
     ],
 )
 async def test_import_hwlogger_rejects_bad_files(

@@ -20,6 +20,7 @@ from homeassistant.const import (
 )
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr, entity_registry as er
+from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
@@ -303,3 +304,16 @@ async def test_diagnostics_redacted(
         assert secret not in text
     assert diag["measurement"]["power_w"] == full["power_w"]
     assert diag["live"] is True
+
+
+async def test_update_entity_on_a_push_sensor(
+    hass: HomeAssistant, p1_setup: MockConfigEntry
+) -> None:
+    """``homeassistant.update_entity`` has nothing to poll: no error, the entity stays live."""
+    assert await async_setup_component(hass, "homeassistant", {})
+    await hass.services.async_call(
+        "homeassistant", "update_entity", {"entity_id": POWER}, blocking=True
+    )
+    await hass.async_block_till_done()
+    assert p1_setup.runtime_data.last_update_success
+    assert _state(hass, POWER) != STATE_UNAVAILABLE

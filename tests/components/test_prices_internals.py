@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, date, datetime, timedelta
 import json
 from pathlib import Path
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigEntryState
+from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.setup import async_setup_component
 import pytest
+from pytest_homeassistant_custom_component.common import async_fire_time_changed
 
 from custom_components.meterit.const import DOMAIN
 from custom_components.meterit.diagnostics import async_get_config_entry_diagnostics
@@ -30,9 +33,9 @@ from custom_components.meterit.prices import (
     merge_day,
     to_points,
 )
-from simulator.esios import FakeEsios
+from simulator.esios import FakeEsios, Fault
 
-from .conftest import prices_entry
+from .conftest import prices_entry, travel
 
 DAY = date(2024, 3, 9)
 MIDNIGHT = datetime(2024, 3, 8, 23, 0, tzinfo=UTC)  # 2024-03-09 00:00 in Madrid
@@ -174,3 +177,78 @@ async def test_diagnostics_without_secrets(
     }
     assert "consumer 2024-03-10" not in result["days"]  # not published yet: retried
     assert result["next_fetch"] is not None
+
+
+async def test_update_entity_after_failed_start_arms_the_period_timer(
+    hass: HomeAssistant, esios: FakeEsios, freezer: FrozenDateTimeFactory
+) -> None:
+    """Prices fetched by ``update_entity`` must move on at the next period boundary."""
+    freezer.move_to(datetime(2024, 3, 9, 9, 30, tzinfo=UTC))  # 10:30 in Madrid
+    esios.inject(Fault.SERVER_ERROR)  # nothing at setup: the only timer is midnight's
+    entry = prices_entry()
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert hass.states.get(CURRENT).state == STATE_UNAVAILABLE  # type: ignore[union-attr]
+    esios.inject(None)
+    assert await async_setup_component(hass, "homeassistant", {})
+    await hass.services.async_call(
+        "homeassistant", "update_entity", {"entity_id": CURRENT}, blocking=True
+    )
+    await hass.async_block_till_done()
+    # PRICES_ESIOS_1001_2024_03_09.json, Península: 10-11 h 44.21, 11-12 h 42.83 €/MWh.
+    assert float(hass.states.get(CURRENT).state) == pytest.approx(0.04421)  # type: ignore[union-attr]
+    await travel(hass, freezer, datetime(2024, 3, 9, 10, 0, tzinfo=UTC))  # 11:00 in Madrid
+    assert float(hass.states.get(CURRENT).state) == pytest.approx(0.04283)  # type: ignore[union-attr]
+
+
+def _next_fetch(coordinator: PriceCoordinator) -> datetime | None:
+    """The coordinator's next fetch (a call, so that type narrowing does not stick)."""
+    return coordinator.next_fetch
+
+
+async def test_unload_during_a_fetch_leaves_no_timer(
+    hass: HomeAssistant, esios: FakeEsios, freezer: FrozenDateTimeFactory
+) -> None:
+    """A fetch that ends after the entry was unloaded must not arm new timers."""
+    freezer.move_to(datetime(2024, 3, 9, 19, 0, tzinfo=UTC))  # 20:00 in Madrid
+    entry = prices_entry()
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    coordinator = entry.runtime_data
+    assert isinstance(coordinator, PriceCoordinator)
+    publication = datetime(2024, 3, 9, 19, 15, tzinfo=UTC)
+    assert coordinator.next_fetch == publication
+
+    started, gate = asyncio.Event(), asyncio.Event()
+    client = coordinator.client
+
+    class HeldClient:
+        """The real client, whose answers wait for ``gate``."""
+
+        has_token = client.has_token
+
+        async def fetch_day(self, day: date, region: Region, kind: PriceKind) -> DayPrices:
+            started.set()
+            await gate.wait()
+            return await client.fetch_day(day, region, kind)
+
+    coordinator.client = HeldClient()  # type: ignore[assignment]
+    freezer.move_to(publication)
+    async_fire_time_changed(hass, publication)  # the fetch timer fires; its fetch waits
+    for _ in range(100):
+        if started.is_set():
+            break
+        await asyncio.sleep(0)
+    assert started.is_set()
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    gate.set()  # the answer arrives after the unload
+    await hass.async_block_till_done()
+    assert len(esios.requests_to("/indicators/")) > 2  # tomorrow was fetched
+    assert _next_fetch(coordinator) is None
+    # No timer of the unloaded entry is left: travelling past the next boundaries asks nothing.
+    before = len(esios.requests)
+    for hour in range(20, 24):
+        await travel(hass, freezer, datetime(2024, 3, 9, hour, 0, tzinfo=UTC))
+    assert len(esios.requests) == before

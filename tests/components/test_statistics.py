@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+import dataclasses
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from homeassistant.components.recorder.models import StatisticMeanType
-from homeassistant.components.recorder.statistics import get_metadata, statistics_during_period
+from homeassistant.components.recorder.statistics import (
+    get_metadata,
+    statistics_during_period,
+    valid_statistic_id,
+)
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.recorder import get_instance
 import pytest
@@ -72,6 +77,12 @@ def dirty(importer: StatisticsImporter) -> float | None:
 def test_statistic_ids() -> None:
     assert statistic_object_id("5C:2F-AA bb") == "5c_2f_aa_bb"
     assert statistic_object_id("---") == "meter"
+    # The recorder rejects IDs with "__" (and leading/trailing "_"): runs collapse to one "_".
+    assert statistic_object_id("station_ 1") == "station_1"
+    assert statistic_object_id("_a__b_") == "a_b"
+    for raw in ("station_ 1", "_a__b_", "Ünïcode Meter", "x" * 3 + "__" + "y"):
+        for statistic_id in dataclasses.astuple(StatisticIds.of(raw)):
+            assert valid_statistic_id(statistic_id), statistic_id
     ids = StatisticIds.of("5c2f")
     assert (ids.energy_import, ids.energy_export, ids.power) == (
         "meterit:5c2f_energy_import",
