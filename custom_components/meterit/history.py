@@ -415,7 +415,7 @@ class MeterHistory:
 
     async def _async_purge(self, _now: datetime | None = None) -> None:
         """Delete 30-s windows older than 24 h."""
-        if self.store is None:
+        if self.store is None or not self._running:
             return
         try:
             deleted = await self.hass.async_add_executor_job(self.store.purge, clock())

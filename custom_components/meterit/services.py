@@ -201,8 +201,15 @@ async def _async_refresh_prices(call: ServiceCall) -> None:
         coordinators = _price_coordinators(call.hass)
         if not coordinators:
             raise _invalid("no_price_entry", region="-")
+    # Every region is tried even when one fails; the first failure is reported afterwards.
+    failure: HomeAssistantError | None = None
     for coordinator in coordinators:
-        await async_refresh(coordinator)
+        try:
+            await async_refresh(coordinator)
+        except HomeAssistantError as err:
+            failure = failure or err
+    if failure is not None:
+        raise failure
 
 
 # ---------------------------------------------------------------------- history (issue 3)
@@ -284,7 +291,9 @@ def _async_setup_history_services(hass: HomeAssistant) -> None:
         schema=GET_HISTORY_SCHEMA,
         supports_response=SupportsResponse.ONLY,
     )
-    hass.services.async_register(
+    # It reads a file from Home Assistant's disk and writes history: administrators only.
+    service.async_register_admin_service(
+        hass,
         DOMAIN,
         SERVICE_IMPORT_HWLOGGER,
         _async_import_hwlogger,

@@ -10,8 +10,8 @@ import sqlite3
 from typing import Any
 
 from homeassistant.components.recorder.statistics import statistics_during_period
-from homeassistant.core import HomeAssistant
-from homeassistant.exceptions import ServiceValidationError
+from homeassistant.core import Context, HomeAssistant
+from homeassistant.exceptions import ServiceValidationError, Unauthorized
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.recorder import get_instance
 import pytest
@@ -339,3 +339,18 @@ async def test_import_hwlogger_rejects_bad_files(
     assert err.value.translation_key == key
     after = await hass.async_add_executor_job(history.store.query_windows, SERIES, 300, 0, NOW * 2)
     assert after == before
+
+
+async def test_import_hwlogger_is_for_administrators(
+    hass: HomeAssistant, p1_setup: MockConfigEntry, hass_read_only_user: Any
+) -> None:
+    """Reading a file from Home Assistant's disk is not for every user."""
+    with pytest.raises(Unauthorized):
+        await hass.services.async_call(
+            DOMAIN,
+            "import_hwlogger",
+            {"path": "meter_data.db"},
+            blocking=True,
+            return_response=True,
+            context=Context(user_id=hass_read_only_user.id),
+        )
