@@ -11,6 +11,7 @@ from homeassistant.core import HomeAssistant
 
 from .const import CONF_IDENTIFIER
 from .entry import MeteritConfigEntry
+from .p1 import P1Coordinator
 
 TO_REDACT = {
     CONF_HOST,
@@ -19,6 +20,7 @@ TO_REDACT = {
     CONF_IDENTIFIER,
     "serial",
     "unique_id",
+    "url",
     "wifi_ssid",
 }
 
@@ -26,20 +28,31 @@ TO_REDACT = {
 async def async_get_config_entry_diagnostics(
     hass: HomeAssistant, entry: MeteritConfigEntry
 ) -> dict[str, Any]:
-    """Return the entry, the meter's identity and its latest push, redacted."""
+    """Return the entry and its source's live state, redacted."""
     coordinator = entry.runtime_data
-    data = coordinator.data
-    measurement = asdict(data.measurement)
-    measurement["external"] = list(measurement["external"])  # redaction walks lists only
+    if isinstance(coordinator, P1Coordinator):
+        details = _p1_details(coordinator)
+    else:
+        # Every other source's coordinator describes itself (without secrets).
+        details = coordinator.diagnostics()
     return {
         "entry": {
             "data": async_redact_data(dict(entry.data), TO_REDACT),
             "options": async_redact_data(dict(entry.options), TO_REDACT),
             "unique_id": "**REDACTED**",
         },
-        "device": async_redact_data(asdict(data.device), TO_REDACT),
+        **async_redact_data(details, TO_REDACT),
+    }
+
+
+def _p1_details(coordinator: P1Coordinator) -> dict[str, Any]:
+    data = coordinator.data
+    measurement = asdict(data.measurement)
+    measurement["external"] = list(measurement["external"])  # redaction walks lists only
+    return {
+        "device": asdict(data.device),
         "live": coordinator.live,
         "pushes": coordinator.pushes,
         "received": data.received.isoformat(),
-        "measurement": async_redact_data(measurement, TO_REDACT),
+        "measurement": measurement,
     }

@@ -1,0 +1,262 @@
+"""Validation of power webhook requests: content type, size, JSON shape, values.
+
+Two bodies are accepted (UTF-8 JSON, ``application/json`` or ``text/plain``)::
+
+    {"watts": 123.4, "station_id": 1}                       # one reading, now
+    {"watts": 123.4, "station_id": "garage", "time": ...}   # one reading, at a past time
+    {"readings": [{"watts": 1.5, "station_id": 1, "time": 1767225600}, ...]}
+
+* ``watts``: a finite number (not a boolean) in ``[MIN_WATTS, MAX_WATTS]``.
+* ``station_id``: an integer ``0 .. MAX_STATION_INT`` or a short name of 1-32 characters
+  ``A-Z a-z 0-9 _ - .``; the integer ``1`` and the name ``"1"`` are the same station.
+* ``time`` (optional): unix seconds or an ISO 8601 date-time with a zone, at most
+  ``max_past`` seconds before arrival and at most ``MAX_FUTURE_SKEW`` after it (a sensor's
+  clock may run a little fast; such times are clamped to the arrival time). Without ``time`` a
+  reading is taken at the arrival time.
+* A batch holds 1 to ``MAX_BATCH`` readings, and no two of the same station at the same time.
+* Unknown keys, duplicate keys, NaN/Infinity and bodies over ``MAX_BODY_BYTES`` are refused.
+
+Everything is checked before anything is returned: a request is accepted whole or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+import json
+from math import isfinite
+import re
+from typing import Final, NoReturn
+
+from .errors import BodyError
+
+MAX_BODY_BYTES: Final = 65_536
+MAX_BATCH: Final = 1_000
+MIN_WATTS: Final = -100_000.0
+MAX_WATTS: Final = 100_000.0
+MAX_STATION_INT: Final = 999_999_999
+MAX_STATION_LEN: Final = 32
+DEFAULT_MAX_PAST: Final = 86_400.0
+MAX_FUTURE_SKEW: Final = 30.0
+CONTENT_TYPES: Final = frozenset({"application/json", "text/plain"})
+
+_STATION_RE: Final = re.compile(r"[A-Za-z0-9_.-]{1,32}")
+_SINGLE_KEYS: Final = frozenset({"watts", "station_id", "time"})
+_REQUIRED_KEYS: Final = ("watts", "station_id")
+
+
+@dataclass(slots=True, frozen=True)
+class PowerReading:
+    """One validated reading: station, power (W) and time (UTC unix seconds)."""
+
+    station_id: str
+    watts: float
+    time: float
+
+
+def check_content_type(header: str | None) -> None:
+    """Accept ``application/json`` or ``text/plain``, in UTF-8 (or without a charset).
+
+    Raises :class:`BodyError` for anything else (a missing header included).
+    """
+    if header == "application/json":
+        return  # the common case, first
+    if header is None or not header.strip():
+        raise BodyError("content-type", "missing; send 'Content-Type: application/json'")
+    media, _, params = header.partition(";")
+    media = media.strip().lower()
+    if media not in CONTENT_TYPES:
+        raise BodyError("content-type", f"{media[:40]!r} is not accepted; send 'application/json'")
+    for param in params.split(";"):
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "charset":
+            charset = value.strip().strip('"').lower()
+            if charset not in ("utf-8", "utf8"):
+                raise BodyError(
+                    "content-type", f"charset {charset[:20]!r} is not accepted; use utf-8"
+                )
+
+
+def check_content_length(length: int | None) -> None:
+    """Refuse a declared body size over :data:`MAX_BODY_BYTES` before reading it."""
+    if length is not None and length > MAX_BODY_BYTES:
+        raise BodyError("body", f"{length} bytes is over the limit of {MAX_BODY_BYTES}")
+
+
+def parse_body(raw: bytes, *, now: float, max_past: float = DEFAULT_MAX_PAST) -> list[PowerReading]:
+    """Decode and validate a request body received at ``now`` (UTC unix seconds).
+
+    Returns the readings in the order sent. Raises :class:`BodyError` naming the first bad field.
+    """
+    if len(raw) > MAX_BODY_BYTES:
+        raise BodyError("body", f"more than {MAX_BODY_BYTES} bytes")
+    if not raw.strip():
+        raise BodyError("body", "empty; send a JSON object")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise BodyError("body", f"not UTF-8 (byte {err.start})") from None
+    try:
+        data: object = json.loads(
+            text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant
+        )
+    except BodyError:
+        raise
+    except RecursionError:
+        raise BodyError("body", "JSON nested too deeply") from None
+    except ValueError as err:
+        raise BodyError("body", f"not valid JSON ({_json_problem(err)})") from None
+    if not isinstance(data, dict):
+        raise BodyError("body", f"must be a JSON object, got {_kind(data)}")
+    if "readings" in data:
+        extra = sorted(set(data) - {"readings"})
+        if extra:
+            raise BodyError(_name(extra[0]), "not allowed beside 'readings'")
+        return _parse_batch(data["readings"], now=now, max_past=max_past)
+    return [_parse_reading(data, "", now=now, max_past=max_past)]
+
+
+def parse_station_id(value: object, field: str = "station_id") -> str:
+    """The canonical station ID (decimal text for integers); raises :class:`BodyError`."""
+    if isinstance(value, bool):
+        raise BodyError(field, "must be an integer or a short name, got a boolean")
+    if isinstance(value, int):
+        if not 0 <= value <= MAX_STATION_INT:
+            raise BodyError(field, f"integer must be 0 to {MAX_STATION_INT}")
+        return str(value)
+    if isinstance(value, str):
+        if not _STATION_RE.fullmatch(value):
+            raise BodyError(
+                field,
+                f"must be 1-{MAX_STATION_LEN} characters of A-Z, a-z, 0-9, '_', '-', '.'",
+            )
+        return value
+    raise BodyError(field, f"must be an integer or a short name, got {_kind(value)}")
+
+
+def _parse_batch(value: object, *, now: float, max_past: float) -> list[PowerReading]:
+    if not isinstance(value, list):
+        raise BodyError("readings", f"must be a list, got {_kind(value)}")
+    if not value:
+        raise BodyError("readings", "is empty")
+    if len(value) > MAX_BATCH:
+        raise BodyError("readings", f"{len(value)} readings is over the limit of {MAX_BATCH}")
+    out: list[PowerReading] = []
+    seen: dict[tuple[str, float], int] = {}
+    for index, item in enumerate(value):
+        where = f"readings[{index}]"
+        if not isinstance(item, dict):
+            raise BodyError(where, f"must be an object, got {_kind(item)}")
+        reading = _parse_reading(item, f"{where}.", now=now, max_past=max_past)
+        key = (reading.station_id, reading.time)
+        if (first := seen.get(key)) is not None:
+            raise BodyError(
+                f"{where}.time",
+                f"station {reading.station_id!r} already has a reading at this time "
+                f"(readings[{first}])",
+            )
+        seen[key] = index
+        out.append(reading)
+    return out
+
+
+def _parse_reading(
+    obj: dict[str, object], prefix: str, *, now: float, max_past: float
+) -> PowerReading:
+    for key in obj:
+        if key not in _SINGLE_KEYS:
+            allowed = "watts, station_id, time" + ("" if prefix else "; or readings")
+            raise BodyError(prefix + _name(key), f"unknown field (allowed: {allowed})")
+    for key in _REQUIRED_KEYS:
+        if key not in obj:
+            raise BodyError(prefix + key, "missing")
+    station = parse_station_id(obj["station_id"], prefix + "station_id")
+    watts = _parse_watts(obj["watts"], prefix + "watts")
+    raw_time = obj.get("time")
+    when = now if raw_time is None else _parse_time(raw_time, prefix + "time", now, max_past)
+    return PowerReading(station, watts, when)
+
+
+def _parse_watts(value: object, field: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise BodyError(field, f"must be a number, got {_kind(value)}")
+    try:
+        watts = float(value)
+    except OverflowError:
+        _out_of_range(field)
+    if not isfinite(watts) or not MIN_WATTS <= watts <= MAX_WATTS:
+        _out_of_range(field)
+    return watts
+
+
+def _out_of_range(field: str) -> NoReturn:
+    raise BodyError(field, f"must be between {MIN_WATTS:g} and {MAX_WATTS:g} W")
+
+
+def _parse_time(value: object, field: str, now: float, max_past: float) -> float:
+    if isinstance(value, bool):
+        raise BodyError(field, "must be unix seconds or an ISO 8601 date-time, got a boolean")
+    if isinstance(value, (int, float)):
+        try:
+            when = float(value)
+        except OverflowError:
+            when = float("inf")
+        if not isfinite(when):
+            raise BodyError(field, "must be a finite number of unix seconds")
+    elif isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value) if len(value) <= 40 else None
+        except ValueError:
+            parsed = None
+        if parsed is None:
+            raise BodyError(field, "is not an ISO 8601 date-time")
+        if parsed.tzinfo is None:
+            raise BodyError(field, "has no time zone (add 'Z' or an offset like '+01:00')")
+        when = parsed.timestamp()
+    else:
+        raise BodyError(field, f"must be unix seconds or an ISO 8601 date-time, got {_kind(value)}")
+    if when < now - max_past:
+        raise BodyError(field, f"is more than {max_past:g} s in the past")
+    if when > now + MAX_FUTURE_SKEW:
+        raise BodyError(field, f"is more than {MAX_FUTURE_SKEW:g} s in the future")
+    return min(when, now)
+
+
+def _no_duplicates(pairs: Sequence[tuple[str, object]]) -> dict[str, object]:
+    out: dict[str, object] = {}
+    for key, value in pairs:
+        if key in out:
+            raise BodyError(_name(key), "appears twice in one object")
+        out[key] = value
+    return out
+
+
+def _no_constant(name: str) -> NoReturn:
+    raise BodyError("body", f"{name} is not a JSON number")
+
+
+def _json_problem(err: ValueError) -> str:
+    if isinstance(err, json.JSONDecodeError):
+        return f"{err.msg} at line {err.lineno} column {err.colno}"
+    return "numbers too long" if "digits" in str(err) else "bad value"
+
+
+def _name(key: str) -> str:
+    """A key for an error message: short and printable (it comes from outside)."""
+    shown = key if key.isprintable() and len(key) <= 40 else repr(key[:40])
+    return shown or "''"
+
+
+def _kind(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    return "an object"

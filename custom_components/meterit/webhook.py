@@ -1,0 +1,918 @@
+"""Power sensors that POST to a webhook: the handler, the coordinator and the readings view.
+
+An ESP8266 (or anything) posts ``{"watts": 123.4, "station_id": 1}`` (or a batch of buffered
+readings, see ``powerhook.body``) to ``/api/webhook/<id>``. The webhook ID is the entry's only
+secret: it is never logged, never in an error, never in diagnostics (it is redacted there).
+
+Per request: validate everything (``powerhook.parse_body``: a bad request gets 400 with a JSON
+``{"error", "field", "problem"}``), attach the price of each reading's time, store the readings in
+the shared ``meterlog`` table, and only then update the live state and answer 200 with what was
+stored and the current price. A request is stored whole or not at all. Concurrent requests are
+written together (group commit: one executor job and one transaction for all requests waiting),
+so a burst costs one SQLite commit, not one per request.
+
+Live state per station (``powerhook.StationMeter``): power, energy (left Riemann sum, each
+reading holds for at most ``STATION_MAX_HOLD`` seconds: no energy across longer silences),
+cost (the energy of each interval times the price of its first reading) and last seen. A station
+silent for ``STATION_STALE_AFTER`` goes unavailable (logged once, and once when back). A station
+becomes a device on its first reading, without a restart. Each station also feeds a
+``metering.WindowAggregator`` (series ``station:<id>``, 30 s and 5 min windows), whose closed
+windows go to the store. Live state and the aggregators' snapshots are saved in the store
+(every minute and on unload), so totals continue after a restart.
+
+Entities update at most once per ``PUBLISH_INTERVAL`` seconds (the first reading of a new
+station at once): a busy webhook never floods the state machine or the recorder.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from bisect import bisect_right
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from http import HTTPStatus
+import json
+from math import isfinite
+import time
+from typing import TYPE_CHECKING, Final
+
+from aiohttp import hdrs, web
+from homeassistant.components import webhook
+from homeassistant.const import CONF_WEBHOOK_ID
+from homeassistant.core import CALLBACK_TYPE, Event, EventStateChangedData, HomeAssistant, callback
+from homeassistant.helpers.device_registry import DeviceInfo
+from homeassistant.helpers.event import (
+    async_call_later,
+    async_track_state_change_event,
+    async_track_time_interval,
+)
+from homeassistant.helpers.http import KEY_HASS, HomeAssistantView
+from homeassistant.helpers.network import NoURLAvailableError
+from homeassistant.helpers.selector import (
+    BooleanSelector,
+    SelectOptionDict,
+    SelectSelector,
+    SelectSelectorConfig,
+    SelectSelectorMode,
+)
+from homeassistant.helpers.update_coordinator import CoordinatorEntity, DataUpdateCoordinator
+from homeassistant.util import dt as dt_util
+from homeassistant.util.hass_dict import HassKey
+import probatio
+
+from .const import CONF_SOURCE, DOMAIN, LOGGER, Source
+from .esios import PriceKind
+from .metering import (
+    InvalidRecordError,
+    InvalidSnapshotError,
+    JsonValue,
+    MeterlogRow,
+    MeterStore,
+    Reading,
+    StoreError,
+    StoreUnavailableError,
+    Window,
+    WindowAggregator,
+)
+from .powerhook import (
+    MAX_BODY_BYTES,
+    BodyError,
+    InvalidStationStateError,
+    PowerReading,
+    StationMeter,
+    check_content_length,
+    check_content_type,
+    parse_body,
+    parse_station_id,
+)
+from .prices import PriceCoordinator
+from .storage import async_get_store
+
+if TYPE_CHECKING:
+    from .entry import MeteritConfigEntry
+
+CONF_LOCAL_ONLY: Final = "local_only"
+CONF_PRICE_SOURCE: Final = "price_source"
+PRICE_NONE: Final = "none"
+PRICE_ENTRY_PREFIX: Final = "entry:"
+PRICE_UNITS: Final = frozenset({"€/kWh", "EUR/kWh"})
+PRICE_UNIT: Final = "€/kWh"
+
+STATION_MAX_HOLD: Final = 60.0
+"""A reading's power holds for at most this long (s) in energy and windows."""
+STATION_STALE_AFTER: Final = timedelta(seconds=120)
+"""A station without a reading for this long is unavailable."""
+WATCHDOG_INTERVAL: Final = timedelta(seconds=10)
+SAVE_INTERVAL: Final = timedelta(minutes=1)
+PUBLISH_INTERVAL: float = 1.0
+"""Entities update at most this often (s); tests set it to 0."""
+MAX_PENDING_WINDOWS: Final = 20_000
+PRICE_HISTORY_S: Final = 2 * 86_400.0
+STATE_VERSION: Final = 1
+
+READINGS_VIEW_URL: Final = "/api/meterit/readings"
+MAX_PAGE: Final = 1_000
+MAX_OFFSET: Final = 1_000_000_000
+_DATA_VIEW: HassKey[bool] = HassKey(f"{DOMAIN}_readings_view")
+
+
+def station_series(station_id: str) -> str:
+    """The windows' series name of a station."""
+    return f"station:{station_id}"
+
+
+def example_body(station_id: int = 1, watts: float = 123.4) -> str:
+    """The JSON a sensor posts (shown in the config flow and the README)."""
+    return json.dumps({"watts": watts, "station_id": station_id})
+
+
+# ---------------------------------------------------------------------- prices
+
+
+class PriceSource:
+    """The price (€/kWh) at a time; the base class knows no price."""
+
+    def price_at(self, t: float) -> float | None:
+        """The price in force at ``t`` (UTC unix seconds), None when unknown."""
+        return None
+
+    async def async_prices(self, times: Sequence[float]) -> list[float | None]:
+        """The price at each time; never raises (an unknown price is None)."""
+        return [self.price_at(t) for t in times]
+
+    @callback
+    def async_stop(self) -> None:
+        """Stop listening (nothing to do here)."""
+
+
+class EntryPriceSource(PriceSource):
+    """The consumer price of a PVPC entry of this integration.
+
+    Today and tomorrow come from the entry's memory; older times (buffered batches) from the
+    store's price table. An entry that is not loaded gives no price.
+    """
+
+    def __init__(self, hass: HomeAssistant, entry_id: str, store: MeterStore) -> None:
+        """Follow the entry ``entry_id`` (looked up on each use: it may reload)."""
+        self._hass = hass
+        self._entry_id = entry_id
+        self._store = store
+
+    def _coordinator(self) -> PriceCoordinator | None:
+        entry = self._hass.config_entries.async_get_entry(self._entry_id)
+        runtime = getattr(entry, "runtime_data", None)
+        return runtime if isinstance(runtime, PriceCoordinator) else None
+
+    def price_at(self, t: float) -> float | None:
+        """The PVPC consumer price of the period that contains ``t``."""
+        if (coordinator := self._coordinator()) is None:
+            return None
+        period = coordinator.data.period_at(datetime.fromtimestamp(t, UTC))
+        return None if period is None else period.price
+
+    async def async_prices(self, times: Sequence[float]) -> list[float | None]:
+        """Prices from memory; the misses in one store query."""
+        prices = [self.price_at(t) for t in times]
+        missing = [t for t, p in zip(times, prices, strict=True) if p is None]
+        coordinator = self._coordinator()
+        if not missing or coordinator is None:
+            return prices
+        try:
+            points = await self._hass.async_add_executor_job(
+                self._store.query_prices,
+                coordinator.region.value,
+                PriceKind.CONSUMER.value,
+                min(missing),
+                max(missing) + 1.0,
+            )
+        except StoreError as err:
+            LOGGER.debug("Stored prices cannot be read: %s", err)
+            return prices
+        for index, (t, price) in enumerate(zip(times, prices, strict=True)):
+            if price is None:
+                prices[index] = next((p.price for p in points if p.start <= t < p.end), None)
+        return prices
+
+
+class SensorPriceSource(PriceSource):
+    """The state of a sensor in €/kWh, with its changes remembered for past times."""
+
+    def __init__(self, hass: HomeAssistant, entity_id: str) -> None:
+        """Start from the sensor's current state and follow its changes."""
+        self._times: list[float] = []
+        self._prices: list[float | None] = []
+        if (state := hass.states.get(entity_id)) is not None:
+            self._record(state.last_changed.timestamp(), state.state, state.attributes)
+        self._unsub: CALLBACK_TYPE | None = async_track_state_change_event(
+            hass, [entity_id], self._async_changed
+        )
+
+    @callback
+    def _async_changed(self, event: Event[EventStateChangedData]) -> None:
+        state = event.data["new_state"]
+        if state is None:
+            self._record(time.time(), None, {})
+        else:
+            self._record(state.last_changed.timestamp(), state.state, state.attributes)
+
+    def _record(self, t: float, value: str | None, attributes: Mapping[str, object]) -> None:
+        price: float | None = None
+        if value is not None and attributes.get("unit_of_measurement") in PRICE_UNITS:
+            try:
+                price = float(value)
+            except ValueError:
+                price = None
+            if price is not None and not isfinite(price):
+                price = None
+        if self._times and t < self._times[-1]:
+            t = self._times[-1]
+        self._times.append(t)
+        self._prices.append(price)
+        cut = bisect_right(self._times, t - PRICE_HISTORY_S)
+        if cut > 1:
+            del self._times[: cut - 1]
+            del self._prices[: cut - 1]
+
+    def price_at(self, t: float) -> float | None:
+        """The sensor's value at ``t`` (None before the first known state)."""
+        index = bisect_right(self._times, t) - 1
+        return None if index < 0 else self._prices[index]
+
+    @callback
+    def async_stop(self) -> None:
+        """Stop following the sensor."""
+        if self._unsub is not None:
+            self._unsub()
+            self._unsub = None
+
+
+def create_price_source(hass: HomeAssistant, option: str, store: MeterStore) -> PriceSource:
+    """The price source an entry's option names: ``none``, ``entry:<id>`` or an entity ID."""
+    if option.startswith(PRICE_ENTRY_PREFIX):
+        return EntryPriceSource(hass, option.removeprefix(PRICE_ENTRY_PREFIX), store)
+    if option.startswith("sensor."):
+        return SensorPriceSource(hass, option)
+    return PriceSource()
+
+
+# ---------------------------------------------------------------------- coordinator
+
+
+@dataclass(slots=True)
+class Station:
+    """One station's live state, its window aggregator, and whether it is available."""
+
+    meter: StationMeter
+    aggregator: WindowAggregator
+    available: bool = True
+    version: int = 0
+
+
+def _new_station(station_id: str) -> Station:
+    return Station(
+        StationMeter(station_id, STATION_MAX_HOLD),
+        WindowAggregator(station_series(station_id), max_weight=STATION_MAX_HOLD),
+    )
+
+
+class WebhookCoordinator(DataUpdateCoordinator[Mapping[str, Station]]):
+    """The stations of one power webhook entry, fed by the webhook (no polling)."""
+
+    config_entry: MeteritConfigEntry
+
+    def __init__(self, hass: HomeAssistant, entry: MeteritConfigEntry, store: MeterStore) -> None:
+        """Prepare; :meth:`async_start` loads the saved state and registers the webhook."""
+        super().__init__(hass, LOGGER, config_entry=entry, name=f"{DOMAIN} webhook {entry.title}")
+        self.store = store
+        self._stations: dict[str, Station] = {}
+        self.data = self._stations
+        self.local_only: bool = bool(entry.options.get(CONF_LOCAL_ONLY, True))
+        self.price_source: PriceSource = PriceSource()
+        self.accepted = 0
+        self.rejected = 0
+        self._pending: list[tuple[list[MeterlogRow], asyncio.Future[None]]] = []
+        self._windows: list[Window] = []
+        self._drain_task: asyncio.Task[None] | None = None
+        self._windows_failing = False
+        self._dirty = False
+        self._last_publish = float("-inf")
+        self._unsub_publish: CALLBACK_TYPE | None = None
+        self._registered = False
+
+    @property
+    def state_key(self) -> str:
+        """The store's state key of this entry."""
+        return f"webhook_{self.config_entry.entry_id}"
+
+    @property
+    def stations(self) -> Mapping[str, Station]:
+        """The stations seen so far, by ID."""
+        return self._stations
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def async_start(self) -> None:
+        """Restore saved stations, follow the price source, register the webhook, arm timers."""
+        entry = self.config_entry
+        await self._async_restore()
+        self.price_source = create_price_source(
+            self.hass, str(entry.options.get(CONF_PRICE_SOURCE, PRICE_NONE)), self.store
+        )
+        webhook.async_register(
+            self.hass,
+            DOMAIN,
+            entry.title,
+            entry.data[CONF_WEBHOOK_ID],
+            self.async_handle_webhook,
+            local_only=self.local_only,
+            allowed_methods=(hdrs.METH_POST, hdrs.METH_PUT),
+        )
+        self._registered = True
+        entry.async_on_unload(
+            async_track_time_interval(self.hass, self._async_watchdog, WATCHDOG_INTERVAL)
+        )
+        entry.async_on_unload(
+            async_track_time_interval(self.hass, self._async_save_timer, SAVE_INTERVAL)
+        )
+
+    async def async_stop(self) -> None:
+        """Unregister the webhook, finish pending writes, write closed windows, save state."""
+        if self._registered:
+            webhook.async_unregister(self.hass, self.config_entry.data[CONF_WEBHOOK_ID])
+            self._registered = False
+        self.price_source.async_stop()
+        if self._unsub_publish is not None:
+            self._unsub_publish()
+            self._unsub_publish = None
+        await self._async_wait_drained()
+        self._flush_windows(dt_util.utcnow().timestamp())
+        if self._windows:
+            self._start_drain()
+            await self._async_wait_drained()
+        await self._async_save()
+
+    async def _async_wait_drained(self) -> None:
+        if self._drain_task is not None and not self._drain_task.done():
+            await asyncio.shield(self._drain_task)
+
+    async def _async_restore(self) -> None:
+        try:
+            saved = await self.hass.async_add_executor_job(self.store.load_state, self.state_key)
+        except StoreError as err:
+            LOGGER.warning(
+                "Power webhook %s: saved state unusable: %s", self.config_entry.title, err
+            )
+            return
+        if saved is None:
+            return
+        raw = saved.get("stations")
+        if saved.get("version") != STATE_VERSION or not isinstance(raw, dict):
+            LOGGER.warning(
+                "Power webhook %s: saved state has an unknown format, starting afresh",
+                self.config_entry.title,
+            )
+            return
+        now = dt_util.utcnow().timestamp()
+        for key, value in raw.items():
+            try:
+                station_id = parse_station_id(key)
+                station = _restore_station(station_id, value)
+            except (BodyError, InvalidStationStateError, InvalidSnapshotError) as err:
+                LOGGER.warning(
+                    "Power webhook %s: saved station skipped: %s", self.config_entry.title, err
+                )
+                continue
+            silent = station.meter.silent_for(now)
+            station.available = silent is not None and silent < STATION_STALE_AFTER.total_seconds()
+            self._stations[station_id] = station
+
+    def _state_json(self) -> dict[str, JsonValue]:
+        stations: dict[str, JsonValue] = {}
+        for station_id, station in self._stations.items():
+            meter: dict[str, JsonValue] = dict(station.meter.to_json())
+            stations[station_id] = {"meter": meter, "aggregator": station.aggregator.snapshot()}
+        return {"version": STATE_VERSION, "stations": stations}
+
+    async def _async_save(self) -> None:
+        try:
+            await self.hass.async_add_executor_job(
+                self.store.save_state, self.state_key, self._state_json()
+            )
+        except StoreError as err:
+            LOGGER.warning("Power webhook %s: state not saved: %s", self.config_entry.title, err)
+        else:
+            self._dirty = False
+
+    async def _async_save_timer(self, _now: datetime) -> None:
+        if self._dirty:
+            await self._async_save()
+
+    def diagnostics(self) -> dict[str, JsonValue]:
+        """Counters and stations for a bug report (the webhook ID is not in here)."""
+        stations: dict[str, JsonValue] = {}
+        for station_id, station in self._stations.items():
+            meter: dict[str, JsonValue] = dict(station.meter.to_json())
+            meter["available"] = station.available
+            meter["ignored"] = station.meter.ignored
+            meter["windows_duplicates"] = station.aggregator.duplicates
+            meter["windows_out_of_order"] = station.aggregator.out_of_order
+            stations[station_id] = meter
+        return {
+            "local_only": self.local_only,
+            "price_source": type(self.price_source).__name__,
+            "accepted_readings": self.accepted,
+            "rejected_requests": self.rejected,
+            "pending_windows": len(self._windows),
+            "stations": stations,
+        }
+
+    # ------------------------------------------------------------------ the webhook
+
+    async def async_handle_webhook(
+        self, hass: HomeAssistant, webhook_id: str, request: web.Request
+    ) -> web.Response:
+        """Validate, price, store, then apply one request (never raises, never logs the ID)."""
+        try:
+            return await self._async_handle(request)
+        except Exception:  # noqa: BLE001 - the webhook component would log the secret ID
+            LOGGER.exception("Power webhook %s: unexpected error", self.config_entry.title)
+            return _json_response(
+                {"error": "internal_error", "problem": "unexpected error, see the log"},
+                HTTPStatus.INTERNAL_SERVER_ERROR,
+            )
+
+    async def _async_handle(self, request: web.Request) -> web.Response:
+        now = dt_util.utcnow().timestamp()
+        try:
+            check_content_type(request.headers.get(hdrs.CONTENT_TYPE))
+            check_content_length(_declared_length(request.headers.get(hdrs.CONTENT_LENGTH)))
+            raw = await _read_limited(request)
+            readings = parse_body(raw, now=now)
+        except BodyError as err:
+            self.rejected += 1
+            return _json_response(
+                {"error": "invalid_request", "field": err.field, "problem": err.problem},
+                HTTPStatus.BAD_REQUEST,
+            )
+        prices = await self.price_source.async_prices([r.time for r in readings])
+        rows = [
+            MeterlogRow(r.time, r.station_id, r.watts, p)
+            for r, p in zip(readings, prices, strict=True)
+        ]
+        try:
+            await self._async_write(rows)
+        except StoreError as err:
+            LOGGER.warning(
+                "Power webhook %s: readings not stored: %s", self.config_entry.title, err
+            )
+            return _json_response(
+                {"error": "store_unavailable", "problem": "readings not stored, send them again"},
+                HTTPStatus.SERVICE_UNAVAILABLE,
+            )
+        self.accepted += len(rows)
+        self._apply(readings, prices)
+        current = self.price_source.price_at(now)
+        return _json_response(
+            {
+                "stored": len(rows),
+                "readings": [
+                    {
+                        "station_id": r.station_id,
+                        "time": _iso(r.time),
+                        "watts": r.watts,
+                        "price": p,
+                    }
+                    for r, p in zip(readings, prices, strict=True)
+                ],
+                "price": current,
+                "unit": PRICE_UNIT,
+            },
+            HTTPStatus.OK,
+        )
+
+    # ------------------------------------------------------------------ writing (group commit)
+
+    async def _async_write(self, rows: list[MeterlogRow]) -> None:
+        """Queue rows for the next commit and wait until they are stored."""
+        future: asyncio.Future[None] = self.hass.loop.create_future()
+        self._pending.append((rows, future))
+        self._start_drain()
+        await future
+
+    @callback
+    def _start_drain(self) -> None:
+        # (an eagerly started task may finish before it is assigned: check done() too)
+        if self._drain_task is None or self._drain_task.done():
+            self._drain_task = self.config_entry.async_create_background_task(
+                self.hass, self._async_drain(), f"{DOMAIN} webhook writer {self.config_entry.title}"
+            )
+
+    async def _async_drain(self) -> None:
+        """Write what is pending, as long as something is: one transaction per round."""
+        batch: list[tuple[list[MeterlogRow], asyncio.Future[None]]] = []
+        windows_failed = False  # failed windows wait for the next request or watchdog
+        try:
+            while self._pending or (self._windows and not windows_failed):
+                batch, self._pending = self._pending, []
+                windows, self._windows = self._windows, []
+                rows = [row for group, _ in batch for row in group]
+                try:
+                    window_error = await self.hass.async_add_executor_job(
+                        self._write, rows, windows
+                    )
+                except InvalidRecordError:
+                    # cannot happen after validation; still, one request never sinks another
+                    await self._async_write_each(batch)
+                except StoreError as err:
+                    for _, future in batch:
+                        if not future.done():
+                            future.set_exception(err)
+                    self._requeue_windows(windows)
+                    windows_failed = True
+                else:
+                    for _, future in batch:
+                        if not future.done():
+                            future.set_result(None)
+                    self._windows_done(windows, window_error)
+                    windows_failed = window_error is not None
+                batch = []
+        finally:
+            for _, future in batch + self._pending:
+                if not future.done():
+                    future.set_exception(StoreUnavailableError("the webhook is shutting down"))
+            if self._pending:
+                self._pending = []
+
+    async def _async_write_each(
+        self, batch: list[tuple[list[MeterlogRow], asyncio.Future[None]]]
+    ) -> None:
+        for group, future in batch:
+            try:
+                await self.hass.async_add_executor_job(self.store.add_readings, group)
+            except StoreError as err:
+                future.set_exception(err)
+            else:
+                future.set_result(None)
+
+    def _write(self, rows: list[MeterlogRow], windows: list[Window]) -> StoreError | None:
+        """Executor: readings (their failure fails the requests), then windows (it does not)."""
+        if rows:
+            self.store.add_readings(rows)
+        if windows:
+            try:
+                self.store.write_windows(windows)
+            except StoreError as err:
+                return err
+        return None
+
+    @callback
+    def _windows_done(self, windows: list[Window], error: StoreError | None) -> None:
+        if error is None:
+            if self._windows_failing:
+                self._windows_failing = False
+                LOGGER.info("Power webhook %s: windows stored again", self.config_entry.title)
+            return
+        if not self._windows_failing:
+            self._windows_failing = True
+            LOGGER.warning(
+                "Power webhook %s: windows not stored, retrying: %s", self.config_entry.title, error
+            )
+        self._requeue_windows(windows)
+
+    @callback
+    def _requeue_windows(self, windows: list[Window]) -> None:
+        # Readings are stored; windows can be rebuilt from them, so the backlog is bounded.
+        self._windows = (windows + self._windows)[-MAX_PENDING_WINDOWS:]
+
+    # ------------------------------------------------------------------ live state
+
+    @callback
+    def _apply(self, readings: Sequence[PowerReading], prices: Sequence[float | None]) -> None:
+        """Feed stored readings (in time order) to their stations and aggregators."""
+        added = False
+        changed: set[str] = set()
+        pairs = zip(readings, prices, strict=True)
+        for reading, price in (
+            pairs if len(readings) == 1 else sorted(pairs, key=lambda pair: pair[0].time)
+        ):
+            station = self._stations.get(reading.station_id)
+            if station is None:
+                station = self._stations[reading.station_id] = _new_station(reading.station_id)
+                added = True
+                LOGGER.info(
+                    "Power webhook %s: new station %s", self.config_entry.title, reading.station_id
+                )
+            if station.meter.add(reading.time, reading.watts, price):
+                self._windows.extend(station.aggregator.add(Reading(reading.time, reading.watts)))
+            if not station.available:
+                station.available = True
+                LOGGER.info(
+                    "Power webhook %s: station %s is sending again",
+                    self.config_entry.title,
+                    reading.station_id,
+                )
+            changed.add(reading.station_id)
+        for station_id in changed:
+            self._stations[station_id].version += 1
+        self._dirty = True
+        if added:
+            self._publish()
+        else:
+            self._schedule_publish()
+
+    @callback
+    def _schedule_publish(self) -> None:
+        if self._unsub_publish is not None:
+            return
+        delay = self._last_publish + PUBLISH_INTERVAL - time.monotonic()
+        if delay <= 0:
+            self._publish()
+        else:
+            self._unsub_publish = async_call_later(self.hass, delay, self._async_publish_later)
+
+    @callback
+    def _async_publish_later(self, _now: datetime) -> None:
+        self._unsub_publish = None
+        self._publish()
+
+    @callback
+    def _publish(self) -> None:
+        if self._unsub_publish is not None:
+            self._unsub_publish()
+            self._unsub_publish = None
+        self._last_publish = time.monotonic()
+        self.async_update_listeners()
+
+    @callback
+    def _flush_windows(self, now: float) -> None:
+        """Close windows that no later reading can change."""
+        for station in self._stations.values():
+            self._windows.extend(station.aggregator.flush(now - STATION_MAX_HOLD))
+
+    @callback
+    def _async_watchdog(self, _now: datetime) -> None:
+        now = dt_util.utcnow().timestamp()
+        stale = STATION_STALE_AFTER.total_seconds()
+        changed = False
+        for station_id, station in self._stations.items():
+            silent = station.meter.silent_for(now)
+            if station.available and (silent is None or silent >= stale):
+                station.available = False
+                station.version += 1
+                changed = True
+                LOGGER.warning(
+                    "Power webhook %s: station %s silent for %.0f s, unavailable until it sends",
+                    self.config_entry.title,
+                    station_id,
+                    stale if silent is None else silent,
+                )
+        self._flush_windows(now)
+        if self._windows:
+            self._start_drain()
+        if changed:
+            self._publish()
+
+
+def _restore_station(station_id: str, value: JsonValue) -> Station:
+    if not isinstance(value, dict):
+        raise InvalidStationStateError(f"station {station_id!r} state: must be an object")
+    meter_json = value.get("meter")
+    if not isinstance(meter_json, dict):
+        raise InvalidStationStateError(f"station {station_id!r} state field 'meter': missing")
+    meter = StationMeter.from_json(meter_json, STATION_MAX_HOLD)
+    if meter.station_id != station_id:
+        raise InvalidStationStateError(f"station {station_id!r} state: belongs to another station")
+    station = _new_station(station_id)
+    station.meter = meter
+    snapshot = value.get("aggregator")
+    if isinstance(snapshot, dict):
+        station.aggregator.restore(snapshot)
+    return station
+
+
+def _declared_length(header: str | None) -> int | None:
+    if header is None:
+        return None
+    text = header.strip()
+    if not text.isdigit():
+        raise BodyError("content-length", "is not a number of bytes")
+    return int(text)
+
+
+async def _read_limited(request: web.Request) -> bytes:
+    """Read the body, refusing it as soon as it passes :data:`MAX_BODY_BYTES`."""
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := await request.content.read(MAX_BODY_BYTES + 1 - size):
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise BodyError("body", f"more than {MAX_BODY_BYTES} bytes")
+    return b"".join(chunks)
+
+
+def _iso(t: float) -> str:
+    return datetime.fromtimestamp(t, UTC).isoformat()
+
+
+def _json_response(body: Mapping[str, object], status: HTTPStatus) -> web.Response:
+    return web.Response(
+        body=_ENCODER.encode(body).encode(), status=status, content_type="application/json"
+    )
+
+
+_ENCODER = json.JSONEncoder(allow_nan=False, separators=(",", ":"))
+
+
+# ---------------------------------------------------------------------- entities
+
+
+def station_device_info(coordinator: WebhookCoordinator, station_id: str) -> DeviceInfo:
+    """The device of one station (its identifier holds no secret: entry ID and station)."""
+    return DeviceInfo(
+        identifiers={(DOMAIN, f"{coordinator.config_entry.entry_id}_station_{station_id}")},
+        translation_key="station",
+        translation_placeholders={"station_id": station_id},
+        model="Power webhook station",
+        serial_number=station_id,
+    )
+
+
+class StationEntity(CoordinatorEntity[WebhookCoordinator]):
+    """An entity of one station: unavailable while the station is silent."""
+
+    _attr_has_entity_name = True
+    always_available = False
+
+    def __init__(self, coordinator: WebhookCoordinator, station_id: str, key: str) -> None:
+        """Attach to the station's device; the unique ID is the entry, the station and the key."""
+        super().__init__(coordinator)
+        self.station_id = station_id
+        self._attr_unique_id = f"{coordinator.config_entry.entry_id}_{station_id}_{key}"
+        self._attr_device_info = station_device_info(coordinator, station_id)
+        self._written = -1
+
+    @property
+    def station(self) -> Station:
+        """The station this entity shows."""
+        return self.coordinator.stations[self.station_id]
+
+    @property
+    def available(self) -> bool:
+        """Stale values must never reach the energy dashboard."""
+        return self.always_available or self.station.available
+
+    @callback
+    def _handle_coordinator_update(self) -> None:
+        """Write the state only when this station changed."""
+        version = self.station.version
+        if version != self._written:
+            self._written = version
+            self.async_write_ha_state()
+
+
+# ---------------------------------------------------------------------- readings view
+
+
+class ReadingsView(HomeAssistantView):
+    """``GET /api/meterit/readings?limit=&offset=&station_id=``: stored readings, newest first."""
+
+    url = READINGS_VIEW_URL
+    name = "api:meterit:readings"
+    requires_auth = True
+
+    async def get(self, request: web.Request) -> web.Response:
+        """One page of the meterlog (authenticated)."""
+        query = request.query
+        try:
+            limit = _query_int(query.get("limit"), "limit", 100, 1, MAX_PAGE)
+            offset = _query_int(query.get("offset"), "offset", 0, 0, MAX_OFFSET)
+            raw_station = query.get("station_id")
+            station = None if raw_station is None else parse_station_id(raw_station)
+        except BodyError as err:
+            return _json_response(
+                {"error": "invalid_request", "field": err.field, "problem": err.problem},
+                HTTPStatus.BAD_REQUEST,
+            )
+        hass = request.app[KEY_HASS]
+        try:
+            store = await async_get_store(hass)
+            rows = await hass.async_add_executor_job(store.query_readings, station, limit, offset)
+        except StoreError as err:
+            LOGGER.warning("Readings cannot be read: %s", err)
+            return _json_response(
+                {"error": "store_unavailable", "problem": "the store cannot be read"},
+                HTTPStatus.SERVICE_UNAVAILABLE,
+            )
+        return _json_response(
+            {
+                "limit": limit,
+                "offset": offset,
+                "unit": PRICE_UNIT,
+                "readings": [
+                    {
+                        "id": row.id,
+                        "time": _iso(row.time),
+                        "station_id": row.station_id,
+                        "watts": row.watts,
+                        "price": row.price,
+                    }
+                    for row in rows
+                ],
+            },
+            HTTPStatus.OK,
+        )
+
+
+def _query_int(text: str | None, field: str, default: int, low: int, high: int) -> int:
+    if text is None:
+        return default
+    if not text.isdigit() or not low <= int(text) <= high:
+        raise BodyError(field, f"must be an integer from {low} to {high}")
+    return int(text)
+
+
+@callback
+def async_register_view(hass: HomeAssistant) -> None:
+    """Register the readings view once per Home Assistant."""
+    if not hass.data.get(_DATA_VIEW):
+        hass.http.register_view(ReadingsView())
+        hass.data[_DATA_VIEW] = True
+
+
+# ---------------------------------------------------------------------- setup helpers
+
+
+async def async_setup_webhook_entry(
+    hass: HomeAssistant, entry: MeteritConfigEntry
+) -> WebhookCoordinator:
+    """Open the store, start the coordinator and the view; stopped on unload.
+
+    Raises ``StoreError`` when the store cannot be used (readings could not be kept).
+    """
+    store = await async_get_store(hass)
+    coordinator = WebhookCoordinator(hass, entry, store)
+    await coordinator.async_start()
+    async_register_view(hass)
+    return coordinator
+
+
+def price_source_choices(hass: HomeAssistant) -> list[tuple[str, str]]:
+    """``(value, label)`` of every price source: none, PVPC entries, sensors in €/kWh."""
+    choices: list[tuple[str, str]] = [(PRICE_NONE, "—")]
+    choices.extend(
+        (f"{PRICE_ENTRY_PREFIX}{entry.entry_id}", f"PVPC: {entry.title}")
+        for entry in hass.config_entries.async_entries(DOMAIN)
+        if entry.data.get(CONF_SOURCE) == Source.PRICES
+    )
+    choices.extend(
+        (state.entity_id, f"{state.name} ({state.entity_id})")
+        for state in sorted(hass.states.async_all("sensor"), key=lambda s: s.entity_id)
+        if state.attributes.get("unit_of_measurement") in PRICE_UNITS
+    )
+    return choices
+
+
+def webhook_options_schema(hass: HomeAssistant, current: Mapping[str, object]) -> probatio.Schema:
+    """The form of a webhook's options: local only (default on) and the price source."""
+    choices = price_source_choices(hass)
+    chosen = str(current.get(CONF_PRICE_SOURCE, PRICE_NONE))
+    if chosen not in {value for value, _ in choices}:
+        choices.append((chosen, chosen))  # keep a source that is gone for now
+    return probatio.Schema(
+        {
+            probatio.Required(
+                CONF_LOCAL_ONLY, default=bool(current.get(CONF_LOCAL_ONLY, True))
+            ): BooleanSelector(),
+            probatio.Required(CONF_PRICE_SOURCE, default=chosen): SelectSelector(
+                SelectSelectorConfig(
+                    options=[SelectOptionDict(value=v, label=label) for v, label in choices],
+                    mode=SelectSelectorMode.DROPDOWN,
+                )
+            ),
+        }
+    )
+
+
+def webhook_options(user_input: Mapping[str, object]) -> dict[str, object]:
+    """The entry options from a submitted form."""
+    return {
+        CONF_LOCAL_ONLY: bool(user_input.get(CONF_LOCAL_ONLY, True)),
+        CONF_PRICE_SOURCE: str(user_input.get(CONF_PRICE_SOURCE, PRICE_NONE)),
+    }
+
+
+@callback
+def webhook_placeholders(hass: HomeAssistant, webhook_id: str, local_only: bool) -> dict[str, str]:
+    """The URL, an example body and a ``curl`` line (shown once, when the entry is created)."""
+    try:
+        url = webhook.async_generate_url(hass, webhook_id, prefer_external=not local_only)
+    except NoURLAvailableError:
+        url = f"http://<home-assistant>:8123{webhook.async_generate_path(webhook_id)}"
+    body = example_body()
+    return {
+        "url": url,
+        "body": body,
+        "curl": f"curl -X POST -H 'Content-Type: application/json' -d '{body}' {url}",
+    }

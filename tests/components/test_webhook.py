@@ -1,0 +1,870 @@
+"""The power webhook through Home Assistant's real HTTP server: storage, entities, prices, faults.
+
+Every request goes through aiohttp on 127.0.0.1 into Home Assistant's webhook view; nothing calls
+the handler directly. Expected energies and costs are computed here by hand from the readings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+import json
+import logging
+from pathlib import Path
+import time
+from typing import Any
+
+from aiohttp import ClientResponse
+from aiohttp.test_utils import TestClient
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.components.sensor import ATTR_STATE_CLASS, SensorStateClass
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.const import ATTR_UNIT_OF_MEASUREMENT, STATE_UNAVAILABLE
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import device_registry as dr
+from homeassistant.util import dt as dt_util
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
+
+from custom_components.meterit import webhook as webhook_module
+from custom_components.meterit.const import DOMAIN
+from custom_components.meterit.diagnostics import async_get_config_entry_diagnostics
+from custom_components.meterit.metering import (
+    InvalidRecordError,
+    JsonValue,
+    MeterlogRow,
+    MeterStore,
+    PricePoint,
+    StoreUnavailableError,
+)
+from custom_components.meterit.powerhook import BodyError
+from custom_components.meterit.prices import PriceCoordinator
+from custom_components.meterit.storage import async_get_store
+from custom_components.meterit.webhook import (
+    READINGS_VIEW_URL,
+    STATION_MAX_HOLD,
+    PriceSource,
+    WebhookCoordinator,
+    station_series,
+)
+from simulator.esios import FakeEsios
+
+from .conftest import WEBHOOK_ID, prices_entry, webhook_entry
+
+URL = f"/api/webhook/{WEBHOOK_ID}"
+T0 = datetime(2026, 1, 5, 10, 0, 0, tzinfo=UTC)
+JSON_CT = {"Content-Type": "application/json"}
+
+type Client = TestClient[Any, Any]
+
+
+@pytest.fixture
+def hass_config_dir(hass_tmp_config_dir: str) -> str:
+    """Each test gets its own config dir, hence its own meterit.db."""
+    return hass_tmp_config_dir
+
+
+@pytest.fixture(autouse=True)
+def instant_publish(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Entities update on every reading (the 1-s throttle has its own test)."""
+    monkeypatch.setattr(webhook_module, "PUBLISH_INTERVAL", 0.0)
+
+
+async def setup_entry(hass: HomeAssistant, entry: MockConfigEntry) -> WebhookCoordinator:
+    """Add and set up a webhook entry; return its coordinator."""
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.LOADED
+    coordinator = entry.runtime_data
+    assert isinstance(coordinator, WebhookCoordinator)
+    return coordinator
+
+
+@pytest.fixture
+async def hook(hass: HomeAssistant) -> MockConfigEntry:
+    """A loaded webhook entry without a price source."""
+    entry = webhook_entry()
+    await setup_entry(hass, entry)
+    return entry
+
+
+@pytest.fixture
+async def client(
+    hass: HomeAssistant, hook: MockConfigEntry, hass_client_no_auth: Callable[[], Awaitable[Client]]
+) -> Client:
+    """An HTTP client on Home Assistant's real server (no auth: webhooks need none)."""
+    return await hass_client_no_auth()
+
+
+async def stored(hass: HomeAssistant) -> list[MeterlogRow]:
+    """Every meterlog row, newest first."""
+    store = await async_get_store(hass)
+    return await hass.async_add_executor_job(store.query_readings, None, 1_000_000, 0)
+
+
+async def post_json(client: Client, body: object) -> tuple[int, dict[str, Any]]:
+    """POST a JSON body; the status and the decoded answer."""
+    response = await client.post(URL, data=json.dumps(body), headers=JSON_CT)
+    return response.status, await response.json()
+
+
+def value(hass: HomeAssistant, entity_id: str) -> str:
+    """The state of an entity (which must exist)."""
+    state = hass.states.get(entity_id)
+    assert state is not None, entity_id
+    return state.state
+
+
+def at(seconds: float) -> datetime:
+    """T0 plus ``seconds``."""
+    return T0 + timedelta(seconds=seconds)
+
+
+def hour_ago() -> float:
+    """About an hour ago (real clock), aligned to 5 minutes: a base for readings' times.
+
+    Tests with real HTTP keep the real clock (a frozen clock stalls aiohttp's connections) and
+    give readings explicit past times instead.
+    """
+    return (time.time() - 3600) // 300 * 300
+
+
+async def tick(hass: HomeAssistant, seconds: float = 11) -> None:
+    """Fire the timers due ``seconds`` from now (the watchdog runs every 10 s)."""
+    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=seconds))
+    await hass.async_block_till_done()
+    for entry in hass.config_entries.async_loaded_entries(DOMAIN):
+        if isinstance(entry.runtime_data, WebhookCoordinator):
+            await entry.runtime_data._async_wait_drained()  # the writer is a background task
+
+
+async def test_single_reading_stored_and_shown(
+    hass: HomeAssistant, client: Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    before = time.time()
+    status, answer = await post_json(client, {"watts": 123.4, "station_id": 1})
+    after = time.time()
+    assert status == 200
+    assert answer["stored"] == 1
+    assert answer["price"] is None
+    (reading,) = answer["readings"]
+    assert (reading["station_id"], reading["watts"], reading["price"]) == ("1", 123.4, None)
+    rows = await stored(hass)
+    assert [(r.station_id, r.watts, r.price) for r in rows] == [("1", 123.4, None)]
+    assert before <= rows[0].time <= after  # the arrival time
+    assert reading["time"] == datetime.fromtimestamp(rows[0].time, UTC).isoformat()
+    # a new device with its sensors, without a restart
+    entry_id = client_entry_id(hass)
+    device = dr.async_get(hass).async_get_device_by_identifier(
+        (DOMAIN, f"{entry_id}_station_1"), entry_id
+    )
+    assert device is not None
+    assert device.name == "Station 1"
+    power = hass.states.get("sensor.station_1_power")
+    assert power is not None
+    assert float(power.state) == 123.4
+    assert power.attributes[ATTR_UNIT_OF_MEASUREMENT] == "W"
+    energy = hass.states.get("sensor.station_1_energy")
+    assert energy is not None
+    assert float(energy.state) == 0.0
+    assert energy.attributes[ATTR_STATE_CLASS] == SensorStateClass.TOTAL_INCREASING
+    assert energy.attributes[ATTR_UNIT_OF_MEASUREMENT] == "kWh"
+    last_seen = datetime.fromisoformat(value(hass, "sensor.station_1_last_seen"))
+    assert abs(last_seen.timestamp() - rows[0].time) < 1  # shown to the second
+    assert WEBHOOK_ID not in ours(caplog)
+
+
+def ours(caplog: pytest.LogCaptureFixture) -> str:
+    """What Meterit logged (core's webhook component logs IDs at debug level itself)."""
+    return "\n".join(
+        r.getMessage() + (r.exc_text or "")
+        for r in caplog.records
+        if r.name.startswith("custom_components.meterit")
+    )
+
+
+def client_entry_id(hass: HomeAssistant) -> str:
+    """The entry ID of the only webhook entry."""
+    (entry,) = hass.config_entries.async_entries(DOMAIN)
+    return entry.entry_id
+
+
+async def test_energy_cost_windows_and_availability(
+    hass: HomeAssistant, hass_client_no_auth: Callable[[], Awaitable[Client]]
+) -> None:
+    """Left Riemann sum with the price of each interval; no energy across a long silence."""
+    base = hour_ago()
+    unit = {ATTR_UNIT_OF_MEASUREMENT: "€/kWh"}
+    hass.states.async_set("sensor.tariff", "0.2", unit, timestamp=base - 5)
+    coordinator = await setup_entry(hass, webhook_entry(price_source="sensor.tariff"))
+    client = await hass_client_no_auth()
+
+    async def send(seconds: float, watts: float) -> dict[str, Any]:
+        body = {"watts": watts, "station_id": "garage", "time": base + seconds}
+        status, answer = await post_json(client, body)
+        assert status == 200, answer
+        return answer
+
+    assert (await send(0, 1000))["price"] == 0.2
+    await send(30, 2000)
+    hass.states.async_set("sensor.tariff", "0.3", unit, timestamp=base + 45)
+    await send(60, 500)
+    assert (await send(90, 1000))["price"] == 0.3
+    energy_ws = 1000 * 30 + 2000 * 30 + 500 * 30
+    cost = (1000 * 30 + 2000 * 30) / 3.6e6 * 0.2 + 500 * 30 / 3.6e6 * 0.3
+    assert float(value(hass, "sensor.station_garage_energy")) == pytest.approx(energy_ws / 3.6e6)
+    assert float(value(hass, "sensor.station_garage_cost")) == pytest.approx(cost)
+    rows = await stored(hass)
+    assert [r.price for r in reversed(rows)] == [0.2, 0.2, 0.3, 0.3]
+
+    # the last reading is an hour old: the watchdog makes the station unavailable, but
+    # "last seen" still says when it was seen
+    await tick(hass)
+    assert value(hass, "sensor.station_garage_power") == STATE_UNAVAILABLE
+    assert value(hass, "sensor.station_garage_energy") == STATE_UNAVAILABLE
+    last_seen = datetime.fromtimestamp(base + 90, UTC).isoformat()
+    assert value(hass, "sensor.station_garage_last_seen") == last_seen
+
+    # back after 600 s: only STATION_MAX_HOLD seconds of the last 1000 W count
+    await send(690, 0)
+    assert coordinator.stations["garage"].available
+    assert value(hass, "sensor.station_garage_power") == "0.0"
+    held = 1000 * STATION_MAX_HOLD
+    assert float(value(hass, "sensor.station_garage_energy")) == pytest.approx(
+        (energy_ws + held) / 3.6e6
+    )
+    assert float(value(hass, "sensor.station_garage_cost")) == pytest.approx(
+        cost + held / 3.6e6 * 0.3
+    )
+
+    # the windows written to the store hold the same energy
+    await tick(hass)
+    store = await async_get_store(hass)
+    for resolution in (30, 300):
+        windows = await hass.async_add_executor_job(
+            store.query_windows, station_series("garage"), resolution, base, base + 1200
+        )
+        assert windows[0].start == base
+        total = sum(w.energy_kwh or 0.0 for w in windows)
+        assert total == pytest.approx((energy_ws + held) / 3.6e6), resolution
+    first = windows[0]
+    assert first.reading_count == 4  # 0, 30, 60, 90 s in the first 5 minutes
+    assert first.w_max == 2000
+
+
+async def test_batch_with_past_times_and_pvpc_prices(
+    hass: HomeAssistant,
+    madrid: None,
+    esios: FakeEsios,
+    freezer: FrozenDateTimeFactory,
+    fixtures_dir: Path,
+    hass_client_no_auth: Callable[[], Awaitable[Client]],
+) -> None:
+    """Each reading gets the PVPC price of its own hour (memory, then the store)."""
+    now = datetime(2024, 3, 9, 9, 30, tzinfo=UTC)
+    freezer.move_to(now)
+    prices = prices_entry()
+    prices.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(prices.entry_id)
+    await hass.async_block_till_done()
+    await setup_entry(hass, webhook_entry(price_source=f"entry:{prices.entry_id}"))
+    client = await hass_client_no_auth()
+
+    payload = json.loads((fixtures_dir / "esios" / "PRICES_ESIOS_1001_2024_03_09.json").read_text())
+    by_hour = {
+        datetime.fromisoformat(v["datetime_utc"].replace("Z", "+00:00")): v["value"] / 1000
+        for v in payload["indicator"]["values"]
+        if v["geo_id"] == 8741
+    }
+    # yesterday (local) is not in the entry's memory: it comes from the store
+    yesterday = datetime(2024, 3, 8, 12, 0, tzinfo=UTC)
+    store = await async_get_store(hass)
+    await hass.async_add_executor_job(
+        store.write_prices,
+        [
+            PricePoint(
+                "peninsula",
+                "consumer",
+                yesterday.timestamp(),
+                (yesterday + timedelta(hours=1)).timestamp(),
+                0.123,
+            )
+        ],
+    )
+    batch = [
+        {"watts": 10, "station_id": 7, "time": (now - timedelta(minutes=80)).timestamp()},
+        {"watts": 20, "station_id": "b", "time": "2024-03-09T09:20:00Z"},
+        {"watts": 30, "station_id": 7, "time": "2024-03-09T10:15:00+01:00"},
+        {"watts": 40, "station_id": 7},
+        {"watts": 50, "station_id": 7, "time": "2024-03-08T12:30:00+00:00"},
+        {"watts": 60, "station_id": 7, "time": "2024-03-08T09:30:00+00:00"},
+    ]
+    status, answer = await post_json(client, {"readings": batch})
+    assert status == 200, answer
+    expected = [
+        by_hour[datetime(2024, 3, 9, 8, tzinfo=UTC)],
+        by_hour[datetime(2024, 3, 9, 9, tzinfo=UTC)],
+        by_hour[datetime(2024, 3, 9, 9, tzinfo=UTC)],
+        by_hour[datetime(2024, 3, 9, 9, tzinfo=UTC)],
+        0.123,
+        None,  # no price known for that hour anywhere
+    ]
+    assert [r["price"] for r in answer["readings"]] == pytest.approx(expected)
+    assert answer["price"] == pytest.approx(by_hour[now.replace(minute=0)])
+    assert answer["stored"] == 6
+    rows = await stored(hass)
+    times = [
+        now.timestamp() - 80 * 60,
+        datetime(2024, 3, 9, 9, 20, tzinfo=UTC).timestamp(),
+        datetime(2024, 3, 9, 9, 15, tzinfo=UTC).timestamp(),
+        now.timestamp(),
+        datetime(2024, 3, 8, 12, 30, tzinfo=UTC).timestamp(),
+        datetime(2024, 3, 8, 9, 30, tzinfo=UTC).timestamp(),
+    ]
+    sent = [
+        (t, str(b["station_id"]), float(10 * (k + 1)))  # type: ignore[index]
+        for k, (t, b) in enumerate(zip(times, batch, strict=True))
+    ]
+    assert sorted((r.time, r.station_id, r.watts) for r in rows) == sorted(sent)
+    # the live power is the latest reading by time, whatever the order in the batch
+    assert value(hass, "sensor.station_7_power") == "40.0"
+    assert value(hass, "sensor.station_b_power") == "20.0"
+
+
+REJECTED: list[tuple[str, bytes, dict[str, str], str]] = [
+    ("no content type", b'{"watts": 1, "station_id": 1}', {}, "content-type"),
+    (
+        "form body",
+        b"watts=1&station_id=1",
+        {"Content-Type": "application/x-www-form-urlencoded"},
+        "content-type",
+    ),
+    (
+        "latin-1",
+        b'{"watts": 1, "station_id": 1}',
+        {"Content-Type": "application/json; charset=latin-1"},
+        "content-type",
+    ),
+    ("empty", b"", JSON_CT, "body"),
+    ("not json", b"watts: 1", JSON_CT, "body"),
+    ("not utf-8", b'{"watts": 1, "station_id": "\xff"}', JSON_CT, "body"),
+    ("NaN", b'{"watts": NaN, "station_id": 1}', JSON_CT, "body"),
+    ("a list", b"[1, 2]", JSON_CT, "body"),
+    ("deep", b"[" * 100_000, JSON_CT, "body"),
+    ("too big", b'{"watts": 1, "station_id": 1, "x": "' + b"a" * 70_000 + b'"}', JSON_CT, "body"),
+    ("unknown field", b'{"watts": 1, "station_id": 1, "volts": 230}', JSON_CT, "volts"),
+    ("duplicate key", b'{"watts": 1, "watts": 2, "station_id": 1}', JSON_CT, "watts"),
+    ("no watts", b'{"station_id": 1}', JSON_CT, "watts"),
+    ("no station", b'{"watts": 1}', JSON_CT, "station_id"),
+    ("watts text", b'{"watts": "12", "station_id": 1}', JSON_CT, "watts"),
+    ("watts bool", b'{"watts": true, "station_id": 1}', JSON_CT, "watts"),
+    ("watts huge", b'{"watts": 1e400, "station_id": 1}', JSON_CT, "watts"),
+    ("watts absurd", b'{"watts": 250000, "station_id": 1}', JSON_CT, "watts"),
+    ("station negative", b'{"watts": 1, "station_id": -1}', JSON_CT, "station_id"),
+    ("station float", b'{"watts": 1, "station_id": 1.5}', JSON_CT, "station_id"),
+    ("station long", b'{"watts": 1, "station_id": "' + b"a" * 33 + b'"}', JSON_CT, "station_id"),
+    ("station chars", b'{"watts": 1, "station_id": "a b"}', JSON_CT, "station_id"),
+    ("time text", b'{"watts": 1, "station_id": 1, "time": "yesterday"}', JSON_CT, "time"),
+    (
+        "time naive",
+        b'{"watts": 1, "station_id": 1, "time": "2026-01-05T10:00:00"}',
+        JSON_CT,
+        "time",
+    ),
+    ("time old", b'{"watts": 1, "station_id": 1, "time": 1000}', JSON_CT, "time"),
+    ("time future", b'{"watts": 1, "station_id": 1, "time": 4000000000}', JSON_CT, "time"),
+    ("batch empty", b'{"readings": []}', JSON_CT, "readings"),
+    ("batch not list", b'{"readings": {"watts": 1}}', JSON_CT, "readings"),
+    ("batch extra", b'{"readings": [{"watts": 1, "station_id": 1}], "x": 1}', JSON_CT, "x"),
+    (
+        "batch one bad",
+        b'{"readings": [{"watts": 1, "station_id": 1}, {"watts": "x", "station_id": 2}]}',
+        JSON_CT,
+        "readings[1].watts",
+    ),
+    ("batch item", b'{"readings": [{"watts": 1, "station_id": 1}, 5]}', JSON_CT, "readings[1]"),
+    (
+        "batch duplicate",
+        b'{"readings": [{"watts": 1, "station_id": 1}, {"watts": 2, "station_id": "1"}]}',
+        JSON_CT,
+        "readings[1].time",
+    ),
+    (
+        "batch too long",
+        b'{"readings": [' + b",".join([b'{"watts":1,"station_id":1}'] * 1001) + b"]}",
+        JSON_CT,
+        "readings",
+    ),
+]
+
+
+async def test_bad_requests_get_400_and_store_nothing(
+    hass: HomeAssistant,
+    client: Client,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    for name, body, headers, field in REJECTED:
+        response = await client.post(URL, data=body, headers=headers)
+        assert response.status == 400, name
+        answer = await response.json()
+        assert answer["error"] == "invalid_request", name
+        assert answer["field"] == field, (name, answer)
+        assert answer["problem"], name
+    assert await stored(hass) == []
+    assert hass.states.async_entity_ids("sensor") == []
+    assert WEBHOOK_ID not in ours(caplog)
+
+
+async def test_oversized_body_without_length_is_refused(
+    hass: HomeAssistant, client: Client
+) -> None:
+    """A chunked body (no Content-Length) is cut off at the limit."""
+
+    async def chunks() -> Any:
+        yield b'{"watts": 1, "station_id": 1, "pad": "'
+        for _ in range(20):
+            yield b"x" * 4096
+        yield b'"}'
+
+    response = await client.post(URL, data=chunks(), headers=JSON_CT)
+    assert response.status == 400
+    assert (await response.json())["field"] == "body"
+    bad_length = await client.post(
+        URL, data=b"{}", headers={**JSON_CT, "Content-Length": "99999999"}
+    )
+    assert bad_length.status == 400
+    assert await stored(hass) == []
+
+
+async def test_concurrent_posts_all_stored_once(hass: HomeAssistant, client: Client) -> None:
+    """1,000 posts at once from five stations: 1,000 rows, each exactly once."""
+
+    async def send(i: int) -> ClientResponse:
+        return await client.post(
+            URL, data=json.dumps({"watts": i, "station_id": f"s{i % 5}"}), headers=JSON_CT
+        )
+
+    responses = await asyncio.gather(*(send(i) for i in range(1000)))
+    assert [r.status for r in responses] == [200] * 1000
+    rows = await stored(hass)
+    assert len(rows) == 1000
+    assert sorted((r.watts, r.station_id) for r in rows) == [
+        (float(i), f"s{i % 5}") for i in range(1000)
+    ]
+    assert len({r.id for r in rows}) == 1000
+    coordinator = hass.config_entries.async_entries(DOMAIN)[0].runtime_data
+    assert isinstance(coordinator, WebhookCoordinator)
+    assert sorted(coordinator.stations) == [f"s{i}" for i in range(5)]
+    assert sum(s.meter.readings + s.meter.ignored for s in coordinator.stations.values()) == 1000
+
+
+async def test_readings_view_pages_newest_first(
+    hass: HomeAssistant,
+    client: Client,
+    hass_client: Callable[[], Awaitable[Client]],
+) -> None:
+    base = hour_ago()
+    for i in range(5):
+        body = {"watts": 100 + i, "station_id": 1 + i % 2, "time": base + i}
+        status, _ = await post_json(client, body)
+        assert status == 200
+    unauthenticated = await client.get(READINGS_VIEW_URL)
+    assert unauthenticated.status == 401
+    authed = await hass_client()
+    response = await authed.get(READINGS_VIEW_URL, params={"limit": "2", "offset": "1"})
+    assert response.status == 200
+    page = await response.json()
+    assert [r["watts"] for r in page["readings"]] == [103.0, 102.0]
+    assert page["readings"][0]["time"] == datetime.fromtimestamp(base + 3, UTC).isoformat()
+    station = await (await authed.get(READINGS_VIEW_URL, params={"station_id": "2"})).json()
+    assert [r["watts"] for r in station["readings"]] == [103.0, 101.0]
+    everything = await (await authed.get(READINGS_VIEW_URL)).json()
+    assert len(everything["readings"]) == 5
+    for params, field in (
+        ({"limit": "0"}, "limit"),
+        ({"limit": "x"}, "limit"),
+        ({"offset": "-1"}, "offset"),
+        ({"station_id": "a b"}, "station_id"),
+    ):
+        bad = await authed.get(READINGS_VIEW_URL, params=params)
+        assert bad.status == 400
+        assert (await bad.json())["field"] == field
+
+
+async def test_readings_view_store_unavailable(
+    hass: HomeAssistant,
+    hook: MockConfigEntry,
+    hass_client: Callable[[], Awaitable[Client]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    store = await async_get_store(hass)
+
+    def broken(*_args: object) -> list[MeterlogRow]:
+        raise StoreUnavailableError("disk gone")
+
+    monkeypatch.setattr(store, "query_readings", broken)
+    response = await (await hass_client()).get(READINGS_VIEW_URL)
+    assert response.status == 503
+    assert (await response.json())["error"] == "store_unavailable"
+
+
+async def test_store_failure_gives_503_and_changes_nothing(
+    hass: HomeAssistant, client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    coordinator = hass.config_entries.async_entries(DOMAIN)[0].runtime_data
+    assert isinstance(coordinator, WebhookCoordinator)
+    store = coordinator.store
+    original = store.add_readings
+
+    def broken(rows: object) -> int:
+        raise StoreUnavailableError("disk full")
+
+    monkeypatch.setattr(store, "add_readings", broken)
+    status, answer = await post_json(client, {"watts": 5, "station_id": 1})
+    assert status == 503
+    assert answer["error"] == "store_unavailable"
+    assert coordinator.stations == {}
+    monkeypatch.setattr(store, "add_readings", original)
+    status, _ = await post_json(client, {"watts": 5, "station_id": 1})
+    assert status == 200
+    assert len(await stored(hass)) == 1
+
+
+async def test_windows_failure_keeps_readings_and_retries(
+    hass: HomeAssistant,
+    client: Client,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    base = hour_ago()
+    coordinator = hass.config_entries.async_entries(DOMAIN)[0].runtime_data
+    assert isinstance(coordinator, WebhookCoordinator)
+    store = coordinator.store
+    original = store.write_windows
+    calls: list[int] = []
+
+    def broken(windows: object) -> None:
+        calls.append(1)
+        raise StoreUnavailableError("locked")
+
+    monkeypatch.setattr(store, "write_windows", broken)
+    for seconds in (0, 40, 80):
+        body = {"watts": 100, "station_id": 1, "time": base + seconds}
+        status, _ = await post_json(client, body)
+        assert status == 200
+    assert len(await stored(hass)) == 3
+    assert calls
+    assert "windows not stored" in caplog.text
+    await tick(hass)  # the watchdog closes the last windows; they fail too
+    monkeypatch.setattr(store, "write_windows", original)
+    await tick(hass, 22)
+    windows = await hass.async_add_executor_job(
+        store.query_windows, station_series("1"), 30, base, base + 400
+    )
+    assert [w.start - base for w in windows if w.reading_count] == [0, 30, 60]
+    assert "windows stored again" in caplog.text
+
+
+async def test_local_only(
+    hass: HomeAssistant,
+    hass_client_no_auth: Callable[[], Awaitable[Client]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A request from outside the local network is ignored unless local-only is off."""
+    monkeypatch.setattr("homeassistant.components.webhook.network_util.is_local", lambda _ip: False)
+    await setup_entry(hass, webhook_entry())
+    client = await hass_client_no_auth()
+    response = await client.post(URL, json={"watts": 1, "station_id": 1})
+    assert response.status == 200  # the webhook component never tells
+    assert await stored(hass) == []
+
+    other = "ab" * 32
+    await setup_entry(hass, webhook_entry(local_only=False, webhook_id=other))
+    response = await client.post(f"/api/webhook/{other}", json={"watts": 1, "station_id": 1})
+    assert response.status == 200
+    assert (await response.json())["stored"] == 1
+    assert len(await stored(hass)) == 1
+
+
+async def test_state_survives_a_restart(
+    hass: HomeAssistant, hook: MockConfigEntry, client: Client
+) -> None:
+    now = time.time()
+    for seconds, watts in ((-30, 3600), (-20, 3600), (-10, 0)):
+        body = {"watts": watts, "station_id": "a", "time": now + seconds}
+        assert (await post_json(client, body))[0] == 200
+    old = {"watts": 1, "station_id": "old", "time": now - 3600}
+    assert (await post_json(client, old))[0] == 200
+    assert float(value(hass, "sensor.station_a_energy")) == pytest.approx(0.02)  # 3600 W x 20 s
+    assert await hass.config_entries.async_unload(hook.entry_id)
+    await hass.async_block_till_done()
+    # gone with the entry: the webhook no longer stores anything
+    response = await client.post(URL, json={"watts": 1, "station_id": "a"})
+    assert response.status == 200
+    assert len(await stored(hass)) == 4
+
+    assert await hass.config_entries.async_setup(hook.entry_id)
+    await hass.async_block_till_done()
+    # the stations are back before their next reading, with their totals
+    assert float(value(hass, "sensor.station_a_energy")) == pytest.approx(0.02)
+    assert value(hass, "sensor.station_a_power") == "0.0"
+    assert value(hass, "sensor.station_old_power") == STATE_UNAVAILABLE  # silent for an hour
+    assert (await post_json(client, {"watts": 100, "station_id": "a"}))[0] == 200
+    coordinator = hook.runtime_data
+    assert isinstance(coordinator, WebhookCoordinator)
+    assert coordinator.stations["a"].meter.readings == 4
+    last = coordinator.stations["a"].aggregator.last_time
+    assert last is not None
+    assert last > now
+
+
+async def test_bad_saved_state_is_skipped(
+    hass: HomeAssistant, caplog: pytest.LogCaptureFixture
+) -> None:
+    entry = webhook_entry()
+    store = await async_get_store(hass)
+    good: dict[str, JsonValue] = {
+        "station_id": "2",
+        "energy_kwh": 1.5,
+        "cost": 0.3,
+        "last_time": None,
+        "last_watts": None,
+        "last_price": None,
+        "readings": 9,
+    }
+    saved: dict[str, JsonValue] = {
+        "version": 1,
+        "stations": {
+            "1": {"meter": {**good, "station_id": "1", "energy_kwh": "lots"}},
+            "bad id!": {"meter": good},
+            "3": {"meter": {**good, "station_id": "4"}},
+            "5": "nonsense",
+            "6": {"meter": None},
+            "7": {"meter": {**good, "station_id": "7"}, "aggregator": {"version": 99}},
+            "2": {"meter": good},
+        },
+    }
+    await hass.async_add_executor_job(store.save_state, f"webhook_{entry.entry_id}", saved)
+    coordinator = await setup_entry(hass, entry)
+    assert list(coordinator.stations) == ["2"]
+    assert coordinator.stations["2"].meter.energy_kwh == 1.5
+    assert value(hass, "sensor.station_2_energy") == STATE_UNAVAILABLE  # never seen: stale
+    assert caplog.text.count("saved station skipped") == 6
+
+    await hass.config_entries.async_unload(entry.entry_id)
+    unknown: dict[str, JsonValue] = {"version": 0, "stations": []}
+    await hass.async_add_executor_job(store.save_state, f"webhook_{entry.entry_id}", unknown)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    assert "unknown format" in caplog.text
+    coordinator = entry.runtime_data
+    assert isinstance(coordinator, WebhookCoordinator)
+    assert coordinator.stations == {}
+
+
+async def test_unreadable_state_and_failed_save_are_logged(
+    hass: HomeAssistant, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = await async_get_store(hass)
+
+    def broken(*_args: object) -> None:
+        raise StoreUnavailableError("io error")
+
+    monkeypatch.setattr(store, "load_state", broken)
+    monkeypatch.setattr(store, "save_state", broken)
+    entry = webhook_entry()
+    await setup_entry(hass, entry)
+    assert "saved state unusable" in caplog.text
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    assert "state not saved" in caplog.text
+
+
+async def test_store_unusable_means_not_ready(
+    hass: HomeAssistant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken(_hass: HomeAssistant) -> MeterStore:
+        raise StoreUnavailableError("read-only file system")
+
+    monkeypatch.setattr(webhook_module, "async_get_store", broken)
+    entry = webhook_entry()
+    entry.add_to_hass(hass)
+    assert not await hass.config_entries.async_setup(entry.entry_id)
+    assert entry.state is ConfigEntryState.SETUP_RETRY
+
+
+async def test_unexpected_error_is_a_500_without_the_secret(
+    hass: HomeAssistant,
+    client: Client,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def boom(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("bug")
+
+    monkeypatch.setattr(webhook_module, "parse_body", boom)
+    with caplog.at_level(logging.DEBUG):
+        response = await client.post(URL, json={"watts": 1, "station_id": 1})
+    assert response.status == 500
+    assert (await response.json())["error"] == "internal_error"
+    assert "unexpected error" in caplog.text
+    assert WEBHOOK_ID not in ours(caplog)
+
+
+async def test_entities_update_at_most_once_a_second(
+    hass: HomeAssistant,
+    client: Client,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(webhook_module, "PUBLISH_INTERVAL", 1.0)
+    assert (await post_json(client, {"watts": 1, "station_id": 1}))[0] == 200
+    assert value(hass, "sensor.station_1_power") == "1.0"  # a new station shows at once
+    for watts in (2, 3, 4):
+        assert (await post_json(client, {"watts": watts, "station_id": 1}))[0] == 200
+    assert value(hass, "sensor.station_1_power") == "1.0"  # held back ...
+    await tick(hass, 2)
+    assert value(hass, "sensor.station_1_power") == "4.0"  # ... then the latest, once
+
+
+async def test_diagnostics_hold_no_secret(
+    hass: HomeAssistant, hook: MockConfigEntry, client: Client
+) -> None:
+    assert (await post_json(client, {"watts": 5, "station_id": 1}))[0] == 200
+    result = await async_get_config_entry_diagnostics(hass, hook)
+    text = json.dumps(result, default=str)
+    assert WEBHOOK_ID not in text
+    assert result["accepted_readings"] == 1
+    assert result["stations"]["1"]["last_watts"] == 5
+
+
+async def test_price_sensor_without_unit_or_number(
+    hass: HomeAssistant, hass_client_no_auth: Callable[[], Awaitable[Client]]
+) -> None:
+    """A price sensor with the wrong unit, a non-number or that disappears gives no price."""
+    hass.states.async_set("sensor.tariff", "0.15", {ATTR_UNIT_OF_MEASUREMENT: "€/MWh"})
+    await setup_entry(hass, webhook_entry(price_source="sensor.tariff"))
+    client = await hass_client_no_auth()
+    prices: list[object] = []
+    for _second, change in (
+        (1, lambda: None),
+        (
+            2,
+            lambda: hass.states.async_set(
+                "sensor.tariff", "n/a", {ATTR_UNIT_OF_MEASUREMENT: "EUR/kWh"}
+            ),
+        ),
+        (
+            3,
+            lambda: hass.states.async_set(
+                "sensor.tariff", "0.25", {ATTR_UNIT_OF_MEASUREMENT: "EUR/kWh"}
+            ),
+        ),
+        (
+            4,
+            lambda: hass.states.async_set(
+                "sensor.tariff", "inf", {ATTR_UNIT_OF_MEASUREMENT: "EUR/kWh"}
+            ),
+        ),
+        (5, lambda: hass.states.async_remove("sensor.tariff")),
+    ):
+        change()
+        status, answer = await post_json(client, {"watts": 5, "station_id": 1})
+        assert status == 200
+        prices.append(answer["readings"][0]["price"])
+    assert prices == [None, None, 0.25, None, None]
+
+
+async def test_price_source_base_and_unloaded_entry(hass: HomeAssistant) -> None:
+    """No source, and a PVPC entry that is not loaded, know no price."""
+    assert await PriceSource().async_prices([1.0, 2.0]) == [None, None]
+    entry = prices_entry()
+    entry.add_to_hass(hass)
+    store = await async_get_store(hass)
+    source = webhook_module.create_price_source(hass, f"entry:{entry.entry_id}", store)
+    assert await source.async_prices([T0.timestamp()]) == [None]
+
+
+async def test_entry_price_source_reads_the_store(
+    hass: HomeAssistant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Times the PVPC entry does not hold in memory come from the store; a store error: none."""
+    entry = prices_entry()
+    entry.add_to_hass(hass)
+    entry.runtime_data = PriceCoordinator(hass, entry)  # loaded, but holding no day yet
+    store = await async_get_store(hass)
+    start = T0.timestamp()
+    point = PricePoint("peninsula", "consumer", start, start + 3600, 0.111)
+    await hass.async_add_executor_job(store.write_prices, [point])
+    source = webhook_module.create_price_source(hass, f"entry:{entry.entry_id}", store)
+    assert await source.async_prices([start + 10, start + 4000]) == [0.111, None]
+
+    def broken(*_args: object) -> list[PricePoint]:
+        raise StoreUnavailableError("gone")
+
+    monkeypatch.setattr(store, "query_prices", broken)
+    assert await source.async_prices([start + 10]) == [None]
+
+
+async def test_sensor_price_history_is_ordered_and_bounded(hass: HomeAssistant) -> None:
+    unit = {ATTR_UNIT_OF_MEASUREMENT: "€/kWh"}
+    hass.states.async_set("sensor.tariff", "0.1", unit, timestamp=1000.0)
+    source = webhook_module.SensorPriceSource(hass, "sensor.tariff")
+    hass.states.async_set("sensor.tariff", "0.2", unit, timestamp=900.0)  # a clock step back
+    assert source.price_at(999.0) is None
+    assert source.price_at(1000.0) == 0.2  # kept in order: the later value wins
+    later = 1000.0 + webhook_module.PRICE_HISTORY_S + 10
+    hass.states.async_set("sensor.tariff", "0.3", unit, timestamp=later - 5)
+    hass.states.async_set("sensor.tariff", "0.4", unit, timestamp=later)
+    # older changes are dropped, except the one still in force at the start of the history
+    assert source._times == [1000.0, later - 5, later]
+    assert source.price_at(1000.0) == 0.2
+    assert source.price_at(later - 1) == 0.3
+    source.async_stop()
+    source.async_stop()
+    hass.states.async_set("sensor.tariff", "0.5", unit, timestamp=later + 1)
+    assert source.price_at(later + 2) == 0.4  # no longer following
+
+
+async def test_one_bad_row_never_sinks_other_requests(
+    hass: HomeAssistant, client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """If the store refuses a group commit, each request is written on its own."""
+    coordinator = hass.config_entries.async_entries(DOMAIN)[0].runtime_data
+    assert isinstance(coordinator, WebhookCoordinator)
+    store = coordinator.store
+    original = store.add_readings
+    calls: list[int] = []
+
+    def picky(rows: list[MeterlogRow]) -> int:
+        calls.append(len(rows))
+        if len(rows) > 1:
+            raise InvalidRecordError("meterlog row 1: field 'watts' must be finite")
+        if rows[0].watts == 13:
+            raise StoreUnavailableError("unlucky")
+        return original(rows)
+
+    monkeypatch.setattr(store, "add_readings", picky)
+    statuses = await asyncio.gather(
+        *(post_json(client, {"watts": w, "station_id": 1}) for w in (11, 12, 13, 14))
+    )
+    assert sorted(s for s, _ in statuses) == [200, 200, 200, 503]
+    assert sorted(r.watts for r in await stored(hass)) == [11.0, 12.0, 14.0]
+    assert any(n > 1 for n in calls)
+
+
+async def test_state_is_saved_every_minute(hass: HomeAssistant, client: Client) -> None:
+    assert (await post_json(client, {"watts": 7, "station_id": "m"}))[0] == 200
+    await tick(hass, 61)
+    store = await async_get_store(hass)
+    saved = await hass.async_add_executor_job(store.load_state, f"webhook_{client_entry_id(hass)}")
+    assert saved is not None
+    stations = saved["stations"]
+    assert isinstance(stations, dict)
+    assert list(stations) == ["m"]
+
+
+async def test_declared_length_must_be_a_number() -> None:
+    assert webhook_module._declared_length(None) is None
+    assert webhook_module._declared_length(" 12 ") == 12
+    with pytest.raises(BodyError, match="content-length"):
+        webhook_module._declared_length("12abc")
