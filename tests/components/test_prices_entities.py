@@ -29,12 +29,6 @@ SURPLUS = "sensor.pvpc_peninsula_surplus_price"
 NOW = datetime(2024, 3, 9, 9, 30, tzinfo=UTC)
 
 
-@pytest.fixture
-def hass_config_dir(hass_tmp_config_dir: str) -> str:
-    """Each test gets its own config dir, hence its own meterit.db."""
-    return hass_tmp_config_dir
-
-
 @pytest.fixture(autouse=True)
 def _in_spain(madrid: None) -> None:
     """Every test here runs with Home Assistant in Europe/Madrid."""

@@ -42,12 +42,6 @@ MIDNIGHT = datetime(2024, 3, 8, 23, 0, tzinfo=UTC)  # 2024-03-09 00:00 in Madrid
 CURRENT = "sensor.pvpc_peninsula_current_price"
 
 
-@pytest.fixture
-def hass_config_dir(hass_tmp_config_dir: str) -> str:
-    """Each test gets its own config dir, hence its own meterit.db."""
-    return hass_tmp_config_dir
-
-
 @pytest.fixture(autouse=True)
 def _in_spain(madrid: None) -> None:
     """Every test here runs with Home Assistant in Europe/Madrid."""

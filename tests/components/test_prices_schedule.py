@@ -24,12 +24,6 @@ CURRENT = "sensor.pvpc_peninsula_current_price"
 SURPLUS = "sensor.pvpc_peninsula_surplus_price"
 
 
-@pytest.fixture
-def hass_config_dir(hass_tmp_config_dir: str) -> str:
-    """Each test gets its own config dir, hence its own meterit.db."""
-    return hass_tmp_config_dir
-
-
 @pytest.fixture(autouse=True)
 def _in_spain(madrid: None) -> None:
     """Every test here runs with Home Assistant in Europe/Madrid."""

@@ -22,12 +22,6 @@ from .conftest import prices_entry, state_of
 BUTTON = "button.pvpc_peninsula_refresh_prices"
 
 
-@pytest.fixture
-def hass_config_dir(hass_tmp_config_dir: str) -> str:
-    """Each test gets its own config dir, hence its own meterit.db."""
-    return hass_tmp_config_dir
-
-
 @pytest.fixture(autouse=True)
 def _in_spain(madrid: None) -> None:
     """Every test here runs with Home Assistant in Europe/Madrid."""

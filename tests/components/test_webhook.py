@@ -59,12 +59,6 @@ JSON_CT = {"Content-Type": "application/json"}
 type Client = TestClient[Any, Any]
 
 
-@pytest.fixture
-def hass_config_dir(hass_tmp_config_dir: str) -> str:
-    """Each test gets its own config dir, hence its own meterit.db."""
-    return hass_tmp_config_dir
-
-
 @pytest.fixture(autouse=True)
 def instant_publish(monkeypatch: pytest.MonkeyPatch) -> None:
     """Entities update on every reading (the 1-s throttle has its own test)."""

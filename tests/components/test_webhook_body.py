@@ -39,12 +39,6 @@ NOW = 1_767_607_200.0  # 2026-01-05 10:00 UTC
 STATION_RE = re.compile(r"[A-Za-z0-9_.-]{1,32}")
 
 
-@pytest.fixture
-def hass_config_dir(hass_tmp_config_dir: str) -> str:
-    """Each test gets its own config dir, hence its own meterit.db."""
-    return hass_tmp_config_dir
-
-
 def parse(body: object, **kwargs: float) -> list[tuple[str, float, float]]:
     """Parse a JSON-encodable body at NOW; (station, watts, time) of each reading."""
     raw = json.dumps(body).encode()

@@ -11,7 +11,6 @@ from homeassistant.config_entries import SOURCE_USER, ConfigEntryState
 from homeassistant.const import ATTR_UNIT_OF_MEASUREMENT
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
-import pytest
 
 from custom_components.meterit.const import DOMAIN
 from custom_components.meterit.webhook import (
@@ -23,12 +22,6 @@ from custom_components.meterit.webhook import (
 from .conftest import WEBHOOK_ID, prices_entry, webhook_entry
 
 type Client = TestClient[Any, Any]
-
-
-@pytest.fixture
-def hass_config_dir(hass_tmp_config_dir: str) -> str:
-    """Each test gets its own config dir, hence its own meterit.db."""
-    return hass_tmp_config_dir
 
 
 def select_options(result: Any, key: str) -> list[str]:
