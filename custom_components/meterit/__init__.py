@@ -5,13 +5,18 @@ from __future__ import annotations
 from homeassistant.const import CONF_HOST, CONF_TOKEN, Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryNotReady
-from homeassistant.helpers import config_validation as cv, device_registry as dr
+from homeassistant.helpers import (
+    config_validation as cv,
+    device_registry as dr,
+    issue_registry as ir,
+)
 from homeassistant.helpers.typing import ConfigType
 
 from .const import CONF_IDENTIFIER, CONF_SOURCE, DOMAIN, Source
 from .entity import p1_device_info
 from .entry import MeteritConfigEntry
 from .esios import EsiosAuthError
+from .history import ISSUE_COUNTER_RESET
 from .homewizard import CertificateError, HomeWizardError, UnauthorizedError
 from .metering import StoreError
 from .p1 import P1Coordinator, async_create_client
@@ -127,3 +132,9 @@ async def async_unload_entry(hass: HomeAssistant, entry: MeteritConfigEntry) -> 
     if isinstance(runtime := getattr(entry, "runtime_data", None), WebhookCoordinator):
         await runtime.async_stop()  # no new readings; pending ones stored; state saved
     return await hass.config_entries.async_unload_platforms(entry, PLATFORMS[source])
+
+
+async def async_remove_entry(hass: HomeAssistant, entry: MeteritConfigEntry) -> None:
+    """Delete what a removed entry leaves behind: its repair issues."""
+    for issue_id in (f"no_prices_{entry.entry_id}", f"{ISSUE_COUNTER_RESET}_{entry.entry_id}"):
+        ir.async_delete_issue(hass, DOMAIN, issue_id)
