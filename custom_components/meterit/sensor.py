@@ -67,51 +67,43 @@ def _meter_time(text: str | None) -> datetime | None:
     return parsed
 
 
-def _power(key: str, translation_key: str, phase: str | None = None) -> P1SensorEntityDescription:
+# (unit, device class, state class, display precision) of each kind of numeric P1 field
+_KINDS: Final[dict[str, tuple[str, SensorDeviceClass, SensorStateClass, int]]] = {
+    "power": (UnitOfPower.WATT, SensorDeviceClass.POWER, SensorStateClass.MEASUREMENT, 0),
+    "energy": (
+        UnitOfEnergy.KILO_WATT_HOUR,
+        SensorDeviceClass.ENERGY,
+        SensorStateClass.TOTAL_INCREASING,
+        3,
+    ),
+    "voltage": (
+        UnitOfElectricPotential.VOLT,
+        SensorDeviceClass.VOLTAGE,
+        SensorStateClass.MEASUREMENT,
+        1,
+    ),
+    "current": (
+        UnitOfElectricCurrent.AMPERE,
+        SensorDeviceClass.CURRENT,
+        SensorStateClass.MEASUREMENT,
+        2,
+    ),
+}
+
+
+def _numeric(
+    kind: str, key: str, translation_key: str, placeholder: tuple[str, str] | None = None
+) -> P1SensorEntityDescription:
+    """A numeric field; ``placeholder`` is ("phase" | "tariff", value) for per-phase/tariff."""
+    unit, device_class, state_class, precision = _KINDS[kind]
     return P1SensorEntityDescription(
         key=key,
         translation_key=translation_key,
-        translation_placeholders={"phase": phase} if phase else None,
-        native_unit_of_measurement=UnitOfPower.WATT,
-        device_class=SensorDeviceClass.POWER,
-        state_class=SensorStateClass.MEASUREMENT,
-        suggested_display_precision=0,
-    )
-
-
-def _energy(key: str, direction: str, tariff: str | None = None) -> P1SensorEntityDescription:
-    return P1SensorEntityDescription(
-        key=key,
-        translation_key=f"energy_{direction}_tariff" if tariff else f"energy_{direction}",
-        translation_placeholders={"tariff": tariff} if tariff else None,
-        native_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
-        device_class=SensorDeviceClass.ENERGY,
-        state_class=SensorStateClass.TOTAL_INCREASING,
-        suggested_display_precision=3,
-    )
-
-
-def _voltage(key: str, phase: str | None = None) -> P1SensorEntityDescription:
-    return P1SensorEntityDescription(
-        key=key,
-        translation_key="voltage_phase" if phase else "voltage",
-        translation_placeholders={"phase": phase} if phase else None,
-        native_unit_of_measurement=UnitOfElectricPotential.VOLT,
-        device_class=SensorDeviceClass.VOLTAGE,
-        state_class=SensorStateClass.MEASUREMENT,
-        suggested_display_precision=1,
-    )
-
-
-def _current(key: str, phase: str | None = None) -> P1SensorEntityDescription:
-    return P1SensorEntityDescription(
-        key=key,
-        translation_key="current_phase" if phase else "current",
-        translation_placeholders={"phase": phase} if phase else None,
-        native_unit_of_measurement=UnitOfElectricCurrent.AMPERE,
-        device_class=SensorDeviceClass.CURRENT,
-        state_class=SensorStateClass.MEASUREMENT,
-        suggested_display_precision=2,
+        translation_placeholders=dict([placeholder]) if placeholder else None,
+        native_unit_of_measurement=unit,
+        device_class=device_class,
+        state_class=state_class,
+        suggested_display_precision=precision,
     )
 
 
@@ -139,16 +131,28 @@ PHASES: Final = ("1", "2", "3")
 TARIFFS: Final = ("1", "2", "3", "4")
 
 P1_SENSORS: Final[tuple[P1SensorEntityDescription, ...]] = (
-    _power("power_w", "power"),
-    *(_power(f"power_l{p}_w", "power_phase", p) for p in PHASES),
-    _energy("energy_import_kwh", "import"),
-    *(_energy(f"energy_import_t{t}_kwh", "import", t) for t in TARIFFS),
-    _energy("energy_export_kwh", "export"),
-    *(_energy(f"energy_export_t{t}_kwh", "export", t) for t in TARIFFS),
-    _voltage("voltage_v"),
-    *(_voltage(f"voltage_l{p}_v", p) for p in PHASES),
-    _current("current_a"),
-    *(_current(f"current_l{p}_a", p) for p in PHASES),
+    _numeric("power", "power_w", "power"),
+    *(_numeric("power", f"power_l{p}_w", "power_phase", ("phase", p)) for p in PHASES),
+    *(
+        description
+        for direction in ("import", "export")
+        for description in (
+            _numeric("energy", f"energy_{direction}_kwh", f"energy_{direction}"),
+            *(
+                _numeric(
+                    "energy",
+                    f"energy_{direction}_t{t}_kwh",
+                    f"energy_{direction}_tariff",
+                    ("tariff", t),
+                )
+                for t in TARIFFS
+            ),
+        )
+    ),
+    _numeric("voltage", "voltage_v", "voltage"),
+    *(_numeric("voltage", f"voltage_l{p}_v", "voltage_phase", ("phase", p)) for p in PHASES),
+    _numeric("current", "current_a", "current"),
+    *(_numeric("current", f"current_l{p}_a", "current_phase", ("phase", p)) for p in PHASES),
     P1SensorEntityDescription(
         key="frequency_hz",
         translation_key="frequency",
@@ -164,8 +168,8 @@ P1_SENSORS: Final[tuple[P1SensorEntityDescription, ...]] = (
         options=list(TARIFFS),
         value_fn=lambda m: None if m.tariff is None else str(m.tariff),
     ),
-    _power("average_power_15m_w", "average_power_15m"),
-    _power("monthly_power_peak_w", "monthly_power_peak"),
+    _numeric("power", "average_power_15m_w", "average_power_15m"),
+    _numeric("power", "monthly_power_peak_w", "monthly_power_peak"),
     P1SensorEntityDescription(
         key="monthly_power_peak_timestamp",
         translation_key="monthly_power_peak_timestamp",
