@@ -10,7 +10,6 @@ from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers.service_info.zeroconf import ZeroconfServiceInfo
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.meterit.const import CONF_IDENTIFIER, CONF_SOURCE, DOMAIN
 from custom_components.meterit.p1 import split_host_port
@@ -350,9 +349,3 @@ async def test_reconfigure(hass: HomeAssistant, meter: FakeP1Meter, test_ca: Tes
     assert entry.data[CONF_HOST] == f"127.0.0.1:{meter.port}"
     await hass.async_block_till_done()
     await hass.config_entries.async_unload(entry.entry_id)
-
-
-async def test_flow_entry_is_unique(hass: HomeAssistant) -> None:
-    """Sanity: an entry added by hand with the same unique ID is what aborts later flows."""
-    MockConfigEntry(domain=DOMAIN, unique_id=METER_UNIQUE_ID).add_to_hass(hass)
-    assert hass.config_entries.async_entry_for_domain_unique_id(DOMAIN, METER_UNIQUE_ID)
