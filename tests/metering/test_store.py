@@ -150,6 +150,30 @@ def test_meterlog_newest_first(store: MeterStore) -> None:
         store.query_readings(limit=-1)
 
 
+def test_meterlog_large_batch_in_statements_of_bounded_size(
+    store: MeterStore, tmp_path: Path
+) -> None:
+    """More rows than one statement takes: all stored exactly, in one transaction."""
+    count = 2 * store_module.MAX_ROWS_PER_INSERT + 7
+    rows = [MeterlogRow(float(i), str(i % 5), i / 3, i / 7 or None) for i in range(count)]
+    assert store.add_readings(rows) == count
+    assert store.add_readings([]) == 0
+    got = store.query_readings(limit=count + 1)
+    assert [(r.time, r.station_id, r.watts, r.price) for r in reversed(got)] == [
+        (r.time, r.station_id, r.watts, r.price) for r in rows
+    ]
+    # a failure in the last statement leaves nothing of the batch behind
+    with sqlite3.connect(tmp_path / "meterit.db") as other:
+        other.execute(
+            "CREATE TRIGGER refuse BEFORE INSERT ON meterlog WHEN NEW.station_id = 'boom' "
+            "BEGIN SELECT RAISE(ABORT, 'refused'); END"
+        )
+    more = [MeterlogRow(1e6 + i, "9", 1.0) for i in range(count)]
+    with pytest.raises(StoreUnavailableError, match="refused"):
+        store.add_readings([*more, MeterlogRow(2e6, "boom", 1.0)])
+    assert len(store.query_readings(limit=count + 10)) == count
+
+
 @pytest.mark.parametrize(
     ("row", "field"),
     [
