@@ -472,24 +472,27 @@ class WebhookCoordinator(DataUpdateCoordinator[Mapping[str, Station]]):
             )
         self.accepted += len(rows)
         self._apply(readings, prices)
-        current = self.price_source.price_at(now)
-        return _json_response(
-            {
-                "stored": len(rows),
-                "readings": [
-                    {
-                        "station_id": r.station_id,
-                        "time": _iso(r.time),
-                        "watts": r.watts,
-                        "price": p,
-                    }
-                    for r, p in zip(readings, prices, strict=True)
-                ],
-                "price": current,
-                "unit": PRICE_UNIT,
-            },
-            HTTPStatus.OK,
-        )
+        return _json_response(self._answer(readings, prices, now), HTTPStatus.OK)
+
+    def _answer(
+        self, readings: Sequence[PowerReading], prices: Sequence[float | None], now: float
+    ) -> dict[str, object]:
+        """What was stored and the current price; a batch also gets each reading back.
+
+        A single reading's answer stays small: a sensor posting every few seconds parses it,
+        and on a busy webhook its size is a good part of the cost of a request.
+        """
+        answer: dict[str, object] = {
+            "stored": len(readings),
+            "price": self.price_source.price_at(now),
+            "unit": PRICE_UNIT,
+        }
+        if len(readings) > 1 or readings[0].time != now:
+            answer["readings"] = [
+                {"station_id": r.station_id, "time": _iso(r.time), "watts": r.watts, "price": p}
+                for r, p in zip(readings, prices, strict=True)
+            ]
+        return answer
 
     # ------------------------------------------------------------------ writing (group commit)
 

@@ -142,14 +142,11 @@ async def test_single_reading_stored_and_shown(
     status, answer = await post_json(client, {"watts": 123.4, "station_id": 1})
     after = time.time()
     assert status == 200
-    assert answer["stored"] == 1
-    assert answer["price"] is None
-    (reading,) = answer["readings"]
-    assert (reading["station_id"], reading["watts"], reading["price"]) == ("1", 123.4, None)
+    # a reading taken now gets a small answer: what was stored and the price of the moment
+    assert answer == {"stored": 1, "price": None, "unit": "€/kWh"}
     rows = await stored(hass)
     assert [(r.station_id, r.watts, r.price) for r in rows] == [("1", 123.4, None)]
     assert before <= rows[0].time <= after  # the arrival time
-    assert reading["time"] == datetime.fromtimestamp(rows[0].time, UTC).isoformat()
     # a new device with its sensors, without a restart
     entry_id = client_entry_id(hass)
     device = dr.async_get(hass).async_get_device_by_identifier(
@@ -765,8 +762,10 @@ async def test_price_sensor_without_unit_or_number(
         change()
         status, answer = await post_json(client, {"watts": 5, "station_id": 1})
         assert status == 200
-        prices.append(answer["readings"][0]["price"])
+        prices.append(answer["price"])
     assert prices == [None, None, 0.25, None, None]
+    # and each reading was stored with the price it was answered with
+    assert [r.price for r in sorted(await stored(hass), key=lambda r: r.time)] == prices
 
 
 async def test_price_source_base_and_unloaded_entry(hass: HomeAssistant) -> None:

@@ -98,9 +98,7 @@ def parse_body(raw: bytes, *, now: float, max_past: float = DEFAULT_MAX_PAST) ->
     except UnicodeDecodeError as err:
         raise BodyError("body", f"not UTF-8 (byte {err.start})") from None
     try:
-        data: object = json.loads(
-            text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant
-        )
+        data: object = _DECODER.decode(text)
     except BodyError:
         raise
     except RecursionError:
@@ -234,6 +232,9 @@ def _no_duplicates(pairs: Sequence[tuple[str, object]]) -> dict[str, object]:
 
 def _no_constant(name: str) -> NoReturn:
     raise BodyError("body", f"{name} is not a JSON number")
+
+
+_DECODER: Final = json.JSONDecoder(object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
 
 
 def _json_problem(err: ValueError) -> str:
