@@ -1,15 +1,16 @@
 """Benchmark of the power webhook through a real Home Assistant (not part of pytest).
 
-Run: ``.venv/bin/python bench/bench_webhook.py [--seconds 8] [--concurrency 32] [--rounds 2]``
+Run: ``.venv/bin/python bench/bench_webhook.py [--seconds 5] [--concurrency 32] [--rounds 5]``
 
 1. Starts Home Assistant (``python -m homeassistant -c <tmp> --skip-pip``) on 127.0.0.1 with a
    Meterit power webhook entry (local only, no price source) and, beside it, a webhook whose
    handler does nothing (``bench_null``): the ceiling of Home Assistant's HTTP + webhook stack.
 2. A load generator in a second process (this file with ``--loadgen``, aiohttp, a fixed number
    of keep-alive connections each posting back to back) drives one webhook at a time, in
-   alternating rounds (null, meterit, null, meterit, ...), and reports requests/s and p50/p99
-   latency. Bodies are ``{"watts": w, "station_id": i % 4}``: four stations.
-3. Prints the ratio meterit / null (target >= 0.8) and, after Home Assistant stopped, the
+   alternating rounds (null, meterit, null, meterit, ...), and reports requests/s, p50/p99
+   latency and Home Assistant's CPU time per request (all threads). Bodies are ``{"watts": w, "station_id": i % 4}``: four stations.
+3. Prints the ratio meterit / null of each round (a meterit run against the null run just
+   before it: a shared machine's speed drifts between rounds) and their median (target >= 0.8), and, after Home Assistant stopped, the
    readings in ``meterit.db`` against the 200 answers the webhook gave (must be equal).
 """
 
@@ -202,8 +203,15 @@ async def _load(url: str, seconds: float, concurrency: int) -> dict[str, Any]:
     }
 
 
-def run_load(url: str, seconds: float, concurrency: int) -> dict[str, Any]:
-    """Run the load generator in a second process; its JSON report."""
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process, all threads (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text(encoding="ascii").rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_load(url: str, seconds: float, concurrency: int, server_pid: int) -> dict[str, Any]:
+    """Run the load generator in a second process; its JSON report plus the server's CPU."""
+    before = cpu_seconds(server_pid)
     out = subprocess.run(  # noqa: S603 - our own script
         [sys.executable, __file__, "--loadgen", url, str(seconds), str(concurrency)],
         check=True,
@@ -211,6 +219,7 @@ def run_load(url: str, seconds: float, concurrency: int) -> dict[str, Any]:
         text=True,
     )
     report: dict[str, Any] = json.loads(out.stdout)
+    report["cpu_us"] = 1e6 * (cpu_seconds(server_pid) - before) / max(1, report["requests"])
     return report
 
 
@@ -220,9 +229,9 @@ def run_load(url: str, seconds: float, concurrency: int) -> dict[str, Any]:
 def main() -> None:
     """Start Home Assistant, drive both webhooks, print the comparison."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--concurrency", type=int, default=32)
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--loadgen", nargs=3, metavar=("URL", "SECONDS", "CONCURRENCY"))
     args = parser.parse_args()
     if args.loadgen:
@@ -262,31 +271,40 @@ def main() -> None:
             "meterit": f"{base}/api/webhook/{METERIT_HOOK}",
         }
         for name, url in urls.items():  # warm-up (not counted in the comparison)
-            warm = run_load(url, 1.0, args.concurrency)
+            warm = run_load(url, 1.0, args.concurrency, process.pid)
             if name == "meterit":
                 accepted = warm["statuses"].get("200", 0)
         results: dict[str, list[dict[str, Any]]] = {"null": [], "meterit": []}
         for _ in range(args.rounds):
             for name, url in urls.items():
-                report = run_load(url, args.seconds, args.concurrency)
+                report = run_load(url, args.seconds, args.concurrency, process.pid)
                 results[name].append(report)
                 if name == "meterit":
                     accepted += report["statuses"].get("200", 0)
         print()
-        print(f"{'webhook':<10}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}  statuses")
-        for name, reports in results.items():
-            for report in reports:
+        print(
+            f"{'round':<7}{'webhook':<10}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}"
+            f"{'HA CPU us/req':>15}  statuses"
+        )
+        for index in range(args.rounds):
+            for name, reports in results.items():
+                report = reports[index]
                 print(
-                    f"{name:<10}{report['rps']:>10.0f}{report['p50_ms']:>10.2f}"
-                    f"{report['p99_ms']:>10.2f}  {report['statuses']}"
+                    f"{index + 1:<7}{name:<10}{report['rps']:>9.0f}{report['p50_ms']:>9.2f}"
+                    f"{report['p99_ms']:>9.2f}{report['cpu_us']:>15.0f}  {report['statuses']}"
                 )
+        # each meterit run against the null run just before it: the machine's speed drifts
+        ratios = [
+            m["rps"] / n["rps"] for n, m in zip(results["null"], results["meterit"], strict=True)
+        ]
+        ratio = statistics.median(ratios)
         null_rps = statistics.mean(r["rps"] for r in results["null"])
         meterit_rps = statistics.mean(r["rps"] for r in results["meterit"])
-        ratio = meterit_rps / null_rps
         verdict = "OK" if ratio >= TARGET_RATIO else "BELOW TARGET"
         print(
-            f"\nsustained: meterit {meterit_rps:.0f} req/s vs null handler {null_rps:.0f} req/s "
-            f"-> ratio {ratio:.2f} (target >= {TARGET_RATIO}) {verdict}"
+            f"\nsustained: meterit {meterit_rps:.0f} req/s vs null handler {null_rps:.0f} req/s; "
+            f"ratio per round {', '.join(f'{r:.2f}' for r in ratios)} -> median {ratio:.2f} "
+            f"(target >= {TARGET_RATIO}) {verdict}"
         )
     finally:
         process.send_signal(signal.SIGTERM)
