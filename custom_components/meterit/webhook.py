@@ -8,8 +8,8 @@ Per request: validate everything (``powerhook.parse_body``: a bad request gets 4
 ``{"error", "field", "problem"}``), attach the price of each reading's time, store the readings in
 the shared ``meterlog`` table, and only then update the live state and answer 200 with what was
 stored and the current price. A request is stored whole or not at all. Concurrent requests are
-written together (group commit: one executor job and one transaction for all requests waiting),
-so a burst costs one SQLite commit, not one per request.
+written together (group commit: one job on the webhook's writer thread and one statement for all
+requests waiting), so a burst costs one SQLite commit, not one per request.
 
 Live state per station (``powerhook.StationMeter``): power, energy (left Riemann sum, each
 reading holds for at most ``STATION_MAX_HOLD`` seconds: no energy across longer silences),
@@ -31,6 +31,7 @@ from bisect import bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from http import HTTPStatus
 import json
 from math import isfinite
@@ -70,8 +71,8 @@ from .metering import (
     MeterlogRow,
     MeterStore,
     Reading,
+    SerialWorker,
     StoreError,
-    StoreUnavailableError,
     Window,
     WindowAggregator,
 )
@@ -269,6 +270,19 @@ class Station:
     version: int = 0
 
 
+type _Request = tuple[list[MeterlogRow], asyncio.Future[None]]
+"""The rows of one request and the future its handler waits on."""
+
+
+@dataclass(slots=True)
+class _Outcome:
+    """What a write round did: an error per request (None: stored), and the windows."""
+
+    errors: list[Exception | None]
+    windows_written: bool
+    window_error: StoreError | None = None
+
+
 def _new_station(station_id: str) -> Station:
     return Station(
         StationMeter(station_id, STATION_MAX_HOLD),
@@ -291,9 +305,13 @@ class WebhookCoordinator(DataUpdateCoordinator[Mapping[str, Station]]):
         self.price_source: PriceSource = PriceSource()
         self.accepted = 0
         self.rejected = 0
-        self._pending: list[tuple[list[MeterlogRow], asyncio.Future[None]]] = []
+        self._pending: list[_Request] = []
         self._windows: list[Window] = []
-        self._drain_task: asyncio.Task[None] | None = None
+        self._worker = SerialWorker(f"{DOMAIN} webhook writer")
+        self._round_running = False
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._hold_windows = False
         self._windows_failing = False
         self._dirty = False
         self._last_publish = float("-inf")
@@ -347,14 +365,9 @@ class WebhookCoordinator(DataUpdateCoordinator[Mapping[str, Station]]):
             self._unsub_publish = None
         await self._async_wait_drained()
         self._flush_windows(dt_util.utcnow().timestamp())
-        if self._windows:
-            self._start_drain()
-            await self._async_wait_drained()
+        await self._async_wait_drained()
+        self._worker.stop()
         await self._async_save()
-
-    async def _async_wait_drained(self) -> None:
-        if self._drain_task is not None and not self._drain_task.done():
-            await asyncio.shield(self._drain_task)
 
     async def _async_restore(self) -> None:
         try:
@@ -495,98 +508,116 @@ class WebhookCoordinator(DataUpdateCoordinator[Mapping[str, Station]]):
         return answer
 
     # ------------------------------------------------------------------ writing (group commit)
+    #
+    # One round at a time: a round takes every request waiting and every closed window, writes
+    # them in one executor job, and the worker hands the outcome straight back to the event loop
+    # (``call_soon_threadsafe``): the requests are answered in the next loop iteration, and the
+    # next round (what arrived meanwhile) starts at once. No task sits between the two: on a busy
+    # webhook each hop through the event loop is latency every waiting request pays.
 
     async def _async_write(self, rows: list[MeterlogRow]) -> None:
-        """Queue rows for the next commit and wait until they are stored."""
+        """Queue rows for the next round and wait until they are stored (or raise StoreError)."""
         future: asyncio.Future[None] = self.hass.loop.create_future()
         self._pending.append((rows, future))
-        self._start_drain()
+        if len(self._pending) == 1 and not self._round_running:
+            # start at the end of this loop iteration: requests read together go together
+            self.hass.loop.call_soon(self._start_round)
         await future
 
     @callback
-    def _start_drain(self) -> None:
-        # (an eagerly started task may finish before it is assigned: check done() too)
-        if self._drain_task is None or self._drain_task.done():
-            self._drain_task = self.config_entry.async_create_background_task(
-                self.hass, self._async_drain(), f"{DOMAIN} webhook writer {self.config_entry.title}"
-            )
+    def _start_round(self, *, retry_windows: bool = False) -> None:
+        """Start a round unless one is running or there is nothing to write.
 
-    async def _async_drain(self) -> None:
-        """Write what is pending, as long as something is: one transaction per round."""
-        batch: list[tuple[list[MeterlogRow], asyncio.Future[None]]] = []
-        windows_failed = False  # failed windows wait for the next request or watchdog
+        Windows held back after a failure go with the next request, or when ``retry_windows``
+        (the watchdog, the stop) asks for them.
+        """
+        if self._round_running:
+            return
+        windows_due = bool(self._windows) and (retry_windows or not self._hold_windows)
+        if not self._pending and not windows_due:
+            return
+        batch, self._pending = self._pending, []
+        windows, self._windows = self._windows, []
+        self._hold_windows = False
+        self._round_running = True
+        self._idle.clear()
+        self._worker.submit(partial(self._write_round, batch, windows))
+
+    def _write_round(self, batch: list[_Request], windows: list[Window]) -> None:
+        """Writer thread: write one round, then hand its outcome to the event loop."""
         try:
-            while self._pending or (self._windows and not windows_failed):
-                batch, self._pending = self._pending, []
-                windows, self._windows = self._windows, []
-                rows = [row for group, _ in batch for row in group]
+            outcome = self._write(batch, windows)
+        except Exception as err:  # noqa: BLE001 - every waiting request must get an answer
+            outcome = _Outcome([err] * len(batch), windows_written=False)
+        try:
+            self.hass.loop.call_soon_threadsafe(self._round_done, batch, windows, outcome)
+        except RuntimeError:  # the event loop is closed: Home Assistant is gone
+            return
+
+    def _write(self, batch: list[_Request], windows: list[Window]) -> _Outcome:
+        """Writer thread: readings (their failure fails the requests), then windows (it does not)."""
+        errors: list[Exception | None] = [None] * len(batch)
+        try:
+            rows = [row for group, _ in batch for row in group]
+            if rows:
+                self.store.add_readings(rows)
+        except InvalidRecordError:
+            # cannot happen after validation; still, one request never sinks another
+            for index, (group, _) in enumerate(batch):
                 try:
-                    window_error = await self.hass.async_add_executor_job(
-                        self._write, rows, windows
-                    )
-                except InvalidRecordError:
-                    # cannot happen after validation; still, one request never sinks another
-                    await self._async_write_each(batch)
+                    self.store.add_readings(group)
                 except StoreError as err:
-                    for _, future in batch:
-                        if not future.done():
-                            future.set_exception(err)
-                    self._requeue_windows(windows)
-                    windows_failed = True
-                else:
-                    for _, future in batch:
-                        if not future.done():
-                            future.set_result(None)
-                    self._windows_done(windows, window_error)
-                    windows_failed = window_error is not None
-                batch = []
-        finally:
-            for _, future in batch + self._pending:
-                if not future.done():
-                    future.set_exception(StoreUnavailableError("the webhook is shutting down"))
-            if self._pending:
-                self._pending = []
-
-    async def _async_write_each(
-        self, batch: list[tuple[list[MeterlogRow], asyncio.Future[None]]]
-    ) -> None:
-        for group, future in batch:
-            try:
-                await self.hass.async_add_executor_job(self.store.add_readings, group)
-            except StoreError as err:
-                future.set_exception(err)
-            else:
-                future.set_result(None)
-
-    def _write(self, rows: list[MeterlogRow], windows: list[Window]) -> StoreError | None:
-        """Executor: readings (their failure fails the requests), then windows (it does not)."""
-        if rows:
-            self.store.add_readings(rows)
+                    errors[index] = err
+        except StoreError as err:
+            return _Outcome([err] * len(batch), windows_written=False)
+        window_error: StoreError | None = None
         if windows:
             try:
                 self.store.write_windows(windows)
             except StoreError as err:
-                return err
-        return None
+                window_error = err
+        return _Outcome(errors, windows_written=window_error is None, window_error=window_error)
 
     @callback
-    def _windows_done(self, windows: list[Window], error: StoreError | None) -> None:
-        if error is None:
+    def _round_done(self, batch: list[_Request], windows: list[Window], outcome: _Outcome) -> None:
+        """Answer the round's requests, settle its windows, start the next round."""
+        for (_, future), error in zip(batch, outcome.errors, strict=True):
+            if future.done():  # the client went away
+                continue
+            if error is None:
+                future.set_result(None)
+            else:
+                future.set_exception(error)
+        if windows:
+            self._windows_done(windows, outcome)
+        self._round_running = False
+        self._start_round()
+        if not self._round_running:
+            self._idle.set()
+
+    async def _async_wait_drained(self) -> None:
+        """Wait until every queued request and window has had its round."""
+        self._start_round(retry_windows=True)
+        while self._round_running:
+            await self._idle.wait()
+
+    @callback
+    def _windows_done(self, windows: list[Window], outcome: _Outcome) -> None:
+        if outcome.windows_written:
             if self._windows_failing:
                 self._windows_failing = False
                 LOGGER.info("Power webhook %s: windows stored again", self.config_entry.title)
             return
-        if not self._windows_failing:
+        if outcome.window_error is not None and not self._windows_failing:
             self._windows_failing = True
             LOGGER.warning(
-                "Power webhook %s: windows not stored, retrying: %s", self.config_entry.title, error
+                "Power webhook %s: windows not stored, retrying: %s",
+                self.config_entry.title,
+                outcome.window_error,
             )
-        self._requeue_windows(windows)
-
-    @callback
-    def _requeue_windows(self, windows: list[Window]) -> None:
         # Readings are stored; windows can be rebuilt from them, so the backlog is bounded.
         self._windows = (windows + self._windows)[-MAX_PENDING_WINDOWS:]
+        self._hold_windows = True
 
     # ------------------------------------------------------------------ live state
 
@@ -671,8 +702,7 @@ class WebhookCoordinator(DataUpdateCoordinator[Mapping[str, Station]]):
                     stale if silent is None else silent,
                 )
         self._flush_windows(now)
-        if self._windows:
-            self._start_drain()
+        self._start_round(retry_windows=True)
         if changed:
             self._publish()
 

@@ -26,6 +26,7 @@ from .hwlogger import read_hwlogger_db
 from .models import CounterReset, JsonValue, Reading, Window
 from .statistics import HourStat, hourly_statistics
 from .store import MeterlogRow, MeterStore, PricePoint
+from .worker import SerialWorker
 
 __all__ = [
     "CounterReset",
@@ -43,6 +44,7 @@ __all__ = [
     "NotAnHwLoggerDatabaseError",
     "PricePoint",
     "Reading",
+    "SerialWorker",
     "StoreCorruptError",
     "StoreError",
     "StoreUnavailableError",
