@@ -18,7 +18,11 @@ A :class:`MeterHistory` adapts ``metering`` to Home Assistant for one series (a 
   keep working from memory.
 
 Queries (the ``meterit.get_history`` action and :class:`HistoryView`) share
-:func:`parse_history_query` and :func:`async_query_history`.
+:func:`parse_history_query` and :func:`async_query_history`. They read any
+:class:`HistorySource`: a P1 meter's :class:`MeterHistory` or a power webhook station's
+:class:`StationHistory` (its windows are written by the webhook's coordinator). A station has no
+counters: the energy of its windows is integrated from its power (``metering.window_energy``),
+positive as import and negative as export, in window rows and hourly rows alike.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ from functools import partial
 from http import HTTPStatus
 import io
 from pathlib import Path
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, Protocol
 
 from aiohttp import web
 from homeassistant.const import EVENT_HOMEASSISTANT_STOP
@@ -59,6 +63,7 @@ from .metering import (
     hourly_statistics,
     read_hwlogger_db,
 )
+from .metering.statistics import window_energy
 from .statistics import STATISTICS_RESOLUTION, StatisticsImporter
 from .storage import STORE_FILENAME, async_get_store
 
@@ -479,6 +484,34 @@ class MeterHistory:
 # ---------------------------------------------------------------------- queries
 
 
+class HistorySource(Protocol):
+    """What a history query reads: a series of windows in the store (None: unavailable)."""
+
+    @property
+    def series(self) -> str:
+        """The windows' series name."""
+        ...  # pragma: no cover
+
+    @property
+    def store(self) -> MeterStore | None:
+        """The store that holds the windows."""
+        ...  # pragma: no cover
+
+    @property
+    def title(self) -> str:
+        """A human name (for logs)."""
+        ...  # pragma: no cover
+
+
+@dataclass(frozen=True, slots=True)
+class StationHistory:
+    """The history of one power webhook station (a :class:`HistorySource`)."""
+
+    series: str
+    store: MeterStore | None
+    title: str
+
+
 class Resolution(StrEnum):
     """The resolutions a history query can ask for."""
 
@@ -549,7 +582,7 @@ class HistoryArgumentError(ValueError):
 class HistoryQuery:
     """A checked history query."""
 
-    history: MeterHistory
+    history: HistorySource
     start: datetime
     end: datetime
     resolution: Resolution
@@ -606,8 +639,12 @@ def parse_instant(argument: str, value: object) -> datetime:
     return parsed
 
 
-def history_of_device(hass: HomeAssistant, device_id: object) -> MeterHistory:
-    """The history of a Meterit meter device (by device ID)."""
+def history_source_of_device(hass: HomeAssistant, device_id: object) -> HistorySource:
+    """The history of a Meterit P1 meter or power webhook station device (by device ID).
+
+    A P1 entry's runtime data has a ``history``; a webhook entry's a ``station_history``
+    method that knows its stations' devices (looked up duck-typed: no import of webhook.py).
+    """
     if not isinstance(device_id, str) or not device_id:
         raise HistoryArgumentError("device", "history_device_missing", "a device ID is required")
     device = dr.async_get(hass).async_get(device_id)
@@ -619,15 +656,34 @@ def history_of_device(hass: HomeAssistant, device_id: object) -> MeterHistory:
         entry = hass.config_entries.async_get_entry(entry_id)
         if entry is None or entry.domain != DOMAIN:
             continue
-        history = getattr(getattr(entry, "runtime_data", None), "history", None)
+        runtime = getattr(entry, "runtime_data", None)
+        history = getattr(runtime, "history", None)
         if isinstance(history, MeterHistory):
             return history
+        station_history = getattr(runtime, "station_history", None)
+        if callable(station_history):
+            station = station_history(device.identifiers)
+            if isinstance(station, StationHistory):
+                return station
     raise HistoryArgumentError(
         "device",
         "history_not_a_meter",
         f"{device.name or device_id} is not a loaded Meterit meter",
         device=device.name or device_id,
     )
+
+
+def history_of_device(hass: HomeAssistant, device_id: object) -> MeterHistory:
+    """The history of a Meterit P1 meter device (hwLogger imports: a station has none)."""
+    history = history_source_of_device(hass, device_id)
+    if not isinstance(history, MeterHistory):
+        raise HistoryArgumentError(
+            "device",
+            "hwlogger_not_a_p1_meter",
+            f"{history.title} is not a P1 meter",
+            device=history.title,
+        )
+    return history
 
 
 def parse_history_query(
@@ -637,7 +693,7 @@ def parse_history_query(
 
     Raises :class:`HistoryArgumentError` naming the first bad argument and why.
     """
-    history = history_of_device(hass, data.get("device"))
+    history = history_source_of_device(hass, data.get("device"))
     raw_resolution = data.get("resolution", Resolution.MIN5.value)
     try:
         resolution = Resolution(str(raw_resolution).strip().lower())
@@ -678,21 +734,32 @@ def parse_history_query(
     return HistoryQuery(history, start, end, resolution)
 
 
+_ENERGY_IMPORT = WINDOW_COLUMNS.index("energy_import_kwh")
+_ENERGY_EXPORT = WINDOW_COLUMNS.index("energy_export_kwh")
+
+
 def _window_rows(
     store: MeterStore, series: str, res: int, start: float, end: float
 ) -> list[tuple[Cell, ...]]:
-    """Executor: window rows with local ISO times (the lean store path)."""
-    rows = store.query_window_columns(series, res, start, end, WINDOW_COLUMNS)
+    """Executor: window rows with local ISO times (the lean store path).
+
+    A window without counters (a station) gets the energy integrated from its power
+    (:func:`~.metering.statistics.window_energy`, as the hourly rows count it).
+    """
+    rows = store.query_window_columns(series, res, start, end, (*WINDOW_COLUMNS, "energy_kwh"))
     as_local = dt_util.as_local
     utc = dt_util.utc_from_timestamp
-    return [
-        (
-            as_local(utc(float(r[0] or 0))).isoformat(),
-            as_local(utc(float(r[1] or 0))).isoformat(),
-            *r[2:],
-        )
-        for r in rows
-    ]
+    imp_at, exp_at = _ENERGY_IMPORT, _ENERGY_EXPORT
+    out: list[tuple[Cell, ...]] = []
+    for r in rows:
+        first = as_local(utc(float(r[0] or 0))).isoformat()
+        last = as_local(utc(float(r[1] or 0))).isoformat()
+        if r[imp_at] is None and r[exp_at] is None and r[-1] is not None:
+            imp, exp = window_energy(None, None, r[-1])
+            out.append((first, last, *r[2:imp_at], imp, exp, *r[exp_at + 1 : -1]))
+        else:
+            out.append((first, last, *r[2:-1]))
+    return out
 
 
 def _hour_rows(store: MeterStore, series: str, start: float, end: float) -> list[tuple[Cell, ...]]:

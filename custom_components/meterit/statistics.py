@@ -1,11 +1,19 @@
 """Hourly external statistics from the 5-minute windows of a series (the recorder's long-term data).
 
-Three statistics per meter, imported with ``async_add_external_statistics`` (idempotent: an hour
-imported again overwrites the same ``start``):
+Three statistics per P1 meter, imported with ``async_add_external_statistics`` (idempotent: an
+hour imported again overwrites the same ``start``):
 
 * ``meterit:<id>_energy_import`` and ``meterit:<id>_energy_export``: kWh, ``has_sum`` (the energy
   dashboard picks these); ``state`` is the hour's energy, ``sum`` the running total.
 * ``meterit:<id>_power``: W, ``mean_type`` arithmetic, with ``min`` and ``max``.
+
+A power webhook station has no counters: its windows carry the energy integrated from its power
+(``energy_kwh``), and :func:`~.metering.hourly_statistics` counts each window's energy as import
+when it is positive and as export when it is negative. A station gets two statistics,
+``meterit:<id>_energy`` (the import: what a station that reports consumption used, as its energy
+sensor counts it) and ``meterit:<id>_power``; ``<id>`` is :func:`station_object_id` (the entry
+and the station, never the webhook ID). :class:`StationStatistics` drives them from the windows
+the webhook's writer stores, and purges old 30-s windows.
 
 Sums are a pure function of the store: the running total at an hour is the energy of every window
 before it (``MeterStore.energy_before``) plus the hours since. So any hour can be re-imported on
@@ -18,9 +26,12 @@ has been stored).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
+from hashlib import sha256
 import re
-from typing import Final
+from typing import Any, Final
 
 from homeassistant.components.recorder.models import (
     StatisticData,
@@ -31,20 +42,27 @@ from homeassistant.components.recorder.statistics import (
     async_add_external_statistics,
     get_last_statistics,
 )
+from homeassistant.config_entries import ConfigEntry, ConfigEntryState
 from homeassistant.const import UnitOfEnergy, UnitOfPower
 from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.helpers.recorder import get_instance
 from homeassistant.util import dt as dt_util
 from homeassistant.util.unit_conversion import EnergyConverter, PowerConverter
 
 from .const import DOMAIN, LOGGER
-from .metering import HourStat, MeterStore, hourly_statistics
+from .metering import HourStat, MeterStore, StoreError, Window, hourly_statistics
 
 HOUR: Final = 3600
 STATISTICS_RESOLUTION: Final = 300
 """Statistics are built from the 5-minute windows (kept forever)."""
+STATION_TIMER_INTERVAL: Final = timedelta(hours=1)
+"""How often :class:`StationStatistics` purges 30-s windows and imports settled hours."""
 
 _NOT_SLUG = re.compile(r"[^a-z0-9]+")
+_PLAIN_STATION = re.compile(r"[a-z0-9]+(?:_[a-z0-9]+)*")
+_PLAIN_STATION_MAX = 32
+"""The longest station ID (``powerhook``): a digested ID is longer, so never equal to a plain one."""
 
 
 def statistic_object_id(identifier: str) -> str:
@@ -56,6 +74,22 @@ def statistic_object_id(identifier: str) -> str:
     return slug or "meter"
 
 
+def station_object_id(entry_id: str, station_id: str) -> str:
+    """The statistic object ID of a webhook station: its entry and its station ID.
+
+    Stable and secret-free (never the webhook ID). A station ID that is already a plain slug
+    (``garage``, ``1``, ``kitchen_2``) is used as it is; any other (upper case, ``-``, ``.``)
+    becomes its slug and 32 hex digits of its SHA-256, longer than any plain station ID, so
+    two stations never share statistics (``Garage`` and ``garage`` are different stations).
+    """
+    if len(station_id) <= _PLAIN_STATION_MAX and _PLAIN_STATION.fullmatch(station_id):
+        part = station_id
+    else:
+        digest = sha256(station_id.encode()).hexdigest()[:32]
+        part = f"{statistic_object_id(station_id)}_{digest}"
+    return statistic_object_id(f"station_{entry_id}_{part}")
+
+
 @dataclass(frozen=True, slots=True)
 class StatisticIds:
     """The three statistic IDs of one meter."""
@@ -65,10 +99,15 @@ class StatisticIds:
     power: str
 
     @classmethod
-    def of(cls, object_id: str) -> StatisticIds:
-        """The IDs for ``meterit:<object_id>_...``."""
+    def of(cls, object_id: str, *, export: bool = True) -> StatisticIds:
+        """The IDs for ``meterit:<object_id>_...``.
+
+        ``export=False`` (a webhook station): the energy is ``_energy`` (the import); the
+        export's ID is kept for symmetry but :class:`StatisticsImporter` does not import it.
+        """
         base = f"{DOMAIN}:{statistic_object_id(object_id)}"
-        return cls(f"{base}_energy_import", f"{base}_energy_export", f"{base}_power")
+        energy = f"{base}_energy_import" if export else f"{base}_energy"
+        return cls(energy, f"{base}_energy_export", f"{base}_power")
 
 
 def _floor_hour(t: float) -> float:
@@ -79,13 +118,24 @@ class StatisticsImporter:
     """Imports the hourly statistics of one series from the store; one import at a time."""
 
     def __init__(
-        self, hass: HomeAssistant, store: MeterStore, series: str, object_id: str, name: str
+        self,
+        hass: HomeAssistant,
+        store: MeterStore,
+        series: str,
+        object_id: str,
+        name: str,
+        *,
+        export: bool = True,
     ) -> None:
-        """Describe the series (``name`` prefixes the statistics' names)."""
+        """Describe the series (``name`` prefixes the statistics' names).
+
+        ``export=False``: one energy statistic (``_energy``, the import), as for a station.
+        """
         self.hass = hass
         self.store = store
         self.series = series
-        self.ids = StatisticIds.of(object_id)
+        self.export = export
+        self.ids = StatisticIds.of(object_id, export=export)
         self.name = name
         self._dirty_from: float | None = None
         self._lock = asyncio.Lock()
@@ -183,20 +233,25 @@ class StatisticsImporter:
                         start=start, mean=hour.power_mean, min=hour.power_min, max=hour.power_max
                     )
                 )
-        async_add_external_statistics(
-            self.hass, self._energy_metadata(self.ids.energy_import, "import"), energy_import
-        )
-        async_add_external_statistics(
-            self.hass, self._energy_metadata(self.ids.energy_export, "export"), energy_export
-        )
+        if not self.export:
+            async_add_external_statistics(
+                self.hass, self._energy_metadata(self.ids.energy_import, None), energy_import
+            )
+        else:
+            async_add_external_statistics(
+                self.hass, self._energy_metadata(self.ids.energy_import, "import"), energy_import
+            )
+            async_add_external_statistics(
+                self.hass, self._energy_metadata(self.ids.energy_export, "export"), energy_export
+            )
         if power:
             async_add_external_statistics(self.hass, self._power_metadata(), power)
 
-    def _energy_metadata(self, statistic_id: str, direction: str) -> StatisticMetaData:
+    def _energy_metadata(self, statistic_id: str, direction: str | None) -> StatisticMetaData:
         return StatisticMetaData(
             mean_type=StatisticMeanType.NONE,
             has_sum=True,
-            name=f"{self.name} energy {direction}",
+            name=f"{self.name} energy" if direction is None else f"{self.name} energy {direction}",
             source=DOMAIN,
             statistic_id=statistic_id,
             unit_class=EnergyConverter.UNIT_CLASS,
@@ -213,3 +268,144 @@ class StatisticsImporter:
             unit_class=PowerConverter.UNIT_CLASS,
             unit_of_measurement=UnitOfPower.WATT,
         )
+
+
+class StationStatistics:
+    """Hourly statistics of series whose windows another writer stores (webhook stations).
+
+    The owner tracks each series (:meth:`track`: a catch-up imports again from the last imported
+    hour, or from the first window: idempotent after a restart) and hands over every batch of
+    windows it stored (:meth:`windows_stored`). An hour is imported once a 5-minute window
+    ending at or after its end is stored, or once it is more than ``settle_after`` seconds old
+    (no reading can reach it any more: a station that went silent for good still gets its last
+    hour). One import task per series at a time. A timer purges old 30-s windows of every series
+    (so they are purged without a P1 meter too) and retries what is due; it also runs at once.
+    Store errors leave the hours due. Nothing starts once Home Assistant stops or the entry
+    unloads: the catch-up at the next start imports what was left.
+    """
+
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        entry: ConfigEntry[Any],
+        store: MeterStore,
+        *,
+        settle_after: float,
+    ) -> None:
+        """Arm the timer (removed on unload) and purge now."""
+        self.hass = hass
+        self.entry = entry
+        self.store = store
+        self.settle_after = settle_after
+        self.importers: dict[str, StatisticsImporter] = {}
+        self._complete: dict[str, float] = {}
+        self._catch_up: set[str] = set()
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._failing = False
+        entry.async_on_unload(
+            async_track_time_interval(hass, self._async_timer, STATION_TIMER_INTERVAL)
+        )
+        entry.async_create_background_task(
+            hass, self._async_timer(), f"{DOMAIN} station statistics {entry.title}"
+        )
+
+    @property
+    def _active(self) -> bool:
+        """Only while Home Assistant runs and the entry is loaded (an unload stores windows too).
+
+        What is skipped stays due: the next windows or the timer start it.
+        """
+        return self.hass.is_running and self.entry.state is ConfigEntryState.LOADED
+
+    @callback
+    def track(self, series: str, object_id: str, name: str) -> None:
+        """Import the statistics of ``series`` from now on (nothing when already tracked)."""
+        if series in self.importers:
+            return
+        self.importers[series] = StatisticsImporter(
+            self.hass, self.store, series, object_id, name, export=False
+        )
+        self._complete[series] = float("-inf")
+        self._catch_up.add(series)
+        self._start(series)
+
+    @callback
+    def windows_stored(self, windows: Iterable[Window]) -> None:
+        """Windows were written to the store: their hours are due once complete."""
+        changed: set[str] = set()
+        for window in windows:
+            if window.resolution != STATISTICS_RESOLUTION:
+                continue
+            importer = self.importers.get(window.series)
+            if importer is None:
+                continue
+            importer.mark(window.start)
+            self._complete[window.series] = max(self._complete[window.series], window.end)
+            changed.add(window.series)
+        for series in changed:
+            self._start_if_due(series)
+
+    def _complete_until(self, series: str) -> float:
+        """The stored windows' end, or the last settled hour's end when that is later."""
+        settled = _floor_hour(dt_util.utcnow().timestamp() - self.settle_after)
+        return max(self._complete[series], settled)
+
+    @callback
+    def _start_if_due(self, series: str) -> None:
+        if series in self._catch_up or self.importers[series].due(self._complete_until(series)):
+            self._start(series)
+
+    @callback
+    def _start(self, series: str) -> None:
+        if not self._active:
+            return
+        task = self._tasks.get(series)
+        if task is None or task.done():
+            self._tasks[series] = self.entry.async_create_background_task(
+                self.hass,
+                self._async_import(series),
+                f"{DOMAIN} station statistics {series}",
+                eager_start=False,  # the task clears itself from self._tasks when it ends
+            )
+
+    async def _async_import(self, series: str) -> None:
+        importer = self.importers[series]
+        try:
+            if series in self._catch_up:
+                await importer.async_catch_up()
+                bounds = await self.hass.async_add_executor_job(
+                    self.store.window_range, series, STATISTICS_RESOLUTION
+                )
+                if bounds is not None:
+                    end = bounds[1] + STATISTICS_RESOLUTION
+                    self._complete[series] = max(self._complete[series], end)
+                self._catch_up.discard(series)
+            while importer.due(until := self._complete_until(series)):
+                await importer.async_import(until)
+        except StoreError as err:
+            if not self._failing:
+                self._failing = True
+                LOGGER.warning(
+                    "%s: statistics not imported, retried later: %s", self.entry.title, err
+                )
+            return
+        finally:
+            self._tasks.pop(series, None)
+        if self._failing:
+            self._failing = False
+            LOGGER.info("%s: statistics imported again", self.entry.title)
+
+    async def _async_timer(self, _now: datetime | None = None) -> None:
+        """Import what is due (hours that settled, failed imports); purge old 30-s windows."""
+        if not self._active:
+            return
+        for series in self.importers:
+            self._start_if_due(series)
+        try:
+            deleted = await self.hass.async_add_executor_job(
+                self.store.purge, dt_util.utcnow().timestamp()
+            )
+        except StoreError as err:
+            LOGGER.warning("%s: old 30-s windows not purged: %s", self.entry.title, err)
+            return
+        LOGGER.debug("%s: purged %d old 30-s windows", self.entry.title, deleted)

@@ -64,6 +64,7 @@ import probatio
 
 from .const import CONF_SOURCE, DOMAIN, LOGGER, Source
 from .esios import PriceKind
+from .history import StationHistory
 from .metering import (
     InvalidRecordError,
     InvalidSnapshotError,
@@ -77,6 +78,7 @@ from .metering import (
     WindowAggregator,
 )
 from .powerhook import (
+    DEFAULT_MAX_PAST,
     MAX_BODY_BYTES,
     BodyError,
     InvalidStationStateError,
@@ -88,6 +90,7 @@ from .powerhook import (
     parse_station_id,
 )
 from .prices import PriceCoordinator
+from .statistics import StationStatistics, station_object_id
 from .storage import async_get_store
 
 if TYPE_CHECKING:
@@ -294,6 +297,8 @@ class WebhookCoordinator(DataUpdateCoordinator[Mapping[str, Station]]):
     """The stations of one power webhook entry, fed by the webhook (no polling)."""
 
     config_entry: MeteritConfigEntry
+    _station_statistics: StationStatistics | None = None
+    """Hourly statistics of the stations (created when windows are first stored)."""
 
     def __init__(self, hass: HomeAssistant, entry: MeteritConfigEntry, store: MeterStore) -> None:
         """Prepare; :meth:`async_start` loads the saved state and registers the webhook."""
@@ -327,6 +332,39 @@ class WebhookCoordinator(DataUpdateCoordinator[Mapping[str, Station]]):
     def stations(self) -> Mapping[str, Station]:
         """The stations seen so far, by ID."""
         return self._stations
+
+    def station_history(self, identifiers: set[tuple[str, str]]) -> StationHistory | None:
+        """The history of the station whose device has ``identifiers`` (None: not ours).
+
+        Used by ``history.history_source_of_device`` (the ``meterit.get_history`` action and
+        the history view); the identifiers are those of :func:`station_device_info`.
+        """
+        entry = self.config_entry
+        prefix = f"{entry.entry_id}_station_"
+        for domain, identifier in identifiers:
+            if domain == DOMAIN and identifier.startswith(prefix):
+                station_id = identifier.removeprefix(prefix)
+                return StationHistory(
+                    station_series(station_id), self.store, f"{entry.title} station {station_id}"
+                )
+        return None
+
+    @callback
+    def _windows_stored(self, windows: Sequence[Window]) -> None:
+        """Windows are in the store: the stations' hourly statistics follow (and the purge)."""
+        statistics = self._station_statistics
+        entry = self.config_entry
+        if statistics is None:
+            statistics = self._station_statistics = StationStatistics(
+                self.hass, entry, self.store, settle_after=DEFAULT_MAX_PAST
+            )
+        for station_id in self._stations:
+            statistics.track(
+                station_series(station_id),
+                station_object_id(entry.entry_id, station_id),
+                f"{entry.title} station {station_id}",
+            )
+        statistics.windows_stored(windows)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -604,6 +642,7 @@ class WebhookCoordinator(DataUpdateCoordinator[Mapping[str, Station]]):
     @callback
     def _windows_done(self, windows: list[Window], outcome: _Outcome) -> None:
         if outcome.windows_written:
+            self._windows_stored(windows)
             if self._windows_failing:
                 self._windows_failing = False
                 LOGGER.info("Power webhook %s: windows stored again", self.config_entry.title)

@@ -50,6 +50,25 @@ class _Hour:
         self.pmin: float | None = None
 
 
+def window_energy(
+    energy_import_kwh: float | None, energy_export_kwh: float | None, energy_kwh: float | None
+) -> tuple[float | None, float | None]:
+    """A window's import and export energy (kWh), as :func:`hourly_statistics` counts them.
+
+    From the counters' energy when the window has any (a P1 meter): returned as they are. A
+    window without counters (a webhook station) has only its net energy integrated from power
+    (``energy_kwh``: time-weighted mean power times the covered time): positive is import with
+    export 0, negative is export with import 0. ``(None, None)`` when the window has no energy.
+    """
+    if energy_import_kwh is not None or energy_export_kwh is not None:
+        return energy_import_kwh, energy_export_kwh
+    if energy_kwh is None:
+        return None, None
+    if energy_kwh >= 0:
+        return energy_kwh, 0.0
+    return 0.0, -energy_kwh
+
+
 def hourly_statistics(
     windows: Iterable[Window], import_base: float = 0.0, export_base: float = 0.0
 ) -> list[HourStat]:
@@ -75,20 +94,13 @@ def hourly_statistics(
         hour = hours.get(key)
         if hour is None:
             hour = hours[key] = _Hour()
-        imp = window.energy_import_kwh
-        exp = window.energy_export_kwh
-        if imp is None and exp is None:
-            net = window.energy_kwh
-            if net is not None:
-                if net >= 0:
-                    hour.imp += round(net * _MICRO)
-                else:
-                    hour.exp -= round(net * _MICRO)
-        else:
-            if imp is not None:
-                hour.imp += round(imp * _MICRO)
-            if exp is not None:
-                hour.exp += round(exp * _MICRO)
+        imp, exp = window_energy(
+            window.energy_import_kwh, window.energy_export_kwh, window.energy_kwh
+        )
+        if imp is not None:
+            hour.imp += round(imp * _MICRO)
+        if exp is not None:
+            hour.exp += round(exp * _MICRO)
         avg = window.w_avg
         if avg is not None:
             hour.mean_s += avg * res
