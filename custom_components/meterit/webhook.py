@@ -66,16 +66,17 @@ from .const import CONF_SOURCE, DOMAIN, LOGGER, Source
 from .esios import PriceKind
 from .history import StationHistory
 from .metering import (
-    InvalidRecordError,
     InvalidSnapshotError,
     JsonValue,
     MeterlogRow,
     MeterStore,
+    PreparedReadings,
     Reading,
     SerialWorker,
     StoreError,
     Window,
     WindowAggregator,
+    prepare_readings,
 )
 from .powerhook import (
     DEFAULT_MAX_PAST,
@@ -273,8 +274,8 @@ class Station:
     version: int = 0
 
 
-type _Request = tuple[list[MeterlogRow], asyncio.Future[None]]
-"""The rows of one request and the future its handler waits on."""
+type _Request = tuple[PreparedReadings, asyncio.Future[None]]
+"""The checked rows of one request and the future its handler waits on."""
 
 
 @dataclass(slots=True)
@@ -507,10 +508,11 @@ class WebhookCoordinator(DataUpdateCoordinator[Mapping[str, Station]]):
                 HTTPStatus.BAD_REQUEST,
             )
         prices = await self.price_source.async_prices([r.time for r in readings])
-        rows = [
+        # checked here, not in the writer thread: it holds the GIL as briefly as possible
+        rows = prepare_readings(
             MeterlogRow(r.time, r.station_id, r.watts, p)
             for r, p in zip(readings, prices, strict=True)
-        ]
+        )
         try:
             await self._async_write(rows)
         except StoreError as err:
@@ -521,7 +523,7 @@ class WebhookCoordinator(DataUpdateCoordinator[Mapping[str, Station]]):
                 {"error": "store_unavailable", "problem": "readings not stored, send them again"},
                 HTTPStatus.SERVICE_UNAVAILABLE,
             )
-        self.accepted += len(rows)
+        self.accepted += rows.count
         self._apply(readings, prices)
         return _json_response(self._answer(readings, prices, now), HTTPStatus.OK)
 
@@ -553,7 +555,7 @@ class WebhookCoordinator(DataUpdateCoordinator[Mapping[str, Station]]):
     # next round (what arrived meanwhile) starts at once. No task sits between the two: on a busy
     # webhook each hop through the event loop is latency every waiting request pays.
 
-    async def _async_write(self, rows: list[MeterlogRow]) -> None:
+    async def _async_write(self, rows: PreparedReadings) -> None:
         """Queue rows for the next round and wait until they are stored (or raise StoreError)."""
         future: asyncio.Future[None] = self.hass.loop.create_future()
         self._pending.append((rows, future))
@@ -594,18 +596,8 @@ class WebhookCoordinator(DataUpdateCoordinator[Mapping[str, Station]]):
 
     def _write(self, batch: list[_Request], windows: list[Window]) -> _Outcome:
         """Writer thread: readings (their failure fails the requests), then windows (it does not)."""
-        errors: list[Exception | None] = [None] * len(batch)
         try:
-            rows = [row for group, _ in batch for row in group]
-            if rows:
-                self.store.add_readings(rows)
-        except InvalidRecordError:
-            # cannot happen after validation; still, one request never sinks another
-            for index, (group, _) in enumerate(batch):
-                try:
-                    self.store.add_readings(group)
-                except StoreError as err:
-                    errors[index] = err
+            self.store.add_prepared(*(rows for rows, _ in batch))
         except StoreError as err:
             return _Outcome([err] * len(batch), windows_written=False)
         window_error: StoreError | None = None
@@ -614,7 +606,9 @@ class WebhookCoordinator(DataUpdateCoordinator[Mapping[str, Station]]):
                 self.store.write_windows(windows)
             except StoreError as err:
                 window_error = err
-        return _Outcome(errors, windows_written=window_error is None, window_error=window_error)
+        return _Outcome(
+            [None] * len(batch), windows_written=window_error is None, window_error=window_error
+        )
 
     @callback
     def _round_done(self, batch: list[_Request], windows: list[Window], outcome: _Outcome) -> None:

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 import json
 import logging
 from pathlib import Path
+import sqlite3
 import threading
 import time
 from typing import Any
@@ -32,16 +33,16 @@ from custom_components.meterit import webhook as webhook_module
 from custom_components.meterit.const import DOMAIN
 from custom_components.meterit.diagnostics import async_get_config_entry_diagnostics
 from custom_components.meterit.metering import (
-    InvalidRecordError,
     JsonValue,
     MeterlogRow,
     MeterStore,
+    PreparedReadings,
     PricePoint,
     StoreUnavailableError,
 )
 from custom_components.meterit.powerhook import BodyError
 from custom_components.meterit.prices import PriceCoordinator
-from custom_components.meterit.storage import async_get_store
+from custom_components.meterit.storage import STORE_FILENAME, async_get_store
 from custom_components.meterit.webhook import (
     READINGS_VIEW_URL,
     STATION_MAX_HOLD,
@@ -502,23 +503,33 @@ async def test_readings_view_store_unavailable(
     assert (await response.json())["error"] == "store_unavailable"
 
 
+def refuse_readings(hass: HomeAssistant, when: str = "1") -> Callable[[], None]:
+    """Make SQLite itself refuse meterlog inserts (for rows matching ``when``); returns undo."""
+    path = hass.config.path(STORE_FILENAME)
+    with sqlite3.connect(path) as conn:
+        conn.execute(
+            f"CREATE TRIGGER refuse BEFORE INSERT ON meterlog WHEN {when} "
+            "BEGIN SELECT RAISE(ABORT, 'disk full'); END"
+        )
+
+    def undo() -> None:
+        with sqlite3.connect(path) as conn:
+            conn.execute("DROP TRIGGER refuse")
+
+    return undo
+
+
 async def test_store_failure_gives_503_and_changes_nothing(
-    hass: HomeAssistant, client: Client, monkeypatch: pytest.MonkeyPatch
+    hass: HomeAssistant, client: Client
 ) -> None:
     coordinator = hass.config_entries.async_entries(DOMAIN)[0].runtime_data
     assert isinstance(coordinator, WebhookCoordinator)
-    store = coordinator.store
-    original = store.add_readings
-
-    def broken(rows: object) -> int:
-        raise StoreUnavailableError("disk full")
-
-    monkeypatch.setattr(store, "add_readings", broken)
+    undo = refuse_readings(hass)
     status, answer = await post_json(client, {"watts": 5, "station_id": 1})
     assert status == 503
     assert answer["error"] == "store_unavailable"
     assert coordinator.stations == {}
-    monkeypatch.setattr(store, "add_readings", original)
+    undo()
     status, _ = await post_json(client, {"watts": 5, "station_id": 1})
     assert status == 200
     assert len(await stored(hass)) == 1
@@ -819,41 +830,44 @@ async def test_sensor_price_history_is_ordered_and_bounded(hass: HomeAssistant) 
     assert source.price_at(later + 2) == 0.4  # no longer following
 
 
-async def test_one_bad_row_never_sinks_other_requests(
+async def test_requests_waiting_together_are_stored_or_refused_together(
     hass: HomeAssistant, client: Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """If the store refuses a group commit, each request is written on its own."""
+    """Requests that queue up while a round is written go in the next round, in one statement:
+    when SQLite refuses it, each of them gets a 503 and none is stored in part."""
     coordinator = hass.config_entries.async_entries(DOMAIN)[0].runtime_data
     assert isinstance(coordinator, WebhookCoordinator)
     store = coordinator.store
-    original = store.add_readings
-    calls: list[int] = []
-    # Hold the first commit until every request is queued, so that a group commit with more
-    # than one request happens whatever the timing.
+    original = store.add_prepared
+    rounds: list[int] = []
     gate = threading.Event()
 
-    def picky(rows: list[MeterlogRow]) -> int:
-        calls.append(len(rows))
-        if len(calls) == 1:
-            gate.wait(5)
-        if len(rows) > 1:
-            raise InvalidRecordError("meterlog row 1: field 'watts' must be finite")
-        if rows[0].watts == 13:
-            raise StoreUnavailableError("unlucky")
-        return original(rows)
+    def held(*batches: PreparedReadings) -> int:
+        rounds.append(sum(b.count for b in batches))
+        if len(rounds) == 1:
+            gate.wait(5)  # hold the first round until the others are queued
+        return original(*batches)
 
-    monkeypatch.setattr(store, "add_readings", picky)
-    posts = asyncio.gather(
-        *(post_json(client, {"watts": w, "station_id": 1}) for w in (11, 12, 13, 14))
+    monkeypatch.setattr(store, "add_prepared", held)
+    undo = refuse_readings(hass, "NEW.watts = 13")
+    first = asyncio.ensure_future(post_json(client, {"watts": 11, "station_id": 1}))
+    async with asyncio.timeout(5):
+        while not rounds:
+            await asyncio.sleep(0.01)
+    others = asyncio.gather(
+        *(post_json(client, {"watts": w, "station_id": 1}) for w in (12, 13, 14))
     )
     async with asyncio.timeout(5):
-        while not calls or calls[0] + len(coordinator._pending) < 4:
+        while len(coordinator._pending) < 3:
             await asyncio.sleep(0.01)
     gate.set()
-    statuses = await posts
-    assert sorted(s for s, _ in statuses) == [200, 200, 200, 503]
-    assert sorted(r.watts for r in await stored(hass)) == [11.0, 12.0, 14.0]
-    assert any(n > 1 for n in calls)
+    assert (await first)[0] == 200
+    assert [status for status, _ in await others] == [503, 503, 503]
+    assert rounds == [1, 3]  # the three that queued went together, in one statement
+    assert [r.watts for r in await stored(hass)] == [11.0]  # nothing of the refused round
+    undo()
+    assert (await post_json(client, {"watts": 12, "station_id": 1}))[0] == 200
+    assert sorted(r.watts for r in await stored(hass)) == [11.0, 12.0]
 
 
 async def test_state_is_saved_every_minute(hass: HomeAssistant, client: Client) -> None:

@@ -40,7 +40,7 @@ def test_new_file_is_wal_and_current(tmp_path: Path) -> None:
     path = tmp_path / "meterit.db"
     store = MeterStore(str(path))
     try:
-        assert store.schema_version == SCHEMA_VERSION == 2
+        assert store.schema_version == SCHEMA_VERSION == 3
     finally:
         store.close()
     store.close()  # idempotent
@@ -150,6 +150,25 @@ def test_meterlog_newest_first(store: MeterStore) -> None:
         store.query_readings(limit=-1)
 
 
+def test_meterlog_prepared_batches_in_one_statement(store: MeterStore) -> None:
+    """Requests checked apart (on the event loop) are written together, in order."""
+    first = store_module.prepare_readings([MeterlogRow(1.0, "a", 10.0, 0.1)])
+    second = store_module.prepare_readings(
+        [MeterlogRow(2.0, "b", 20.0), MeterlogRow(3.0, "a", -5.5, 0.2)]
+    )
+    assert (first.count, second.count) == (1, 2)
+    assert store.add_prepared(first, second) == 3
+    assert store.add_prepared() == 0
+    got = store.query_readings()
+    assert [(r.time, r.station_id, r.watts, r.price) for r in reversed(got)] == [
+        (1.0, "a", 10.0, 0.1),
+        (2.0, "b", 20.0, None),
+        (3.0, "a", -5.5, 0.2),
+    ]
+    with pytest.raises(InvalidRecordError, match="row 1: field 'watts'"):
+        store_module.prepare_readings([MeterlogRow(4.0, "a", 1.0), MeterlogRow(5.0, "a", 1e400)])
+
+
 def test_meterlog_large_batch_in_statements_of_bounded_size(
     store: MeterStore, tmp_path: Path
 ) -> None:
@@ -246,7 +265,7 @@ def test_migrates_v1_file_keeping_data(tmp_path: Path) -> None:
     _make_v1(path)
     store = MeterStore(path)
     try:
-        assert store.schema_version == 2
+        assert store.schema_version == 3
         [window] = store.query_windows("p1", 300, 0, 1e9)
         assert window == Window(
             "p1",
@@ -264,6 +283,23 @@ def test_migrates_v1_file_keeping_data(tmp_path: Path) -> None:
         assert store.add_readings([MeterlogRow(1.0, "1", 2.0)]) == 1
     finally:
         store.close()
+    with sqlite3.connect(path) as conn:  # v3: the meterlog keeps its time index only
+        indexes = conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'meterlog'"
+        ).fetchall()
+    assert indexes == [("meterlog_time",)]
+
+
+def test_station_page_uses_the_time_index(store: MeterStore, tmp_path: Path) -> None:
+    store.add_readings([MeterlogRow(float(t), str(t % 3), float(t)) for t in range(300)])
+    assert [r.time for r in store.query_readings("2", limit=3, offset=1)] == [296.0, 293.0, 290.0]
+    with sqlite3.connect(tmp_path / "meterit.db") as conn:
+        plan = conn.execute(
+            "EXPLAIN QUERY PLAN SELECT time FROM meterlog WHERE station_id = ? "
+            "ORDER BY time DESC, id DESC LIMIT 3",
+            ("2",),
+        ).fetchall()
+    assert "meterlog_time" in str(plan)
 
 
 def test_not_sqlite_is_corrupt_and_untouched(tmp_path: Path) -> None:
