@@ -274,8 +274,14 @@ class Station:
     version: int = 0
 
 
-type _Request = tuple[PreparedReadings, asyncio.Future[None]]
-"""The checked rows of one request and the future its handler waits on."""
+@dataclass(slots=True)
+class _Request:
+    """One request waiting for its round: its checked rows, its readings, the handler's future."""
+
+    rows: PreparedReadings
+    readings: Sequence[PowerReading]
+    prices: Sequence[float | None]
+    future: asyncio.Future[None]
 
 
 @dataclass(slots=True)
@@ -498,8 +504,9 @@ class WebhookCoordinator(DataUpdateCoordinator[Mapping[str, Station]]):
         now = dt_util.utcnow().timestamp()
         try:
             check_content_type(request.headers.get(hdrs.CONTENT_TYPE))
-            check_content_length(_declared_length(request.headers.get(hdrs.CONTENT_LENGTH)))
-            raw = await _read_limited(request)
+            declared = _declared_length(request.headers.get(hdrs.CONTENT_LENGTH))
+            check_content_length(declared)
+            raw = await _read_body(request, declared)
             readings = parse_body(raw, now=now)
         except BodyError as err:
             self.rejected += 1
@@ -514,7 +521,9 @@ class WebhookCoordinator(DataUpdateCoordinator[Mapping[str, Station]]):
             for r, p in zip(readings, prices, strict=True)
         )
         try:
-            await self._async_write(rows)
+            await self._async_write(
+                _Request(rows, readings, prices, self.hass.loop.create_future())
+            )
         except StoreError as err:
             LOGGER.warning(
                 "Power webhook %s: readings not stored: %s", self.config_entry.title, err
@@ -523,8 +532,6 @@ class WebhookCoordinator(DataUpdateCoordinator[Mapping[str, Station]]):
                 {"error": "store_unavailable", "problem": "readings not stored, send them again"},
                 HTTPStatus.SERVICE_UNAVAILABLE,
             )
-        self.accepted += rows.count
-        self._apply(readings, prices)
         return _json_response(self._answer(readings, prices, now), HTTPStatus.OK)
 
     def _answer(
@@ -555,14 +562,16 @@ class WebhookCoordinator(DataUpdateCoordinator[Mapping[str, Station]]):
     # next round (what arrived meanwhile) starts at once. No task sits between the two: on a busy
     # webhook each hop through the event loop is latency every waiting request pays.
 
-    async def _async_write(self, rows: PreparedReadings) -> None:
-        """Queue rows for the next round and wait until they are stored (or raise StoreError)."""
-        future: asyncio.Future[None] = self.hass.loop.create_future()
-        self._pending.append((rows, future))
+    async def _async_write(self, request: _Request) -> None:
+        """Queue a request for the next round and wait until it is stored (or raise StoreError).
+
+        Once stored, its readings are applied to the live state before it is answered.
+        """
+        self._pending.append(request)
         if len(self._pending) == 1 and not self._round_running:
             # start at the end of this loop iteration: requests read together go together
             self.hass.loop.call_soon(self._start_round)
-        await future
+        await request.future
 
     @callback
     def _start_round(self, *, retry_windows: bool = False) -> None:
@@ -597,7 +606,7 @@ class WebhookCoordinator(DataUpdateCoordinator[Mapping[str, Station]]):
     def _write(self, batch: list[_Request], windows: list[Window]) -> _Outcome:
         """Writer thread: readings (their failure fails the requests), then windows (it does not)."""
         try:
-            self.store.add_prepared(*(rows for rows, _ in batch))
+            self.store.add_prepared(*(request.rows for request in batch))
         except StoreError as err:
             return _Outcome([err] * len(batch), windows_written=False)
         window_error: StoreError | None = None
@@ -612,14 +621,24 @@ class WebhookCoordinator(DataUpdateCoordinator[Mapping[str, Station]]):
 
     @callback
     def _round_done(self, batch: list[_Request], windows: list[Window], outcome: _Outcome) -> None:
-        """Answer the round's requests, settle its windows, start the next round."""
-        for (_, future), error in zip(batch, outcome.errors, strict=True):
-            if future.done():  # the client went away
-                continue
+        """Apply what was stored, answer the requests, settle the windows, start the next round.
+
+        The readings of the whole round go to the stations at once (in time order), also those
+        of a request whose client went away: they are stored.
+        """
+        readings: list[PowerReading] = []
+        prices: list[float | None] = []
+        for request, error in zip(batch, outcome.errors, strict=True):
             if error is None:
-                future.set_result(None)
-            else:
-                future.set_exception(error)
+                readings.extend(request.readings)
+                prices.extend(request.prices)
+                self.accepted += request.rows.count
+                if not request.future.done():
+                    request.future.set_result(None)
+            elif not request.future.done():
+                request.future.set_exception(error)
+        if readings:
+            self._apply(readings, prices)
         if windows:
             self._windows_done(windows, outcome)
         self._round_running = False
@@ -764,6 +783,16 @@ def _declared_length(header: str | None) -> int | None:
     if not text.isdigit():
         raise BodyError("content-length", "is not a number of bytes")
     return int(text)
+
+
+async def _read_body(request: web.Request, declared: int | None) -> bytes:
+    """The body: exactly its declared length, or (chunked) up to :data:`MAX_BODY_BYTES`."""
+    if declared is None:
+        return await _read_limited(request)
+    try:
+        return await request.content.readexactly(declared)
+    except asyncio.IncompleteReadError as err:
+        raise BodyError("body", f"ended after {len(err.partial)} of {declared} bytes") from None
 
 
 async def _read_limited(request: web.Request) -> bytes:

@@ -18,7 +18,8 @@ import time
 from typing import Any
 
 from aiohttp import ClientResponse
-from aiohttp.test_utils import TestClient
+from aiohttp.streams import StreamReader
+from aiohttp.test_utils import TestClient, make_mocked_request
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.components.sensor import ATTR_STATE_CLASS, SensorStateClass
 from homeassistant.config_entries import ConfigEntryState
@@ -886,3 +887,45 @@ async def test_declared_length_must_be_a_number() -> None:
     assert webhook_module._declared_length(" 12 ") == 12
     with pytest.raises(BodyError, match="content-length"):
         webhook_module._declared_length("12abc")
+
+
+async def test_body_cut_short_by_the_client(
+    hass: HomeAssistant, client: Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A client that declares more bytes than it sends, then hangs up: nothing stored, no error,
+    no handler left waiting."""
+    server = client.server
+    _reader, writer = await asyncio.open_connection(server.host, server.port)
+    body = b'{"watts": 5, "station_id": 1}'
+    writer.write(
+        f"POST {URL} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body) + 20}\r\n\r\n".encode()
+        + body
+    )
+    await writer.drain()
+    writer.close()
+    await writer.wait_closed()
+    await asyncio.sleep(0.2)
+    assert not [t for t in asyncio.all_tasks() if "_async_handle" in repr(t.get_coro())]
+    assert (await post_json(client, {"watts": 6, "station_id": 1}))[0] == 200
+    assert [r.watts for r in await stored(hass)] == [6.0]
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert WEBHOOK_ID not in ours(caplog)
+
+
+async def test_read_body_refuses_a_body_shorter_than_declared() -> None:
+    """Defensive: if the stream ends before the declared length, that is the client's error."""
+
+    class Protocol:
+        _reading_paused = False
+
+        def pause_reading(self) -> None: ...
+
+        def resume_reading(self, resume_parser: bool = True) -> None: ...
+
+    stream = StreamReader(Protocol(), 2**16, loop=asyncio.get_running_loop())  # type: ignore[arg-type]
+    stream.feed_data(b'{"watts": 1')
+    stream.feed_eof()
+    request = make_mocked_request("POST", "/", payload=stream)
+    with pytest.raises(BodyError, match="ended after 11 of 30 bytes"):
+        await webhook_module._read_body(request, 30)
