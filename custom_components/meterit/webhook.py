@@ -112,6 +112,10 @@ WATCHDOG_INTERVAL: Final = timedelta(seconds=10)
 SAVE_INTERVAL: Final = timedelta(minutes=1)
 PUBLISH_INTERVAL: float = 1.0
 """Entities update at most this often (s); tests set it to 0."""
+ROUND_INTERVAL: float = 0.002
+"""Write rounds start at most this often (s): under load one commit carries more requests, which
+costs the writer thread less; a request that finds the writer idle long enough never waits for
+it. Tests set it to 0 (its own test sets it back)."""
 MAX_PENDING_WINDOWS: Final = 20_000
 PRICE_HISTORY_S: Final = 2 * 86_400.0
 STATE_VERSION: Final = 1
@@ -321,6 +325,8 @@ class WebhookCoordinator(DataUpdateCoordinator[Mapping[str, Station]]):
         self._windows: list[Window] = []
         self._worker = SerialWorker(f"{DOMAIN} webhook writer")
         self._round_running = False
+        self._last_round = float("-inf")
+        self._round_timer: asyncio.TimerHandle | None = None
         self._idle = asyncio.Event()
         self._idle.set()
         self._hold_windows = False
@@ -411,6 +417,7 @@ class WebhookCoordinator(DataUpdateCoordinator[Mapping[str, Station]]):
         await self._async_wait_drained()
         self._flush_windows(dt_util.utcnow().timestamp())
         await self._async_wait_drained()
+        self._cancel_round_timer()
         self._worker.stop()
         await self._async_save()
 
@@ -585,12 +592,30 @@ class WebhookCoordinator(DataUpdateCoordinator[Mapping[str, Station]]):
         windows_due = bool(self._windows) and (retry_windows or not self._hold_windows)
         if not self._pending and not windows_due:
             return
+        now = self.hass.loop.time()
+        if not retry_windows and (wait := self._last_round + ROUND_INTERVAL - now) > 0:
+            if self._round_timer is None:
+                self._round_timer = self.hass.loop.call_later(wait, self._round_timer_fired)
+            return
+        self._cancel_round_timer()
+        self._last_round = now
         batch, self._pending = self._pending, []
         windows, self._windows = self._windows, []
         self._hold_windows = False
         self._round_running = True
         self._idle.clear()
         self._worker.submit(partial(self._write_round, batch, windows))
+
+    @callback
+    def _round_timer_fired(self) -> None:
+        self._round_timer = None
+        self._start_round()
+
+    @callback
+    def _cancel_round_timer(self) -> None:
+        if self._round_timer is not None:
+            self._round_timer.cancel()
+            self._round_timer = None
 
     def _write_round(self, batch: list[_Request], windows: list[Window]) -> None:
         """Writer thread: write one round, then hand its outcome to the event loop."""
@@ -649,7 +674,9 @@ class WebhookCoordinator(DataUpdateCoordinator[Mapping[str, Station]]):
     async def _async_wait_drained(self) -> None:
         """Wait until every queued request and window has had its round."""
         self._start_round(retry_windows=True)
-        while self._round_running:
+        while self._round_running or self._pending:
+            if not self._round_running:  # a round held back by ROUND_INTERVAL: go now
+                self._start_round(retry_windows=True)
             await self._idle.wait()
 
     @callback

@@ -66,6 +66,7 @@ type Client = TestClient[Any, Any]
 def instant_publish(monkeypatch: pytest.MonkeyPatch) -> None:
     """Entities update on every reading (the 1-s throttle has its own test)."""
     monkeypatch.setattr(webhook_module, "PUBLISH_INTERVAL", 0.0)
+    monkeypatch.setattr(webhook_module, "ROUND_INTERVAL", 0.0)
 
 
 async def setup_entry(hass: HomeAssistant, entry: MockConfigEntry) -> WebhookCoordinator:
@@ -929,3 +930,41 @@ async def test_read_body_refuses_a_body_shorter_than_declared() -> None:
     request = make_mocked_request("POST", "/", payload=stream)
     with pytest.raises(BodyError, match="ended after 11 of 30 bytes"):
         await webhook_module._read_body(request, 30)
+
+
+async def test_rounds_start_at_most_every_round_interval(
+    hass: HomeAssistant, client: Client, hook: MockConfigEntry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A request that finds the writer idle is written at once; under load the next round waits
+    for the interval and carries everything queued meanwhile; an unload does not wait for it."""
+    monkeypatch.setattr(webhook_module, "ROUND_INTERVAL", 0.3)
+    coordinator = hook.runtime_data
+    assert isinstance(coordinator, WebhookCoordinator)
+    store = coordinator.store
+    original = store.add_prepared
+    rounds: list[tuple[float, int]] = []
+    loop = asyncio.get_running_loop()
+
+    def recorded(*batches: PreparedReadings) -> int:
+        rounds.append((loop.time(), sum(b.count for b in batches)))
+        return original(*batches)
+
+    monkeypatch.setattr(store, "add_prepared", recorded)
+    started = loop.time()
+    assert (await post_json(client, {"watts": 1, "station_id": 1}))[0] == 200
+    assert loop.time() - started < 0.3  # the writer was idle: no wait
+    statuses = await asyncio.gather(
+        *(post_json(client, {"watts": w, "station_id": 2}) for w in (2, 3))
+    )
+    assert [s for s, _ in statuses] == [200, 200]
+    assert [n for _, n in rounds] == [1, 2]  # the two queued requests went together ...
+    assert rounds[1][0] - rounds[0][0] >= 0.29  # ... once the interval had passed
+    # a request held back by the interval is written when the entry unloads, not dropped
+    late = asyncio.ensure_future(post_json(client, {"watts": 4, "station_id": 3}))
+    async with asyncio.timeout(5):
+        while not coordinator._pending:
+            await asyncio.sleep(0.01)
+    assert coordinator._round_timer is not None  # held back, not being written
+    assert await hass.config_entries.async_unload(hook.entry_id)
+    assert (await late)[0] == 200
+    assert sorted(r.watts for r in await stored(hass)) == [1.0, 2.0, 3.0, 4.0]

@@ -60,6 +60,7 @@ type Client = TestClient[Any, Any]
 def instant_publish(monkeypatch: pytest.MonkeyPatch) -> None:
     """Entities update on every reading."""
     monkeypatch.setattr(webhook_module, "PUBLISH_INTERVAL", 0.0)
+    monkeypatch.setattr(webhook_module, "ROUND_INTERVAL", 0.0)
 
 
 # ---------------------------------------------------------------------- the reference rule
