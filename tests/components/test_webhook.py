@@ -968,3 +968,32 @@ async def test_rounds_start_at_most_every_round_interval(
     assert await hass.config_entries.async_unload(hook.entry_id)
     assert (await late)[0] == 200
     assert sorted(r.watts for r in await stored(hass)) == [1.0, 2.0, 3.0, 4.0]
+
+
+async def test_a_bug_in_a_write_answers_500_and_the_webhook_goes_on(
+    hass: HomeAssistant,
+    client: Client,
+    hook: MockConfigEntry,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An unexpected error in the writer thread still answers the request (500, logged without
+    the webhook ID) and the next requests are written normally."""
+    coordinator = hook.runtime_data
+    assert isinstance(coordinator, WebhookCoordinator)
+    store = coordinator.store
+    original = store.add_prepared
+
+    def buggy(*batches: PreparedReadings) -> int:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(store, "add_prepared", buggy)
+    status, answer = await post_json(client, {"watts": 5, "station_id": 1})
+    assert status == 500
+    assert answer["error"] == "internal_error"
+    assert "a bug" in ours(caplog)
+    assert WEBHOOK_ID not in ours(caplog)
+    monkeypatch.setattr(store, "add_prepared", original)
+    assert (await post_json(client, {"watts": 6, "station_id": 1}))[0] == 200
+    assert [r.watts for r in await stored(hass)] == [6.0]
+    assert coordinator.accepted == 1
