@@ -74,6 +74,7 @@ from .metering import (
     Reading,
     SerialWorker,
     StoreError,
+    StoreUnavailableError,
     Window,
     WindowAggregator,
     prepare_readings,
@@ -325,6 +326,7 @@ class WebhookCoordinator(DataUpdateCoordinator[Mapping[str, Station]]):
         self._windows: list[Window] = []
         self._worker = SerialWorker(f"{DOMAIN} webhook writer")
         self._round_running = False
+        self._closed = False
         self._last_round = float("-inf")
         self._round_timer: asyncio.TimerHandle | None = None
         self._idle = asyncio.Event()
@@ -418,6 +420,7 @@ class WebhookCoordinator(DataUpdateCoordinator[Mapping[str, Station]]):
         self._flush_windows(dt_util.utcnow().timestamp())
         await self._async_wait_drained()
         self._cancel_round_timer()
+        self._closed = True  # a request still on its way in gets a 503 from now on
         self._worker.stop()
         await self._async_save()
 
@@ -574,6 +577,8 @@ class WebhookCoordinator(DataUpdateCoordinator[Mapping[str, Station]]):
 
         Once stored, its readings are applied to the live state before it is answered.
         """
+        if self._closed:
+            raise StoreUnavailableError("the webhook is stopped")
         self._pending.append(request)
         if len(self._pending) == 1 and not self._round_running:
             # start at the end of this loop iteration: requests read together go together

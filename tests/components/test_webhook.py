@@ -40,6 +40,7 @@ from custom_components.meterit.metering import (
     PreparedReadings,
     PricePoint,
     StoreUnavailableError,
+    prepare_readings,
 )
 from custom_components.meterit.powerhook import BodyError
 from custom_components.meterit.prices import PriceCoordinator
@@ -968,6 +969,12 @@ async def test_rounds_start_at_most_every_round_interval(
     assert await hass.config_entries.async_unload(hook.entry_id)
     assert (await late)[0] == 200
     assert sorted(r.watts for r in await stored(hass)) == [1.0, 2.0, 3.0, 4.0]
+    # a request still on its way in after the unload is refused (a 503), never left waiting
+    on_its_way = webhook_module._Request(
+        prepare_readings([MeterlogRow(5.0, "3", 1.0)]), [], [], loop.create_future()
+    )
+    with pytest.raises(StoreUnavailableError, match="stopped"):
+        await coordinator._async_write(on_its_way)
 
 
 async def test_a_bug_in_a_write_answers_500_and_the_webhook_goes_on(
