@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Final
 
 from aiohttp import hdrs, web
 from homeassistant.components import webhook
-from homeassistant.const import CONF_WEBHOOK_ID
+from homeassistant.const import CONF_WEBHOOK_ID, EVENT_HOMEASSISTANT_STOP
 from homeassistant.core import CALLBACK_TYPE, Event, EventStateChangedData, HomeAssistant, callback
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.event import (
@@ -66,6 +66,7 @@ from .const import CONF_SOURCE, DOMAIN, LOGGER, Source
 from .esios import PriceKind
 from .history import StationHistory
 from .metering import (
+    InvalidRecordError,
     InvalidSnapshotError,
     JsonValue,
     MeterlogRow,
@@ -295,7 +296,9 @@ class _Outcome:
 
     errors: list[Exception | None]
     windows_written: bool
-    window_error: StoreError | None = None
+    window_error: Exception | None = None
+    unexpected: Exception | None = None
+    """A bug rather than a store failure (logged with its traceback, once)."""
 
 
 def _new_station(station_id: str) -> Station:
@@ -327,12 +330,14 @@ class WebhookCoordinator(DataUpdateCoordinator[Mapping[str, Station]]):
         self._worker = SerialWorker(f"{DOMAIN} webhook writer")
         self._round_running = False
         self._closed = False
+        self._timers: list[CALLBACK_TYPE] = []
         self._last_round = float("-inf")
         self._round_timer: asyncio.TimerHandle | None = None
         self._idle = asyncio.Event()
         self._idle.set()
         self._hold_windows = False
         self._windows_failing = False
+        self._readings_failing = False
         self._dirty = False
         self._last_publish = float("-inf")
         self._unsub_publish: CALLBACK_TYPE | None = None
@@ -400,28 +405,39 @@ class WebhookCoordinator(DataUpdateCoordinator[Mapping[str, Station]]):
             allowed_methods=(hdrs.METH_POST, hdrs.METH_PUT),
         )
         self._registered = True
-        entry.async_on_unload(
-            async_track_time_interval(self.hass, self._async_watchdog, WATCHDOG_INTERVAL)
-        )
-        entry.async_on_unload(
-            async_track_time_interval(self.hass, self._async_save_timer, SAVE_INTERVAL)
-        )
+        self._timers = [
+            async_track_time_interval(self.hass, self._async_watchdog, WATCHDOG_INTERVAL),
+            async_track_time_interval(self.hass, self._async_save_timer, SAVE_INTERVAL),
+            # Home Assistant does not unload entries when it stops: write and save then too
+            self.hass.bus.async_listen(EVENT_HOMEASSISTANT_STOP, self._async_hass_stop),
+        ]
+
+    async def _async_hass_stop(self, _event: Event) -> None:
+        """Home Assistant stops (the store closes after this stage): write what waits, save."""
+        await self._async_flush()
 
     async def async_stop(self) -> None:
         """Unregister the webhook, finish pending writes, write closed windows, save state."""
         if self._registered:
             webhook.async_unregister(self.hass, self.config_entry.data[CONF_WEBHOOK_ID])
             self._registered = False
+        for unsub in self._timers:
+            unsub()
+        self._timers = []
         self.price_source.async_stop()
         if self._unsub_publish is not None:
             self._unsub_publish()
             self._unsub_publish = None
-        await self._async_wait_drained()
-        self._flush_windows(dt_util.utcnow().timestamp())
-        await self._async_wait_drained()
+        await self._async_flush()
         self._cancel_round_timer()
         self._closed = True  # a request still on its way in gets a 503 from now on
         self._worker.stop()
+
+    async def _async_flush(self) -> None:
+        """Write every waiting request and every window that can close, then save the state."""
+        await self._async_wait_drained()
+        self._flush_windows(dt_util.utcnow().timestamp())
+        await self._async_wait_drained()
         await self._async_save()
 
     async def _async_restore(self) -> None:
@@ -534,10 +550,7 @@ class WebhookCoordinator(DataUpdateCoordinator[Mapping[str, Station]]):
             await self._async_write(
                 _Request(rows, readings, prices, self.hass.loop.create_future())
             )
-        except StoreError as err:
-            LOGGER.warning(
-                "Power webhook %s: readings not stored: %s", self.config_entry.title, err
-            )
+        except StoreError:  # logged once per outage by the writer's round
             return _json_response(
                 {"error": "store_unavailable", "problem": "readings not stored, send them again"},
                 HTTPStatus.SERVICE_UNAVAILABLE,
@@ -592,7 +605,7 @@ class WebhookCoordinator(DataUpdateCoordinator[Mapping[str, Station]]):
         Windows held back after a failure go with the next request, or when ``retry_windows``
         (the watchdog, the stop) asks for them.
         """
-        if self._round_running:
+        if self._round_running or self._closed:
             return
         windows_due = bool(self._windows) and (retry_windows or not self._hold_windows)
         if not self._pending and not windows_due:
@@ -607,9 +620,9 @@ class WebhookCoordinator(DataUpdateCoordinator[Mapping[str, Station]]):
         batch, self._pending = self._pending, []
         windows, self._windows = self._windows, []
         self._hold_windows = False
+        self._worker.submit(partial(self._write_round, batch, windows))
         self._round_running = True
         self._idle.clear()
-        self._worker.submit(partial(self._write_round, batch, windows))
 
     @callback
     def _round_timer_fired(self) -> None:
@@ -627,23 +640,27 @@ class WebhookCoordinator(DataUpdateCoordinator[Mapping[str, Station]]):
         try:
             outcome = self._write(batch, windows)
         except Exception as err:  # noqa: BLE001 - every waiting request must get an answer
-            outcome = _Outcome([err] * len(batch), windows_written=False)
+            outcome = _Outcome([err] * len(batch), windows_written=False, unexpected=err)
         try:
             self.hass.loop.call_soon_threadsafe(self._round_done, batch, windows, outcome)
         except RuntimeError:  # the event loop is closed: Home Assistant is gone
             return
 
     def _write(self, batch: list[_Request], windows: list[Window]) -> _Outcome:
-        """Writer thread: readings (their failure fails the requests), then windows (it does not)."""
+        """Writer thread: readings (their failure fails the requests), then windows (it does not).
+
+        Once the readings are committed nothing can fail the requests any more: whatever goes
+        wrong with the windows is reported with them.
+        """
         try:
             self.store.add_prepared(*(request.rows for request in batch))
         except StoreError as err:
             return _Outcome([err] * len(batch), windows_written=False)
-        window_error: StoreError | None = None
+        window_error: Exception | None = None
         if windows:
             try:
                 self.store.write_windows(windows)
-            except StoreError as err:
+            except Exception as err:  # noqa: BLE001 - reported on the event loop
                 window_error = err
         return _Outcome(
             [None] * len(batch), windows_written=window_error is None, window_error=window_error
@@ -654,27 +671,62 @@ class WebhookCoordinator(DataUpdateCoordinator[Mapping[str, Station]]):
         """Apply what was stored, answer the requests, settle the windows, start the next round.
 
         The readings of the whole round go to the stations at once (in time order), also those
-        of a request whose client went away: they are stored.
+        of a request whose client went away: they are stored. Whatever fails here, the next
+        round starts: one bad round never stalls the webhook.
         """
-        readings: list[PowerReading] = []
-        prices: list[float | None] = []
-        for request, error in zip(batch, outcome.errors, strict=True):
-            if error is None:
-                readings.extend(request.readings)
-                prices.extend(request.prices)
-                self.accepted += request.rows.count
-                if not request.future.done():
-                    request.future.set_result(None)
-            elif not request.future.done():
+        try:
+            readings: list[PowerReading] = []
+            prices: list[float | None] = []
+            refused: list[_Request] = []
+            for request, error in zip(batch, outcome.errors, strict=True):
+                if error is None:
+                    readings.extend(request.readings)
+                    prices.extend(request.prices)
+                    self.accepted += request.rows.count
+                    if not request.future.done():
+                        request.future.set_result(None)
+                else:
+                    refused.append(request)
+            self._readings_done(refused, outcome)
+            if readings:
+                self._apply(readings, prices)
+            if windows:
+                self._windows_done(windows, outcome)
+        except Exception:  # noqa: BLE001 - logged; the webhook must go on
+            LOGGER.exception("Power webhook %s: a write round failed", self.config_entry.title)
+        finally:
+            self._round_running = False
+            self._start_round()
+            if not self._round_running:
+                self._idle.set()
+
+    @callback
+    def _readings_done(self, refused: list[_Request], outcome: _Outcome) -> None:
+        """Answer the refused requests (503: send again); log once per outage, not per request."""
+        if not refused:
+            if self._readings_failing and outcome.errors:
+                self._readings_failing = False
+                LOGGER.info("Power webhook %s: readings stored again", self.config_entry.title)
+            return
+        error: Exception = next(e for e in outcome.errors if e is not None)
+        if outcome.unexpected is not None:
+            LOGGER.error(
+                "Power webhook %s: %d request(s) not stored, unexpected error",
+                self.config_entry.title,
+                len(refused),
+                exc_info=outcome.unexpected,
+            )
+            error = StoreUnavailableError("unexpected error, see the log")
+        elif not self._readings_failing:
+            LOGGER.warning(
+                "Power webhook %s: readings not stored, answering 503 until the store works: %s",
+                self.config_entry.title,
+                error,
+            )
+        self._readings_failing = True
+        for request in refused:
+            if not request.future.done():
                 request.future.set_exception(error)
-        if readings:
-            self._apply(readings, prices)
-        if windows:
-            self._windows_done(windows, outcome)
-        self._round_running = False
-        self._start_round()
-        if not self._round_running:
-            self._idle.set()
 
     async def _async_wait_drained(self) -> None:
         """Wait until every queued request and window has had its round."""
@@ -692,14 +744,26 @@ class WebhookCoordinator(DataUpdateCoordinator[Mapping[str, Station]]):
                 self._windows_failing = False
                 LOGGER.info("Power webhook %s: windows stored again", self.config_entry.title)
             return
-        if outcome.window_error is not None and not self._windows_failing:
+        error = outcome.window_error
+        if isinstance(error, InvalidRecordError) or (
+            error is not None and not isinstance(error, StoreError)
+        ):
+            # retrying cannot help, and would hold back every later window: drop them
+            LOGGER.error(
+                "Power webhook %s: %d window(s) dropped: %s",
+                self.config_entry.title,
+                len(windows),
+                error,
+                exc_info=None if isinstance(error, StoreError) else error,
+            )
+            return
+        if error is not None and not self._windows_failing:
             self._windows_failing = True
             LOGGER.warning(
-                "Power webhook %s: windows not stored, retrying: %s",
-                self.config_entry.title,
-                outcome.window_error,
+                "Power webhook %s: windows not stored, retrying: %s", self.config_entry.title, error
             )
-        # Readings are stored; windows can be rebuilt from them, so the backlog is bounded.
+        # The readings behind them are stored (a window lost for good loses no reading); the
+        # backlog is bounded.
         self._windows = (windows + self._windows)[-MAX_PENDING_WINDOWS:]
         self._hold_windows = True
 
@@ -821,6 +885,8 @@ async def _read_body(request: web.Request, declared: int | None) -> bytes:
     """The body: exactly its declared length, or (chunked) up to :data:`MAX_BODY_BYTES`."""
     if declared is None:
         return await _read_limited(request)
+    if declared == 0:
+        return b""  # (aiohttp's empty stream refuses even readexactly(0))
     try:
         return await request.content.readexactly(declared)
     except asyncio.IncompleteReadError as err:

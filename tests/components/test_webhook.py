@@ -18,12 +18,15 @@ import time
 from typing import Any
 
 from aiohttp import ClientResponse
-from aiohttp.streams import StreamReader
-from aiohttp.test_utils import TestClient, make_mocked_request
+from aiohttp.test_utils import TestClient
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.components.sensor import ATTR_STATE_CLASS, SensorStateClass
 from homeassistant.config_entries import ConfigEntryState
-from homeassistant.const import ATTR_UNIT_OF_MEASUREMENT, STATE_UNAVAILABLE
+from homeassistant.const import (
+    ATTR_UNIT_OF_MEASUREMENT,
+    EVENT_HOMEASSISTANT_STOP,
+    STATE_UNAVAILABLE,
+)
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr
 from homeassistant.util import dt as dt_util
@@ -40,6 +43,7 @@ from custom_components.meterit.metering import (
     PreparedReadings,
     PricePoint,
     StoreUnavailableError,
+    Window,
     prepare_readings,
 )
 from custom_components.meterit.powerhook import BodyError
@@ -905,87 +909,85 @@ async def test_body_cut_short_by_the_client(
         + body
     )
     await writer.drain()
+    async with asyncio.timeout(5):  # the server is handling the request, waiting for the rest
+        while not any("_handle_request" in repr(t.get_coro()) for t in asyncio.all_tasks()):
+            await asyncio.sleep(0.01)
     writer.close()
     await writer.wait_closed()
-    await asyncio.sleep(0.2)
-    assert not [t for t in asyncio.all_tasks() if "_async_handle" in repr(t.get_coro())]
+    async with asyncio.timeout(5):  # the handler of that request ends, it does not hang
+        while any("_handle_request" in repr(t.get_coro()) for t in asyncio.all_tasks()):
+            await asyncio.sleep(0.01)
     assert (await post_json(client, {"watts": 6, "station_id": 1}))[0] == 200
     assert [r.watts for r in await stored(hass)] == [6.0]
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
     assert WEBHOOK_ID not in ours(caplog)
 
 
-async def test_read_body_refuses_a_body_shorter_than_declared() -> None:
-    """Defensive: if the stream ends before the declared length, that is the client's error."""
-
-    class Protocol:
-        _reading_paused = False
-
-        def pause_reading(self) -> None: ...
-
-        def resume_reading(self, resume_parser: bool = True) -> None: ...
-
-    stream = StreamReader(Protocol(), 2**16, loop=asyncio.get_running_loop())  # type: ignore[arg-type]
-    stream.feed_data(b'{"watts": 1')
-    stream.feed_eof()
-    request = make_mocked_request("POST", "/", payload=stream)
-    with pytest.raises(BodyError, match="ended after 11 of 30 bytes"):
-        await webhook_module._read_body(request, 30)
-
-
 async def test_rounds_start_at_most_every_round_interval(
     hass: HomeAssistant, client: Client, hook: MockConfigEntry, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A request that finds the writer idle is written at once; under load the next round waits
-    for the interval and carries everything queued meanwhile; an unload does not wait for it."""
-    monkeypatch.setattr(webhook_module, "ROUND_INTERVAL", 0.3)
+    """A request that finds the writer idle is written at once; the next round waits for the
+    interval and carries everything queued meanwhile; an unload does not wait for it."""
+    interval = 60.0  # long enough that nothing here depends on the machine's speed
+    monkeypatch.setattr(webhook_module, "ROUND_INTERVAL", interval)
     coordinator = hook.runtime_data
     assert isinstance(coordinator, WebhookCoordinator)
     store = coordinator.store
     original = store.add_prepared
-    rounds: list[tuple[float, int]] = []
-    loop = asyncio.get_running_loop()
+    rounds: list[int] = []
 
     def recorded(*batches: PreparedReadings) -> int:
-        rounds.append((loop.time(), sum(b.count for b in batches)))
+        rounds.append(sum(b.count for b in batches))
         return original(*batches)
 
     monkeypatch.setattr(store, "add_prepared", recorded)
-    started = loop.time()
-    assert (await post_json(client, {"watts": 1, "station_id": 1}))[0] == 200
-    assert loop.time() - started < 0.3  # the writer was idle: no wait
-    statuses = await asyncio.gather(
-        *(post_json(client, {"watts": w, "station_id": 2}) for w in (2, 3))
-    )
-    assert [s for s, _ in statuses] == [200, 200]
-    assert [n for _, n in rounds] == [1, 2]  # the two queued requests went together ...
-    assert rounds[1][0] - rounds[0][0] >= 0.29  # ... once the interval had passed
+    assert (await post_json(client, {"watts": 1, "station_id": 1}))[0] == 200  # at once
+    posts = asyncio.gather(*(post_json(client, {"watts": w, "station_id": 2}) for w in (2, 3)))
+    async with asyncio.timeout(5):
+        while len(coordinator._pending) < 2 or coordinator._round_timer is None:
+            await asyncio.sleep(0.01)
+    timer = coordinator._round_timer
+    assert timer is not None  # held back until the interval has passed
+    assert timer.when() - coordinator._last_round == pytest.approx(interval)
+    assert rounds == [1]
+    # the interval is over: the timer fires (by hand, with the clock moved past it)
+    monkeypatch.setattr(webhook_module, "ROUND_INTERVAL", 0.0)
+    timer.cancel()
+    coordinator._round_timer_fired()
+    monkeypatch.setattr(webhook_module, "ROUND_INTERVAL", interval)
+    assert [status for status, _ in await posts] == [200, 200]
+    assert rounds == [1, 2]  # the two queued requests went together
     # a request held back by the interval is written when the entry unloads, not dropped
     late = asyncio.ensure_future(post_json(client, {"watts": 4, "station_id": 3}))
     async with asyncio.timeout(5):
         while not coordinator._pending:
             await asyncio.sleep(0.01)
-    assert coordinator._round_timer is not None  # held back, not being written
+    assert coordinator._round_timer is not None
     assert await hass.config_entries.async_unload(hook.entry_id)
     assert (await late)[0] == 200
+    assert rounds == [1, 2, 1]
     assert sorted(r.watts for r in await stored(hass)) == [1.0, 2.0, 3.0, 4.0]
     # a request still on its way in after the unload is refused (a 503), never left waiting
     on_its_way = webhook_module._Request(
-        prepare_readings([MeterlogRow(5.0, "3", 1.0)]), [], [], loop.create_future()
+        prepare_readings([MeterlogRow(5.0, "3", 1.0)]),
+        [],
+        [],
+        asyncio.get_running_loop().create_future(),
     )
     with pytest.raises(StoreUnavailableError, match="stopped"):
         await coordinator._async_write(on_its_way)
 
 
-async def test_a_bug_in_a_write_answers_500_and_the_webhook_goes_on(
+async def test_a_bug_in_a_write_answers_503_once_logged_and_the_webhook_goes_on(
     hass: HomeAssistant,
     client: Client,
     hook: MockConfigEntry,
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """An unexpected error in the writer thread still answers the request (500, logged without
-    the webhook ID) and the next requests are written normally."""
+    """An unexpected error in the writer thread still answers every request of the round (503:
+    nothing was stored, send again), is logged once with its traceback and without the webhook
+    ID, and the next requests are written normally."""
     coordinator = hook.runtime_data
     assert isinstance(coordinator, WebhookCoordinator)
     store = coordinator.store
@@ -995,12 +997,76 @@ async def test_a_bug_in_a_write_answers_500_and_the_webhook_goes_on(
         raise RuntimeError("a bug")
 
     monkeypatch.setattr(store, "add_prepared", buggy)
-    status, answer = await post_json(client, {"watts": 5, "station_id": 1})
-    assert status == 500
-    assert answer["error"] == "internal_error"
+    answers = await asyncio.gather(
+        *(post_json(client, {"watts": w, "station_id": 1}) for w in (5, 6, 7))
+    )
+    assert [(status, answer["error"]) for status, answer in answers] == [
+        (503, "store_unavailable")
+    ] * 3
+    assert ours(caplog).count("RuntimeError: a bug") == len(
+        [r for r in caplog.records if "unexpected error" in r.getMessage()]
+    )  # once per round, not once per request
     assert "a bug" in ours(caplog)
     assert WEBHOOK_ID not in ours(caplog)
     monkeypatch.setattr(store, "add_prepared", original)
-    assert (await post_json(client, {"watts": 6, "station_id": 1}))[0] == 200
-    assert [r.watts for r in await stored(hass)] == [6.0]
+    assert (await post_json(client, {"watts": 8, "station_id": 1}))[0] == 200
+    assert [r.watts for r in await stored(hass)] == [8.0]
     assert coordinator.accepted == 1
+
+
+async def test_a_bug_after_the_commit_is_logged_and_the_webhook_goes_on(
+    hass: HomeAssistant,
+    client: Client,
+    hook: MockConfigEntry,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A failure while applying a stored round, or a bug writing its windows, never fails
+    requests that are stored, and never stalls the next rounds."""
+    coordinator = hook.runtime_data
+    assert isinstance(coordinator, WebhookCoordinator)
+    original_apply = coordinator._apply
+    calls = 0
+
+    def apply_once_broken(*args: Any) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise ValueError("apply bug")
+        original_apply(*args)
+
+    monkeypatch.setattr(coordinator, "_apply", apply_once_broken)
+    assert (await post_json(client, {"watts": 5, "station_id": 1}))[0] == 200
+    assert "apply bug" in ours(caplog)
+    assert (await post_json(client, {"watts": 6, "station_id": 1}))[0] == 200  # not stalled
+    assert value(hass, "sensor.station_1_power") == "6.0"
+    # windows that cannot be written because of a bug (not the store) are dropped, logged
+    store = coordinator.store
+
+    def buggy_windows(windows: object, **kwargs: object) -> int:
+        raise TypeError("window bug")
+
+    monkeypatch.setattr(store, "write_windows", buggy_windows)
+    coordinator._windows.append(Window("station:1", 30, 0.0, 30.0, reading_count=1))
+    assert (await post_json(client, {"watts": 7, "station_id": 1}))[0] == 200
+    assert "1 window(s) dropped: window bug" in ours(caplog)
+    assert coordinator._windows == []
+    assert sorted(r.watts for r in await stored(hass)) == [5.0, 6.0, 7.0]
+    assert WEBHOOK_ID not in ours(caplog)
+
+
+async def test_home_assistant_stop_saves_the_live_state(
+    hass: HomeAssistant, client: Client, hook: MockConfigEntry
+) -> None:
+    """Home Assistant does not unload entries when it stops: the state is saved then anyway."""
+    assert (await post_json(client, {"watts": 7, "station_id": "s"}))[0] == 200
+    store = await async_get_store(hass)
+    key = f"webhook_{hook.entry_id}"
+    assert await hass.async_add_executor_job(store.load_state, key) is None  # not yet
+    hass.bus.async_fire(EVENT_HOMEASSISTANT_STOP)
+    await hass.async_block_till_done()
+    saved = await hass.async_add_executor_job(store.load_state, key)
+    assert saved is not None
+    stations = saved["stations"]
+    assert isinstance(stations, dict)
+    assert list(stations) == ["s"]
