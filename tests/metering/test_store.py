@@ -460,3 +460,18 @@ def test_insert_missing_keeps_recorded_windows(store: MeterStore) -> None:
     assert store.query_windows("p1", 300, 0, 900) == [live, imported[1], imported[2]]
     assert store.write_windows(imported, replace=False) == 0
     assert store.write_windows([win(600, count=0)], replace=False) == 0  # never over a real one
+
+
+def test_a_page_of_readings_never_waits_for_the_writer(store: MeterStore) -> None:
+    """Pages are read on a connection of their own: a write in progress does not hold them up."""
+    store.add_readings([MeterlogRow(1.0, "a", 1.0), MeterlogRow(2.0, "b", 2.0)])
+    pages: list[list[MeterlogRow]] = []
+    with store._lock:  # as if the writer were in the middle of a long write
+        reader = threading.Thread(target=lambda: pages.append(store.query_readings("a")))
+        reader.start()
+        reader.join(5)
+        assert not reader.is_alive()
+    assert [(r.time, r.station_id) for r in pages[0]] == [(1.0, "a")]
+    store.close()
+    with pytest.raises(StoreUnavailableError, match="closed"):
+        store.query_readings()

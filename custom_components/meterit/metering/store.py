@@ -166,6 +166,8 @@ class MeterStore:
         self._path = Path(path)
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = self._open(self._path)
+        self._page_lock = threading.Lock()
+        self._page_conn: sqlite3.Connection | None = None
 
     # ------------------------------------------------------------------ opening
 
@@ -196,6 +198,10 @@ class MeterStore:
 
     def close(self) -> None:
         """Checkpoint the WAL and close; later calls raise :class:`StoreUnavailableError`."""
+        with self._page_lock:
+            if self._page_conn is not None:
+                self._page_conn.close()
+                self._page_conn = None
         with self._lock:
             conn = self._conn
             if conn is None:
@@ -205,6 +211,24 @@ class MeterStore:
                 conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             finally:
                 conn.close()
+
+    @contextmanager
+    def _paging(self) -> Iterator[sqlite3.Connection]:
+        """A read-only connection of its own for pages of readings.
+
+        Such a page may scan much of the meterlog; on its own connection (WAL: readers and the
+        writer do not wait for each other) it never holds up the webhook's writes.
+        """
+        with self._page_lock:
+            if self._conn is None:
+                raise StoreUnavailableError("the store is closed")
+            try:
+                if self._page_conn is None:
+                    uri = f"{self._path.resolve().as_uri()}?mode=ro"
+                    self._page_conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
+                yield self._page_conn
+            except sqlite3.Error as err:
+                raise _translate(err, "store") from None
 
     @contextmanager
     def _reading(self) -> Iterator[sqlite3.Connection]:
@@ -384,7 +408,7 @@ class MeterStore:
             sql += " WHERE station_id = ?"
             params = (station_id, limit, offset)
         sql += " ORDER BY time DESC, id DESC LIMIT ? OFFSET ?"
-        with self._reading() as conn:
+        with self._paging() as conn:
             rows = conn.execute(sql, params).fetchall()
         return [MeterlogRow(*row) for row in rows]
 
