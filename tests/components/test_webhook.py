@@ -137,10 +137,11 @@ def hour_ago() -> float:
 async def tick(hass: HomeAssistant, seconds: float = 11) -> None:
     """Fire the timers due ``seconds`` from now (the watchdog runs every 10 s)."""
     async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=seconds))
-    await hass.async_block_till_done()
+    # interval timers run their jobs as background tasks (the minute's save among them)
+    await hass.async_block_till_done(wait_background_tasks=True)
     for entry in hass.config_entries.async_loaded_entries(DOMAIN):
         if isinstance(entry.runtime_data, WebhookCoordinator):
-            await entry.runtime_data._async_wait_drained()  # the writer is a background task
+            await entry.runtime_data._async_wait_drained()  # rounds run on the writer thread
 
 
 async def test_single_reading_stored_and_shown(
