@@ -280,8 +280,8 @@ class StationStatistics:
     (no reading can reach it any more: a station that went silent for good still gets its last
     hour). One import task per series at a time. A timer purges old 30-s windows of every series
     (so they are purged without a P1 meter too) and retries what is due; it also runs at once.
-    Store errors leave the hours due. Nothing starts once Home Assistant stops or the entry
-    unloads: the catch-up at the next start imports what was left.
+    Errors (the store's, the recorder's) leave the hours due. Nothing starts once Home
+    Assistant stops or the entry unloads: the catch-up at the next start imports what was left.
     """
 
     def __init__(
@@ -382,7 +382,7 @@ class StationStatistics:
                 self._catch_up.discard(series)
             while importer.due(until := self._complete_until(series)):
                 await importer.async_import(until)
-        except StoreError as err:
+        except Exception as err:  # noqa: BLE001 - our store or the recorder (e.g. stopping)
             if not self._failing:
                 self._failing = True
                 LOGGER.warning(
