@@ -580,10 +580,11 @@ class WebhookCoordinator(DataUpdateCoordinator[Mapping[str, Station]]):
     # ------------------------------------------------------------------ writing (group commit)
     #
     # One round at a time: a round takes every request waiting and every closed window, writes
-    # them in one executor job, and the worker hands the outcome straight back to the event loop
-    # (``call_soon_threadsafe``): the requests are answered in the next loop iteration, and the
-    # next round (what arrived meanwhile) starts at once. No task sits between the two: on a busy
-    # webhook each hop through the event loop is latency every waiting request pays.
+    # them in one job on the writer thread (one INSERT for the readings), and the thread hands
+    # the outcome straight back to the event loop (``call_soon_threadsafe``): the requests are
+    # answered in the next loop iteration, and the next round (what arrived meanwhile) starts at
+    # once, or ROUND_INTERVAL after the last one. No task sits between the two: on a busy webhook
+    # each hop through the event loop is latency every waiting request pays.
 
     async def _async_write(self, request: _Request) -> None:
         """Queue a request for the next round and wait until it is stored (or raise StoreError).
@@ -731,7 +732,7 @@ class WebhookCoordinator(DataUpdateCoordinator[Mapping[str, Station]]):
     async def _async_wait_drained(self) -> None:
         """Wait until every queued request and window has had its round."""
         self._start_round(retry_windows=True)
-        while self._round_running or self._pending:
+        while (self._round_running or self._pending) and not self._closed:
             if not self._round_running:  # a round held back by ROUND_INTERVAL: go now
                 self._start_round(retry_windows=True)
             await self._idle.wait()
