@@ -1,17 +1,25 @@
 """Benchmark of the power webhook through a real Home Assistant (not part of pytest).
 
-Run: ``.venv/bin/python bench/bench_webhook.py [--seconds 5] [--concurrency 32] [--rounds 5]``
+Run: ``.venv/bin/python bench/bench_webhook.py [--seconds 2] [--pairs 12] [--concurrency 32]
+[--pin]``
 
 1. Starts Home Assistant (``python -m homeassistant -c <tmp> --skip-pip``) on 127.0.0.1 with a
    Meterit power webhook entry (local only, no price source) and, beside it, a webhook whose
    handler does nothing (``bench_null``): the ceiling of Home Assistant's HTTP + webhook stack.
 2. A load generator in a second process (this file with ``--loadgen``, aiohttp, a fixed number
-   of keep-alive connections each posting back to back) drives one webhook at a time, in
-   alternating rounds (null, meterit, null, meterit, ...), and reports requests/s, p50/p99
-   latency and Home Assistant's CPU time per request (all threads). Bodies are ``{"watts": w, "station_id": i % 4}``: four stations.
-3. Prints the ratio meterit / null of each round (a meterit run against the null run just
-   before it: a shared machine's speed drifts between rounds) and their median (target >= 0.8), and, after Home Assistant stopped, the
-   readings in ``meterit.db`` against the 200 answers the webhook gave (must be equal).
+   of keep-alive connections each posting back to back; bodies ``{"watts": w, "station_id":
+   i % 4}``, four stations) runs one warm-up second per webhook, then ``--pairs`` pairs of
+   runs, null and meterit, in ABBA order (null-meterit, meterit-null, ...) on the same
+   connections. Each run reports requests/s, p50/p99 latency and the CPU time per request of
+   Home Assistant (all threads) and of the load generator.
+3. Prints the ratio meterit / null of each pair (runs seconds apart see the same machine: a
+   shared machine's speed drifts by tens of percent within a minute), their median and
+   quartiles (target: median >= 0.8), and, after Home Assistant stopped, the readings in
+   ``meterit.db`` against the 200 answers the webhook gave (must be equal).
+
+``--pin`` runs Home Assistant (every thread) on CPU 0 and the load generator on CPU 1: Home
+Assistant's one core is then saturated in both runs, so the ratio is the ratio of its CPU time
+per request; unpinned, both processes share both cores.
 """
 
 from __future__ import annotations
@@ -19,9 +27,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 from datetime import UTC, datetime
+from functools import partial
 import json
 import os
 from pathlib import Path
+import resource
 import shutil
 import signal
 import socket
@@ -164,80 +174,115 @@ def wait_ready(base: str, process: subprocess.Popen[bytes], timeout: float = 180
 # ---------------------------------------------------------------------- load generator
 
 
-async def _load(url: str, seconds: float, concurrency: int) -> dict[str, Any]:
-    import aiohttp  # noqa: PLC0415 - only the load generator process needs it
-
-    latencies: list[float] = []
-    statuses: dict[int, int] = {}
-    counter = 0
-    connector = aiohttp.TCPConnector(limit=concurrency, force_close=False)
-    async with aiohttp.ClientSession(connector=connector) as session:
-        deadline = time.perf_counter() + seconds
-
-        async def worker(offset: int) -> None:
-            nonlocal counter
-            i = offset
-            while time.perf_counter() < deadline:
-                body = json.dumps({"watts": 100.0 + (i % 1000) / 10, "station_id": i % STATIONS})
-                started = time.perf_counter()
-                async with session.post(
-                    url, data=body, headers={"Content-Type": "application/json"}
-                ) as response:
-                    await response.read()
-                    status = response.status
-                latencies.append(time.perf_counter() - started)
-                statuses[status] = statuses.get(status, 0) + 1
-                counter += 1
-                i += concurrency
-
-        began = time.perf_counter()
-        await asyncio.gather(*(worker(k) for k in range(concurrency)))
-        elapsed = time.perf_counter() - began
-    latencies.sort()
-    return {
-        "requests": counter,
-        "statuses": {str(k): v for k, v in statuses.items()},
-        "rps": counter / elapsed,
-        "p50_ms": 1000 * statistics.median(latencies),
-        "p99_ms": 1000 * latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))],
-    }
-
-
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process, all threads (Linux ``/proc``)."""
     fields = Path(f"/proc/{pid}/stat").read_text(encoding="ascii").rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def run_load(url: str, seconds: float, concurrency: int, server_pid: int) -> dict[str, Any]:
-    """Run the load generator in a second process; its JSON report plus the server's CPU."""
-    before = cpu_seconds(server_pid)
+def own_cpu_seconds() -> float:
+    """User + system CPU time of this process."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+async def _segment(
+    session: Any, url: str, seconds: float, concurrency: int, server_pid: int
+) -> dict[str, Any]:
+    """Post back to back on ``concurrency`` connections for ``seconds``; what it measured."""
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    deadline = time.perf_counter() + seconds
+
+    async def worker(offset: int) -> None:
+        i = offset
+        while time.perf_counter() < deadline:
+            body = json.dumps({"watts": 100.0 + (i % 1000) / 10, "station_id": i % STATIONS})
+            started = time.perf_counter()
+            async with session.post(
+                url, data=body, headers={"Content-Type": "application/json"}
+            ) as response:
+                await response.read()
+                status = response.status
+            latencies.append(time.perf_counter() - started)
+            statuses[status] = statuses.get(status, 0) + 1
+            i += concurrency
+
+    server_before, own_before = cpu_seconds(server_pid), own_cpu_seconds()
+    began = time.perf_counter()
+    await asyncio.gather(*(worker(k) for k in range(concurrency)))
+    elapsed = time.perf_counter() - began
+    requests = len(latencies)
+    latencies.sort()
+    return {
+        "requests": requests,
+        "statuses": {str(k): v for k, v in statuses.items()},
+        "rps": requests / elapsed,
+        "p50_ms": 1000 * statistics.median(latencies),
+        "p99_ms": 1000 * latencies[min(requests - 1, int(requests * 0.99))],
+        "cpu_us": 1e6 * (cpu_seconds(server_pid) - server_before) / max(1, requests),
+        "loadgen_cpu_us": 1e6 * (own_cpu_seconds() - own_before) / max(1, requests),
+    }
+
+
+async def _load(plan: dict[str, Any]) -> list[dict[str, Any]]:
+    """Run the plan's segments one after the other on the same keep-alive connections."""
+    import aiohttp  # noqa: PLC0415 - only the load generator process needs it
+
+    concurrency: int = plan["concurrency"]
+    connector = aiohttp.TCPConnector(limit=concurrency, force_close=False)
+    reports: list[dict[str, Any]] = []
+    async with aiohttp.ClientSession(connector=connector) as session:
+        for name, seconds in plan["segments"]:
+            report = await _segment(
+                session, plan["urls"][name], seconds, concurrency, plan["server_pid"]
+            )
+            reports.append({"webhook": name, **report})
+    return reports
+
+
+def run_load(plan: dict[str, Any], cpu: int | None) -> list[dict[str, Any]]:
+    """Run the load generator in a second process (on ``cpu`` if given); its reports."""
     out = subprocess.run(  # noqa: S603 - our own script
-        [sys.executable, __file__, "--loadgen", url, str(seconds), str(concurrency)],
+        [sys.executable, __file__, "--loadgen", json.dumps(plan)],
         check=True,
         capture_output=True,
         text=True,
+        preexec_fn=None if cpu is None else partial(os.sched_setaffinity, 0, {cpu}),
     )
-    report: dict[str, Any] = json.loads(out.stdout)
-    report["cpu_us"] = 1e6 * (cpu_seconds(server_pid) - before) / max(1, report["requests"])
-    return report
+    reports: list[dict[str, Any]] = json.loads(out.stdout)
+    return reports
 
 
 # ---------------------------------------------------------------------- main
 
 
+def quartiles(values: list[float]) -> tuple[float, float, float]:
+    """First quartile, median and third quartile."""
+    if len(values) < 2:
+        return values[0], values[0], values[0]
+    q1, q2, q3 = statistics.quantiles(values, n=4, method="inclusive")
+    return q1, q2, q3
+
+
 def main() -> None:
     """Start Home Assistant, drive both webhooks, print the comparison."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--seconds", type=float, default=2.0, help="length of one run")
+    parser.add_argument("--pairs", type=int, default=12, help="null/meterit pairs of runs")
     parser.add_argument("--concurrency", type=int, default=32)
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--loadgen", nargs=3, metavar=("URL", "SECONDS", "CONCURRENCY"))
+    parser.add_argument(
+        "--pin",
+        action="store_true",
+        help="Home Assistant on CPU 0, the load generator on CPU 1",
+    )
+    parser.add_argument("--loadgen", metavar="PLAN", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.loadgen:
-        url, seconds, concurrency = args.loadgen
-        print(json.dumps(asyncio.run(_load(url, float(seconds), int(concurrency)))))
+        print(json.dumps(asyncio.run(_load(json.loads(args.loadgen)))))
         return
+    if args.pin and len(os.sched_getaffinity(0)) < 2:
+        raise SystemExit("--pin needs two CPUs")
 
     config = Path(tempfile.mkdtemp(prefix="meterit-bench-"))
     port = free_port()
@@ -258,53 +303,70 @@ def main() -> None:
         stderr=subprocess.STDOUT,
         env=env,
         cwd=config,
+        # every thread Home Assistant starts inherits the CPU set
+        preexec_fn=partial(os.sched_setaffinity, 0, {0}) if args.pin else None,  # noqa: PLW1509
     )
     try:
         took = wait_ready(base, process)
         print(f"Home Assistant ready on {base} in {took:.1f} s (config {config})")
+        where = "CPU 0, load generator on CPU 1" if args.pin else "unpinned"
         print(
-            f"load: {args.concurrency} keep-alive connections, {args.seconds:g} s per run, "
-            f"{args.rounds} rounds, {STATIONS} stations; load generator in a second process"
+            f"load: {args.concurrency} keep-alive connections, {args.pairs} pairs of "
+            f"{args.seconds:g}-s runs (null and meterit, in alternating order), {STATIONS} "
+            f"stations; load generator in a second process; Home Assistant {where}"
         )
-        urls = {
-            "null": f"{base}/api/webhook/{NULL_HOOK}",
-            "meterit": f"{base}/api/webhook/{METERIT_HOOK}",
+        # warm-up (not counted in the comparison), then null/meterit pairs in ABBA order so a
+        # drift in the machine's speed does not favour either
+        segments = [("null", 1.0), ("meterit", 1.0)]
+        for index in range(args.pairs):
+            first, second = ("null", "meterit") if index % 2 == 0 else ("meterit", "null")
+            segments += [(first, args.seconds), (second, args.seconds)]
+        plan = {
+            "urls": {
+                "null": f"{base}/api/webhook/{NULL_HOOK}",
+                "meterit": f"{base}/api/webhook/{METERIT_HOOK}",
+            },
+            "segments": segments,
+            "concurrency": args.concurrency,
+            "server_pid": process.pid,
         }
-        for name, url in urls.items():  # warm-up (not counted in the comparison)
-            warm = run_load(url, 1.0, args.concurrency, process.pid)
-            if name == "meterit":
-                accepted = warm["statuses"].get("200", 0)
-        results: dict[str, list[dict[str, Any]]] = {"null": [], "meterit": []}
-        for _ in range(args.rounds):
-            for name, url in urls.items():
-                report = run_load(url, args.seconds, args.concurrency, process.pid)
-                results[name].append(report)
-                if name == "meterit":
-                    accepted += report["statuses"].get("200", 0)
-        print()
+        reports = run_load(plan, 1 if args.pin else None)
+        accepted = sum(r["statuses"].get("200", 0) for r in reports if r["webhook"] == "meterit")
+        measured = reports[2:]
         print(
-            f"{'round':<7}{'webhook':<10}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}"
-            f"{'HA CPU us/req':>15}  statuses"
+            f"\n{'pair':<6}{'webhook':<10}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}"
+            f"{'HA CPU us/req':>15}{'loadgen us/req':>16}  statuses"
         )
-        for index in range(args.rounds):
-            for name, reports in results.items():
-                report = reports[index]
+        ratios: list[float] = []
+        for index in range(args.pairs):
+            pair = {r["webhook"]: r for r in measured[2 * index : 2 * index + 2]}
+            ratios.append(pair["meterit"]["rps"] / pair["null"]["rps"])
+            for name in ("null", "meterit"):
+                r = pair[name]
                 print(
-                    f"{index + 1:<7}{name:<10}{report['rps']:>9.0f}{report['p50_ms']:>9.2f}"
-                    f"{report['p99_ms']:>9.2f}{report['cpu_us']:>15.0f}  {report['statuses']}"
+                    f"{index + 1:<6}{name:<10}{r['rps']:>9.0f}{r['p50_ms']:>9.2f}"
+                    f"{r['p99_ms']:>9.2f}{r['cpu_us']:>15.0f}{r['loadgen_cpu_us']:>16.0f}"
+                    f"  {r['statuses']}"
                 )
-        # each meterit run against the null run just before it: the machine's speed drifts
-        ratios = [
-            m["rps"] / n["rps"] for n, m in zip(results["null"], results["meterit"], strict=True)
-        ]
-        ratio = statistics.median(ratios)
-        null_rps = statistics.mean(r["rps"] for r in results["null"])
-        meterit_rps = statistics.mean(r["rps"] for r in results["meterit"])
+        q1, ratio, q3 = quartiles(ratios)
+        means = {
+            name: statistics.mean(r["rps"] for r in measured if r["webhook"] == name)
+            for name in ("null", "meterit")
+        }
+        cpu = {
+            name: statistics.median(r["cpu_us"] for r in measured if r["webhook"] == name)
+            for name in ("null", "meterit")
+        }
         verdict = "OK" if ratio >= TARGET_RATIO else "BELOW TARGET"
         print(
-            f"\nsustained: meterit {meterit_rps:.0f} req/s vs null handler {null_rps:.0f} req/s; "
-            f"ratio per round {', '.join(f'{r:.2f}' for r in ratios)} -> median {ratio:.2f} "
-            f"(target >= {TARGET_RATIO}) {verdict}"
+            f"\nsustained: meterit {means['meterit']:.0f} req/s vs null handler "
+            f"{means['null']:.0f} req/s; Home Assistant CPU per request (median) "
+            f"{cpu['meterit']:.0f} vs {cpu['null']:.0f} us"
+        )
+        print(
+            f"ratio per pair {', '.join(f'{r:.2f}' for r in ratios)}\n"
+            f"ratio median {ratio:.2f} (quartiles {q1:.2f} to {q3:.2f}; target >= "
+            f"{TARGET_RATIO}) {verdict}"
         )
     finally:
         process.send_signal(signal.SIGTERM)
