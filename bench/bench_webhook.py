@@ -17,7 +17,7 @@ Run: ``.venv/bin/python bench/bench_webhook.py [--seconds 2] [--pairs 12] [--con
    quartiles (target: median >= 0.8), and, after Home Assistant stopped, the readings in
    ``meterit.db`` against the 200 answers the webhook gave (must be equal).
 
-``--pin`` runs Home Assistant (every thread) on CPU 0 and the load generator on CPU 1: Home
+``--pin`` runs Home Assistant (every thread) on one CPU and the load generator on another: Home
 Assistant's one core is then saturated in both runs, so the ratio is the ratio of its CPU time
 per request; unpinned, both processes share both cores.
 """
@@ -274,15 +274,17 @@ def main() -> None:
     parser.add_argument(
         "--pin",
         action="store_true",
-        help="Home Assistant on CPU 0, the load generator on CPU 1",
+        help="Home Assistant on one CPU, the load generator on another",
     )
     parser.add_argument("--loadgen", metavar="PLAN", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.loadgen:
         print(json.dumps(asyncio.run(_load(json.loads(args.loadgen)))))
         return
-    if args.pin and len(os.sched_getaffinity(0)) < 2:
+    cpus = sorted(os.sched_getaffinity(0))
+    if args.pin and len(cpus) < 2:
         raise SystemExit("--pin needs two CPUs")
+    server_cpu, loadgen_cpu = (cpus[0], cpus[1]) if args.pin else (None, None)
 
     config = Path(tempfile.mkdtemp(prefix="meterit-bench-"))
     port = free_port()
@@ -297,19 +299,22 @@ def main() -> None:
         if "BENCH_PROFILE" in os.environ
         else []
     )
+    pin_server = None if server_cpu is None else partial(os.sched_setaffinity, 0, {server_cpu})
     process = subprocess.Popen(  # noqa: S603
         [sys.executable, *profile, "-m", "homeassistant", "-c", str(config), "--skip-pip"],
         stdout=log,
         stderr=subprocess.STDOUT,
         env=env,
         cwd=config,
-        # every thread Home Assistant starts inherits the CPU set
-        preexec_fn=partial(os.sched_setaffinity, 0, {0}) if args.pin else None,  # noqa: PLW1509
+        # every thread Home Assistant starts inherits the CPU set; this process has no threads
+        preexec_fn=pin_server,  # noqa: PLW1509
     )
     try:
         took = wait_ready(base, process)
         print(f"Home Assistant ready on {base} in {took:.1f} s (config {config})")
-        where = "CPU 0, load generator on CPU 1" if args.pin else "unpinned"
+        where = (
+            f"on CPU {server_cpu}, load generator on CPU {loadgen_cpu}" if args.pin else "unpinned"
+        )
         print(
             f"load: {args.concurrency} keep-alive connections, {args.pairs} pairs of "
             f"{args.seconds:g}-s runs (null and meterit, in alternating order), {STATIONS} "
@@ -330,7 +335,7 @@ def main() -> None:
             "concurrency": args.concurrency,
             "server_pid": process.pid,
         }
-        reports = run_load(plan, 1 if args.pin else None)
+        reports = run_load(plan, loadgen_cpu)
         accepted = sum(r["statuses"].get("200", 0) for r in reports if r["webhook"] == "meterit")
         measured = reports[2:]
         print(
