@@ -25,6 +25,7 @@ from custom_components.meterit.powerhook import (
     BodyError,
     InvalidStationStateError,
     StationMeter,
+    body as body_module,
     check_content_length,
     check_content_type,
     parse_body,
@@ -189,6 +190,34 @@ json_values = st.recursive(
     ),
     max_leaves=12,
 )
+
+
+def _outcome(decode: Callable[[str], object], text: str) -> tuple[str, object]:
+    try:
+        return "value", decode(text)
+    except (BodyError, ValueError) as err:
+        return type(err).__name__, str(err)
+
+
+@settings(max_examples=400, deadline=None, database=None)
+@given(
+    json_values,
+    st.sampled_from(["", " ", "\n", "\t "]),
+    st.sampled_from(["", " ", "\r\n", "x", "}", "{"]),
+    st.booleans(),
+)
+def test_fast_decode_is_the_full_decoder(
+    value: object, before: str, after: str, duplicate: bool
+) -> None:
+    """The scanner-first decode gives what ``_DECODER.decode`` gives, values and errors alike
+    (whitespace around, trailing garbage, duplicate keys, NaN and Infinity)."""
+    text = json.dumps(value, allow_nan=True)
+    if duplicate and text.startswith("{") and text != "{}":
+        text = text[:-1] + ", " + text[1:]  # every key twice
+    text = before + text + after
+    assert _outcome(body_module._decode, text) == _outcome(body_module._DECODER.decode, text)
+
+
 bad_watts = st.one_of(
     st.none(),
     st.booleans(),

@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 import json
+from json.scanner import make_scanner
 from math import isfinite
 import re
 from typing import Final, NoReturn
@@ -98,7 +99,7 @@ def parse_body(raw: bytes, *, now: float, max_past: float = DEFAULT_MAX_PAST) ->
     except UnicodeDecodeError as err:
         raise BodyError("body", f"not UTF-8 (byte {err.start})") from None
     try:
-        data: object = _DECODER.decode(text)
+        data: object = _decode(text)
     except BodyError:
         raise
     except RecursionError:
@@ -235,6 +236,21 @@ def _no_constant(name: str) -> NoReturn:
 
 
 _DECODER: Final = json.JSONDecoder(object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+_SCAN: Final = make_scanner(_DECODER)  # type: ignore[arg-type]  # (the stub wants a scanner)
+
+
+def _decode(text: str) -> object:
+    """``_DECODER.decode(text)``, twice as fast for a body without surrounding whitespace.
+
+    The scanner alone parses one value from the start; only when that is not the whole text
+    (whitespace around it, or not JSON) does the full decoder run, to skip the whitespace or
+    explain the error. The scanner's hooks are the decoder's: the same checks either way.
+    """
+    try:
+        data, end = _SCAN(text, 0)
+    except StopIteration:
+        end = -1
+    return data if end == len(text) else _DECODER.decode(text)
 
 
 def _json_problem(err: ValueError) -> str:
