@@ -78,6 +78,7 @@ from .metering import (
     StoreUnavailableError,
     Window,
     WindowAggregator,
+    prepare_reading,
     prepare_readings,
 )
 from .powerhook import (
@@ -119,6 +120,7 @@ ROUND_INTERVAL: float = 0.002
 costs the writer thread less; a request that finds the writer idle long enough never waits for
 it. Tests set it to 0 (its own test sets it back)."""
 MAX_PENDING_WINDOWS: Final = 20_000
+MAX_CACHED_ANSWERS: Final = 64
 PRICE_HISTORY_S: Final = 2 * 86_400.0
 STATE_VERSION: Final = 1
 
@@ -325,6 +327,7 @@ class WebhookCoordinator(DataUpdateCoordinator[Mapping[str, Station]]):
         self.price_source: PriceSource = PriceSource()
         self.accepted = 0
         self.rejected = 0
+        self._now_answers: dict[float | None, bytes] = {}
         self._pending: list[_Request] = []
         self._windows: list[Window] = []
         self._worker = SerialWorker(f"{DOMAIN} webhook writer")
@@ -527,7 +530,7 @@ class WebhookCoordinator(DataUpdateCoordinator[Mapping[str, Station]]):
             )
 
     async def _async_handle(self, request: web.Request) -> web.Response:
-        now = dt_util.utcnow().timestamp()
+        now = time.time()  # (what dt_util.utcnow() gives, without a datetime)
         try:
             check_content_type(request.headers.get(hdrs.CONTENT_TYPE))
             declared = _declared_length(request.headers.get(hdrs.CONTENT_LENGTH))
@@ -542,10 +545,14 @@ class WebhookCoordinator(DataUpdateCoordinator[Mapping[str, Station]]):
             )
         prices = await self.price_source.async_prices([r.time for r in readings])
         # checked here, not in the writer thread: it holds the GIL as briefly as possible
-        rows = prepare_readings(
-            MeterlogRow(r.time, r.station_id, r.watts, p)
-            for r, p in zip(readings, prices, strict=True)
-        )
+        if len(readings) == 1:
+            first = readings[0]
+            rows = prepare_reading(first.time, first.station_id, first.watts, prices[0])
+        else:
+            rows = prepare_readings(
+                MeterlogRow(r.time, r.station_id, r.watts, p)
+                for r, p in zip(readings, prices, strict=True)
+            )
         try:
             await self._async_write(
                 _Request(rows, readings, prices, self.hass.loop.create_future())
@@ -555,27 +562,37 @@ class WebhookCoordinator(DataUpdateCoordinator[Mapping[str, Station]]):
                 {"error": "store_unavailable", "problem": "readings not stored, send them again"},
                 HTTPStatus.SERVICE_UNAVAILABLE,
             )
+        if len(readings) == 1 and readings[0].time == now:
+            return _json_answer(self._now_answer(prices[0]))
         return _json_response(self._answer(readings, prices, now), HTTPStatus.OK)
+
+    def _now_answer(self, price: float | None) -> bytes:
+        """The answer to one reading taken now (the usual request): encoded once per price.
+
+        It stays small (a sensor posting every few seconds parses it) and the price, the one
+        the reading was stored with, changes at most a few times an hour.
+        """
+        body = self._now_answers.get(price)
+        if body is None:
+            if len(self._now_answers) >= MAX_CACHED_ANSWERS:
+                self._now_answers.clear()
+            body = _ENCODER.encode({"stored": 1, "price": price, "unit": PRICE_UNIT}).encode()
+            self._now_answers[price] = body
+        return body
 
     def _answer(
         self, readings: Sequence[PowerReading], prices: Sequence[float | None], now: float
     ) -> dict[str, object]:
-        """What was stored and the current price; a batch also gets each reading back.
-
-        A single reading's answer stays small: a sensor posting every few seconds parses it,
-        and on a busy webhook its size is a good part of the cost of a request.
-        """
-        answer: dict[str, object] = {
+        """What was stored and the current price, and each reading back with its price."""
+        return {
             "stored": len(readings),
             "price": self.price_source.price_at(now),
             "unit": PRICE_UNIT,
-        }
-        if len(readings) > 1 or readings[0].time != now:
-            answer["readings"] = [
+            "readings": [
                 {"station_id": r.station_id, "time": _iso(r.time), "watts": r.watts, "price": p}
                 for r, p in zip(readings, prices, strict=True)
-            ]
-        return answer
+            ],
+        }
 
     # ------------------------------------------------------------------ writing (group commit)
     #
@@ -888,6 +905,9 @@ async def _read_body(request: web.Request, declared: int | None) -> bytes:
         return await _read_limited(request)
     if declared == 0:
         return b""  # (aiohttp's empty stream refuses even readexactly(0))
+    content = request.content
+    if content.is_eof():  # all of it has arrived (a small body usually has): no waiting
+        return content.read_nowait()
     # a client that hangs up early ends the request in aiohttp: no short read reaches us
     return await request.content.readexactly(declared)
 
@@ -909,9 +929,11 @@ def _iso(t: float) -> str:
 
 
 def _json_response(body: Mapping[str, object], status: HTTPStatus) -> web.Response:
-    return web.Response(
-        body=_ENCODER.encode(body).encode(), status=status, content_type="application/json"
-    )
+    return _json_answer(_ENCODER.encode(body).encode(), status)
+
+
+def _json_answer(body: bytes, status: HTTPStatus = HTTPStatus.OK) -> web.Response:
+    return web.Response(body=body, status=status, content_type="application/json")
 
 
 _ENCODER = json.JSONEncoder(allow_nan=False, separators=(",", ":"))

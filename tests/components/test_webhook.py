@@ -787,6 +787,21 @@ async def test_price_sensor_without_unit_or_number(
     assert [r.price for r in sorted(await stored(hass), key=lambda r: r.time)] == prices
 
 
+async def test_answers_to_readings_now_are_encoded_once_per_price(hook: MockConfigEntry) -> None:
+    """The usual answer is kept per price, and only for a bounded number of prices."""
+    coordinator = hook.runtime_data
+    assert isinstance(coordinator, WebhookCoordinator)
+    first = coordinator._now_answer(0.125)
+    assert json.loads(first) == {"stored": 1, "price": 0.125, "unit": "€/kWh"}
+    assert coordinator._now_answer(0.125) is first
+    limit = webhook_module.MAX_CACHED_ANSWERS
+    for cents in range(3 * limit):
+        price = cents / 100
+        assert json.loads(coordinator._now_answer(price))["price"] == price
+        assert len(coordinator._now_answers) <= limit
+    assert json.loads(coordinator._now_answer(None))["price"] is None
+
+
 async def test_price_source_base_and_unloaded_entry(hass: HomeAssistant) -> None:
     """No source, and a PVPC entry that is not loaded, know no price."""
     assert await PriceSource().async_prices([1.0, 2.0]) == [None, None]
@@ -910,9 +925,7 @@ async def test_body_cut_short_by_the_client(
         + body
     )
     await writer.drain()
-    async with asyncio.timeout(5):  # the server is handling the request, waiting for the rest
-        while not any("_handle_request" in repr(t.get_coro()) for t in asyncio.all_tasks()):
-            await asyncio.sleep(0.01)
+    await _handler_waiting()
     writer.close()
     await writer.wait_closed()
     async with asyncio.timeout(5):  # the handler of that request ends, it does not hang
@@ -922,6 +935,35 @@ async def test_body_cut_short_by_the_client(
     assert [r.watts for r in await stored(hass)] == [6.0]
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
     assert WEBHOOK_ID not in ours(caplog)
+
+
+async def test_body_arriving_after_the_headers(hass: HomeAssistant, client: Client) -> None:
+    """A body still on its way when the handler starts is waited for, then stored whole."""
+    server = client.server
+    reader, writer = await asyncio.open_connection(server.host, server.port)
+    body = b'{"watts": 7.5, "station_id": "slow"}'
+    writer.write(
+        f"POST {URL} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n".encode()
+        + body[:10]
+    )
+    await writer.drain()
+    await _handler_waiting()
+    writer.write(body[10:])
+    await writer.drain()
+    async with asyncio.timeout(5):
+        head = await reader.readuntil(b"\r\n\r\n")
+    writer.close()
+    await writer.wait_closed()
+    assert head.startswith(b"HTTP/1.1 200")
+    assert [(r.station_id, r.watts) for r in await stored(hass)] == [("slow", 7.5)]
+
+
+async def _handler_waiting() -> None:
+    """Wait until the server handles a request whose body has not all arrived yet."""
+    async with asyncio.timeout(5):
+        while not any("_handle_request" in repr(t.get_coro()) for t in asyncio.all_tasks()):
+            await asyncio.sleep(0.01)
 
 
 async def test_rounds_start_at_most_every_round_interval(

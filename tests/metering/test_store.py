@@ -6,6 +6,7 @@ from collections.abc import Generator
 from pathlib import Path
 import sqlite3
 import threading
+from typing import Any
 
 import pytest
 
@@ -167,6 +168,34 @@ def test_meterlog_prepared_batches_in_one_statement(store: MeterStore) -> None:
     ]
     with pytest.raises(InvalidRecordError, match="row 1: field 'watts'"):
         store_module.prepare_readings([MeterlogRow(4.0, "a", 1.0), MeterlogRow(5.0, "a", 1e400)])
+
+
+@pytest.mark.parametrize(
+    ("fields", "problem"),
+    [
+        ((1.0, "a", 10.0, 0.1), None),
+        ((2.0, "b", -3, None), None),
+        ((float("nan"), "a", 1.0, None), "field 'time'"),
+        ((1.0, "", 1.0, None), "field 'station_id'"),
+        ((1.0, "a", True, None), "field 'watts'"),
+        ((1.0, "a", 1.0, float("inf")), "field 'price'"),
+    ],
+)
+def test_meterlog_one_prepared_reading_is_checked_as_a_batch_of_one(
+    store: MeterStore, fields: tuple[Any, Any, Any, Any], problem: str | None
+) -> None:
+    """``prepare_reading`` (the webhook's single reading) = ``prepare_readings`` of one row."""
+    if problem is not None:
+        with pytest.raises(InvalidRecordError, match=f"row 0: {problem}"):
+            store_module.prepare_reading(*fields)
+        with pytest.raises(InvalidRecordError, match=f"row 0: {problem}"):
+            store_module.prepare_readings([MeterlogRow(*fields)])
+        return
+    one = store_module.prepare_reading(*fields)
+    assert one == store_module.prepare_readings([MeterlogRow(*fields)])
+    assert store.add_prepared(one) == 1
+    got = store.query_readings()[0]
+    assert (got.time, got.station_id, got.watts, got.price) == fields
 
 
 def test_meterlog_large_batch_in_statements_of_bounded_size(

@@ -25,7 +25,14 @@ from .gapfill import fill_missing_windows, spread
 from .hwlogger import read_hwlogger_db
 from .models import CounterReset, JsonValue, Reading, Window
 from .statistics import HourStat, hourly_statistics
-from .store import MeterlogRow, MeterStore, PreparedReadings, PricePoint, prepare_readings
+from .store import (
+    MeterlogRow,
+    MeterStore,
+    PreparedReadings,
+    PricePoint,
+    prepare_reading,
+    prepare_readings,
+)
 from .worker import SerialWorker
 
 __all__ = [
@@ -54,6 +61,7 @@ __all__ = [
     "WindowAggregator",
     "fill_missing_windows",
     "hourly_statistics",
+    "prepare_reading",
     "prepare_readings",
     "read_hwlogger_db",
     "spread",

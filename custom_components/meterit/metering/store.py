@@ -528,29 +528,39 @@ def prepare_readings(rows: Iterable[MeterlogRow]) -> PreparedReadings:
     params: list[float | str | None] = []
     count = 0
     for index, row in enumerate(rows):
-        params.extend(_meterlog_values(index, row))
+        params.extend(_meterlog_values(index, row.time, row.station_id, row.watts, row.price))
         count += 1
     return PreparedReadings(count, params)
+
+
+def prepare_reading(
+    time: float, station_id: str, watts: float, price: float | None
+) -> PreparedReadings:
+    """:func:`prepare_readings` of one row given by its fields (the webhook's common case).
+
+    Same checks, without building a :class:`MeterlogRow` and a generator for a single row.
+    """
+    return PreparedReadings(1, list(_meterlog_values(0, time, station_id, watts, price)))
 
 
 def _concat(batches: Sequence[PreparedReadings]) -> list[float | str | None]:
     return [value for batch in batches for value in batch.params]
 
 
-def _meterlog_values(index: int, row: MeterlogRow) -> tuple[float, str, float, float | None]:
-    if not _finite(row.time):
-        raise InvalidRecordError(f"meterlog row {index}: field 'time' must be finite: {row.time!r}")
-    if not isinstance(row.station_id, str) or not row.station_id:
+def _meterlog_values(
+    index: int, time: float, station_id: str, watts: float, price: float | None
+) -> tuple[float, str, float, float | None]:
+    if not _finite(time):
+        raise InvalidRecordError(f"meterlog row {index}: field 'time' must be finite: {time!r}")
+    if not isinstance(station_id, str) or not station_id:
         raise InvalidRecordError(f"meterlog row {index}: field 'station_id' must be non-empty")
-    if not _finite(row.watts):
+    if not _finite(watts):
+        raise InvalidRecordError(f"meterlog row {index}: field 'watts' must be finite: {watts!r}")
+    if price is not None and not _finite(price):
         raise InvalidRecordError(
-            f"meterlog row {index}: field 'watts' must be finite: {row.watts!r}"
+            f"meterlog row {index}: field 'price' must be finite or None: {price!r}"
         )
-    if row.price is not None and not _finite(row.price):
-        raise InvalidRecordError(
-            f"meterlog row {index}: field 'price' must be finite or None: {row.price!r}"
-        )
-    return (row.time, row.station_id, row.watts, row.price)
+    return (time, station_id, watts, price)
 
 
 def _price_values(index: int, p: PricePoint) -> tuple[str, str, float, float, float]:
