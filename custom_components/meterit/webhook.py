@@ -909,7 +909,7 @@ async def _read_body(request: web.Request, declared: int | None) -> bytes:
     if content.is_eof():  # all of it has arrived (a small body usually has): no waiting
         return content.read_nowait()
     # a client that hangs up early ends the request in aiohttp: no short read reaches us
-    return await request.content.readexactly(declared)
+    return await content.readexactly(declared)
 
 
 async def _read_limited(request: web.Request) -> bytes:

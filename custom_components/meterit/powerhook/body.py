@@ -240,7 +240,7 @@ _SCAN: Final = make_scanner(_DECODER)  # type: ignore[arg-type]  # (the stub wan
 
 
 def _decode(text: str) -> object:
-    """``_DECODER.decode(text)``, twice as fast for a body without surrounding whitespace.
+    """``_DECODER.decode(text)``, about twice as fast for a body without whitespace around it.
 
     The scanner alone parses one value from the start; only when that is not the whole text
     (whitespace around it, or not JSON) does the full decoder run, to skip the whitespace or
