@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
+from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import CONF_HOST, CONF_TOKEN
 from homeassistant.core import HomeAssistant, State
 import pytest
@@ -150,6 +151,17 @@ async def esios(
 async def madrid(hass: HomeAssistant) -> None:
     """Home Assistant in Spain (the fixture days are Europe/Madrid days)."""
     await hass.config.async_set_time_zone("Europe/Madrid")
+
+
+async def setup_loaded[T](hass: HomeAssistant, entry: MockConfigEntry, runtime: type[T]) -> T:
+    """Add ``entry`` and set it up; check it loaded and return its runtime data (a ``runtime``)."""
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.LOADED
+    data = entry.runtime_data
+    assert isinstance(data, runtime)
+    return data
 
 
 def prices_entry(region: str = "peninsula", token: str | None = ESIOS_TOKEN) -> MockConfigEntry:

@@ -18,7 +18,7 @@ from custom_components.meterit.const import CONF_SOURCE, DOMAIN
 from custom_components.meterit.prices import PriceCoordinator
 from simulator.esios import DEFAULT_TOKEN, FakeEsios, Fault
 
-from .conftest import prices_entry, state_of, travel
+from .conftest import prices_entry, setup_loaded, state_of, travel
 
 SURPLUS = "sensor.pvpc_peninsula_surplus_price"
 
@@ -189,11 +189,7 @@ async def test_token_revoked_while_running(
 ) -> None:
     freezer.move_to(datetime(2024, 3, 9, 19, 0, tzinfo=UTC))
     entry = prices_entry()
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
-    coordinator = entry.runtime_data
-    assert isinstance(coordinator, PriceCoordinator)
+    coordinator = await setup_loaded(hass, entry, PriceCoordinator)
     esios.valid_token = "another-token"  # REE revoked ours
     await travel(hass, freezer, datetime(2024, 3, 9, 19, 15, tzinfo=UTC))
     assert coordinator.next_fetch is None  # no more requests with a rejected token

@@ -35,7 +35,7 @@ from custom_components.meterit.prices import (
 )
 from simulator.esios import FakeEsios, Fault
 
-from .conftest import prices_entry, travel
+from .conftest import prices_entry, setup_loaded, travel
 
 DAY = date(2024, 3, 9)
 MIDNIGHT = datetime(2024, 3, 8, 23, 0, tzinfo=UTC)  # 2024-03-09 00:00 in Madrid
@@ -129,11 +129,7 @@ async def test_update_entity_and_refresh_after_token_rejected(
 ) -> None:
     freezer.move_to(datetime(2024, 3, 9, 9, 30, tzinfo=UTC))
     entry = prices_entry()
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
-    coordinator = entry.runtime_data
-    assert isinstance(coordinator, PriceCoordinator)
+    coordinator = await setup_loaded(hass, entry, PriceCoordinator)
     assert await async_setup_component(hass, "homeassistant", {})
     before = len(esios.requests)
     await hass.services.async_call(
@@ -207,11 +203,7 @@ async def test_unload_during_a_fetch_leaves_no_timer(
     """A fetch that ends after the entry was unloaded must not arm new timers."""
     freezer.move_to(datetime(2024, 3, 9, 19, 0, tzinfo=UTC))  # 20:00 in Madrid
     entry = prices_entry()
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
-    coordinator = entry.runtime_data
-    assert isinstance(coordinator, PriceCoordinator)
+    coordinator = await setup_loaded(hass, entry, PriceCoordinator)
     publication = datetime(2024, 3, 9, 19, 15, tzinfo=UTC)
     assert coordinator.next_fetch == publication
 

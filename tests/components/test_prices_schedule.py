@@ -18,7 +18,7 @@ from custom_components.meterit.const import DOMAIN
 from custom_components.meterit.prices import PriceCoordinator
 from simulator.esios import FakeEsios, Fault
 
-from .conftest import prices_entry, shifted_indicator, state_of, travel
+from .conftest import prices_entry, setup_loaded, shifted_indicator, state_of, travel
 
 CURRENT = "sensor.pvpc_peninsula_current_price"
 SURPLUS = "sensor.pvpc_peninsula_surplus_price"
@@ -49,13 +49,7 @@ def next_day(esios: FakeEsios, fixtures_dir: Path) -> None:
 
 
 async def _setup(hass: HomeAssistant, **kwargs: Any) -> PriceCoordinator:
-    entry = prices_entry(**kwargs)
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
-    coordinator = entry.runtime_data
-    assert isinstance(coordinator, PriceCoordinator)
-    return coordinator
+    return await setup_loaded(hass, prices_entry(**kwargs), PriceCoordinator)
 
 
 def _next_fetch(coordinator: PriceCoordinator) -> datetime | None:

@@ -58,7 +58,7 @@ from custom_components.meterit.webhook import (
 )
 from simulator.esios import FakeEsios
 
-from .conftest import WEBHOOK_ID, prices_entry, webhook_entry
+from .conftest import WEBHOOK_ID, prices_entry, setup_loaded, webhook_entry
 
 URL = f"/api/webhook/{WEBHOOK_ID}"
 T0 = datetime(2026, 1, 5, 10, 0, 0, tzinfo=UTC)
@@ -74,22 +74,11 @@ def instant_publish(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(webhook_module, "ROUND_INTERVAL", 0.0)
 
 
-async def setup_entry(hass: HomeAssistant, entry: MockConfigEntry) -> WebhookCoordinator:
-    """Add and set up a webhook entry; return its coordinator."""
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
-    assert entry.state is ConfigEntryState.LOADED
-    coordinator = entry.runtime_data
-    assert isinstance(coordinator, WebhookCoordinator)
-    return coordinator
-
-
 @pytest.fixture
 async def hook(hass: HomeAssistant) -> MockConfigEntry:
     """A loaded webhook entry without a price source."""
     entry = webhook_entry()
-    await setup_entry(hass, entry)
+    await setup_loaded(hass, entry, WebhookCoordinator)
     return entry
 
 
@@ -199,7 +188,9 @@ async def test_energy_cost_windows_and_availability(
     base = hour_ago()
     unit = {ATTR_UNIT_OF_MEASUREMENT: "€/kWh"}
     hass.states.async_set("sensor.tariff", "0.2", unit, timestamp=base - 5)
-    coordinator = await setup_entry(hass, webhook_entry(price_source="sensor.tariff"))
+    coordinator = await setup_loaded(
+        hass, webhook_entry(price_source="sensor.tariff"), WebhookCoordinator
+    )
     client = await hass_client_no_auth()
 
     async def send(seconds: float, watts: float) -> dict[str, Any]:
@@ -270,7 +261,9 @@ async def test_batch_with_past_times_and_pvpc_prices(
     prices.add_to_hass(hass)
     assert await hass.config_entries.async_setup(prices.entry_id)
     await hass.async_block_till_done()
-    await setup_entry(hass, webhook_entry(price_source=f"entry:{prices.entry_id}"))
+    await setup_loaded(
+        hass, webhook_entry(price_source=f"entry:{prices.entry_id}"), WebhookCoordinator
+    )
     client = await hass_client_no_auth()
 
     payload = json.loads((fixtures_dir / "esios" / "PRICES_ESIOS_1001_2024_03_09.json").read_text())
@@ -585,14 +578,14 @@ async def test_local_only(
 ) -> None:
     """A request from outside the local network is ignored unless local-only is off."""
     monkeypatch.setattr("homeassistant.components.webhook.network_util.is_local", lambda _ip: False)
-    await setup_entry(hass, webhook_entry())
+    await setup_loaded(hass, webhook_entry(), WebhookCoordinator)
     client = await hass_client_no_auth()
     response = await client.post(URL, json={"watts": 1, "station_id": 1})
     assert response.status == 200  # the webhook component never tells
     assert await stored(hass) == []
 
     other = "ab" * 32
-    await setup_entry(hass, webhook_entry(local_only=False, webhook_id=other))
+    await setup_loaded(hass, webhook_entry(local_only=False, webhook_id=other), WebhookCoordinator)
     response = await client.post(f"/api/webhook/{other}", json={"watts": 1, "station_id": 1})
     assert response.status == 200
     assert (await response.json())["stored"] == 1
@@ -658,7 +651,7 @@ async def test_bad_saved_state_is_skipped(
         },
     }
     await hass.async_add_executor_job(store.save_state, f"webhook_{entry.entry_id}", saved)
-    coordinator = await setup_entry(hass, entry)
+    coordinator = await setup_loaded(hass, entry, WebhookCoordinator)
     assert list(coordinator.stations) == ["2"]
     assert coordinator.stations["2"].meter.energy_kwh == 1.5
     assert value(hass, "sensor.station_2_energy") == STATE_UNAVAILABLE  # never seen: stale
@@ -685,7 +678,7 @@ async def test_unreadable_state_and_failed_save_are_logged(
     monkeypatch.setattr(store, "load_state", broken)
     monkeypatch.setattr(store, "save_state", broken)
     entry = webhook_entry()
-    await setup_entry(hass, entry)
+    await setup_loaded(hass, entry, WebhookCoordinator)
     assert "saved state unusable" in caplog.text
     assert await hass.config_entries.async_unload(entry.entry_id)
     assert "state not saved" in caplog.text
@@ -753,7 +746,7 @@ async def test_price_sensor_without_unit_or_number(
 ) -> None:
     """A price sensor with the wrong unit, a non-number or that disappears gives no price."""
     hass.states.async_set("sensor.tariff", "0.15", {ATTR_UNIT_OF_MEASUREMENT: "€/MWh"})
-    await setup_entry(hass, webhook_entry(price_source="sensor.tariff"))
+    await setup_loaded(hass, webhook_entry(price_source="sensor.tariff"), WebhookCoordinator)
     client = await hass_client_no_auth()
     prices: list[object] = []
     for _second, change in (

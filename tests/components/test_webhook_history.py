@@ -47,7 +47,7 @@ from custom_components.meterit.statistics import StatisticIds, station_object_id
 from custom_components.meterit.storage import async_get_store
 from custom_components.meterit.webhook import STATION_MAX_HOLD, WebhookCoordinator, station_series
 
-from .conftest import WEBHOOK_ID, travel, webhook_entry
+from .conftest import WEBHOOK_ID, setup_loaded, travel, webhook_entry
 
 URL = f"/api/webhook/{WEBHOOK_ID}"
 STATION = "garage"
@@ -128,15 +128,6 @@ def hours_of(windows: dict[float, Ref]) -> dict[float, HourRef]:
 
 
 # ---------------------------------------------------------------------- helpers
-
-
-async def setup_entry(hass: HomeAssistant, entry: MockConfigEntry) -> WebhookCoordinator:
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
-    coordinator = entry.runtime_data
-    assert isinstance(coordinator, WebhookCoordinator)
-    return coordinator
 
 
 async def post(client: Client, readings: Sequence[tuple[float, float]]) -> None:
@@ -225,7 +216,7 @@ async def test_station_history_and_statistics(
 ) -> None:
     """30 s, 5 min and hourly rows of a station; statistics of its complete hours only."""
     entry = webhook_entry()
-    await setup_entry(hass, entry)
+    await setup_loaded(hass, entry, WebhookCoordinator)
     client = await hass_client_no_auth()
     base = time.time() // HOUR * HOUR - 3 * HOUR  # hours 0 and 1 lie 1-3 hours back
     first, second = two_hours(base)
@@ -352,7 +343,7 @@ async def test_silent_station_settles_and_old_30s_windows_are_purged(
     now = datetime.now(UTC).replace(microsecond=0)
     freezer.move_to(now)
     entry = webhook_entry()
-    await setup_entry(hass, entry)
+    await setup_loaded(hass, entry, WebhookCoordinator)
     client = await hass_client_no_auth()
     base = now.timestamp() // HOUR * HOUR - 2 * HOUR
     readings = [(base + s, 1000.0 + s) for s in range(0, 1200, 15)]
@@ -385,7 +376,7 @@ async def test_history_argument_errors(
     hass_client: ClientSessionGenerator,
 ) -> None:
     entry = webhook_entry()
-    coordinator = await setup_entry(hass, entry)
+    coordinator = await setup_loaded(hass, entry, WebhookCoordinator)
     client = await hass_client_no_auth()
     await post(client, [(time.time() - 120, 5.0)])
     device_id = station_device(hass, entry)
@@ -463,7 +454,7 @@ async def test_store_failures_are_retried(
 ) -> None:
     """An import or a purge that cannot read the store is logged once and done later."""
     entry = webhook_entry()
-    coordinator = await setup_entry(hass, entry)
+    coordinator = await setup_loaded(hass, entry, WebhookCoordinator)
     client = await hass_client_no_auth()
     store = coordinator.store
     energy_before = store.energy_before
