@@ -909,16 +909,8 @@ async def test_body_cut_short_by_the_client(
 ) -> None:
     """A client that declares more bytes than it sends, then hangs up: nothing stored, no error,
     no handler left waiting."""
-    server = client.server
-    _reader, writer = await asyncio.open_connection(server.host, server.port)
     body = b'{"watts": 5, "station_id": 1}'
-    writer.write(
-        f"POST {URL} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-        f"Content-Length: {len(body) + 20}\r\n\r\n".encode()
-        + body
-    )
-    await writer.drain()
-    await _handler_waiting()
+    _reader, writer = await _start_post(client, body, declared=len(body) + 20)
     writer.close()
     await writer.wait_closed()
     async with asyncio.timeout(5):  # the handler of that request ends, it does not hang
@@ -932,16 +924,8 @@ async def test_body_cut_short_by_the_client(
 
 async def test_body_arriving_after_the_headers(hass: HomeAssistant, client: Client) -> None:
     """A body still on its way when the handler starts is waited for, then stored whole."""
-    server = client.server
-    reader, writer = await asyncio.open_connection(server.host, server.port)
     body = b'{"watts": 7.5, "station_id": "slow"}'
-    writer.write(
-        f"POST {URL} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-        f"Content-Length: {len(body)}\r\n\r\n".encode()
-        + body[:10]
-    )
-    await writer.drain()
-    await _handler_waiting()
+    reader, writer = await _start_post(client, body[:10], declared=len(body))
     writer.write(body[10:])
     await writer.drain()
     async with asyncio.timeout(5):
@@ -952,11 +936,22 @@ async def test_body_arriving_after_the_headers(hass: HomeAssistant, client: Clie
     assert [(r.station_id, r.watts) for r in await stored(hass)] == [("slow", 7.5)]
 
 
-async def _handler_waiting() -> None:
-    """Wait until the server handles a request whose body has not all arrived yet."""
+async def _start_post(
+    client: Client, sent: bytes, declared: int
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """Send the headers of a POST declaring ``declared`` body bytes and only ``sent`` of them;
+    return once the server handles it (waiting for the rest of the body)."""
+    reader, writer = await asyncio.open_connection(client.server.host, client.server.port)
+    writer.write(
+        f"POST {URL} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {declared}\r\n\r\n".encode()
+        + sent
+    )
+    await writer.drain()
     async with asyncio.timeout(5):
         while not any("_handle_request" in repr(t.get_coro()) for t in asyncio.all_tasks()):
             await asyncio.sleep(0.01)
+    return reader, writer
 
 
 async def test_rounds_start_at_most_every_round_interval(
