@@ -280,12 +280,13 @@ class PriceCoordinator(DataUpdateCoordinator[PriceData]):
         """The periods overlapping ``[start, end)``: memory, then the store, then ESIOS.
 
         Days that are published but not complete locally are fetched (and stored); a failed
-        fetch leaves that day as it is.
+        fetch leaves that day as it is. A fetched today or tomorrow goes to the entities too.
         """
         now = dt_util.utcnow()
         first = start.astimezone(self.region.timezone).date()
         last = (end - timedelta(microseconds=1)).astimezone(self.region.timezone).date()
         result: list[PricePeriod] = []
+        refreshed = False
         day = first
         while day <= last:
             have = self._days.get((kind, day))
@@ -301,9 +302,12 @@ class PriceCoordinator(DataUpdateCoordinator[PriceData]):
                     await self._async_save(fetched)
                     if day in (self._today, self._today + timedelta(days=1)):
                         self._days[kind, day] = have
+                        refreshed = True
             if have is not None:
                 result.extend(p for p in have.periods if p.end > start and p.start < end)
             day += timedelta(days=1)
+        if refreshed:
+            self._publish()
         return result
 
     # ------------------------------------------------------------------ DataUpdateCoordinator

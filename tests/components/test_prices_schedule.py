@@ -114,6 +114,29 @@ async def test_publication_partial_retry_and_midnight(
     assert _next_fetch(coordinator) == datetime(2024, 3, 10, 19, 15, tzinfo=UTC)
 
 
+async def test_get_prices_hands_a_fetched_tomorrow_to_the_entities(
+    hass: HomeAssistant,
+    esios: FakeEsios,
+    next_day: None,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    freezer.move_to(datetime(2024, 3, 9, 19, 0, tzinfo=UTC))  # 20:00 in Madrid
+    await _setup(hass)
+    assert _attr(hass, "tomorrow") == []
+    # After the 20:15 publication, before the coordinator's own fetch has run: the action
+    # fetches tomorrow, and the sensors show it at once, not at the next scheduled fetch.
+    freezer.move_to(datetime(2024, 3, 9, 19, 20, tzinfo=UTC))
+    response = await hass.services.async_call(
+        DOMAIN, "get_prices", {}, blocking=True, return_response=True
+    )
+    assert isinstance(response, dict)
+    prices = response["prices"]
+    assert isinstance(prices, list)
+    assert len(prices) == 48
+    assert _attr(hass, "tomorrow") == prices[24:]
+    assert _attr(hass, "tomorrow_valid") is True
+
+
 async def test_retries_for_tomorrow_stop_at_midnight(
     hass: HomeAssistant,
     esios: FakeEsios,
