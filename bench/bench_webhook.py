@@ -1,7 +1,7 @@
 """Benchmark of the power webhook through a real Home Assistant (not part of pytest).
 
 Run: ``.venv/bin/python bench/bench_webhook.py [--seconds 2] [--pairs 12] [--concurrency 32]
-[--pin]``
+[--no-pin]``
 
 1. Starts Home Assistant (``python -m homeassistant -c <tmp> --skip-pip``) on 127.0.0.1 with a
    Meterit power webhook entry (local only, no price source) and, beside it, a webhook whose
@@ -20,9 +20,12 @@ Run: ``.venv/bin/python bench/bench_webhook.py [--seconds 2] [--pairs 12] [--con
    ``meterit.db`` against the 200 answers the webhook gave (must be equal). Exit status 0
    only when the median ratio reaches the target, every answer was 200 and the counts agree.
 
-``--pin`` runs Home Assistant (every thread) on one CPU and the load generator on another: Home
-Assistant's one core is then saturated in both runs, so the ratio is the ratio of its CPU time
-per request; unpinned, both processes share both cores.
+Home Assistant (every thread) runs on one CPU and the load generator on another (when there are
+two): the load generator stands for sensors on other devices, and Home Assistant's one core is
+saturated in both runs, so the ratio is the ratio of its CPU time per request, which is what
+"a fraction of Home Assistant's ceiling" means. ``--no-pin`` lets both processes share every
+CPU: the load generator then takes CPU time Home Assistant would have, and the writer thread
+and the event loop hand the GIL across cores.
 """
 
 from __future__ import annotations
@@ -321,8 +324,10 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument(
         "--pin",
-        action="store_true",
-        help="Home Assistant on one CPU, the load generator on another",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="Home Assistant on one CPU, the load generator on another (the default when "
+        "there are two CPUs); --no-pin lets them share every CPU",
     )
     parser.add_argument("--loadgen", metavar="PLAN", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -332,6 +337,8 @@ def main() -> None:
     cpus = sorted(os.sched_getaffinity(0))
     if args.pin and len(cpus) < 2:
         raise SystemExit("--pin needs two CPUs")
+    if args.pin is None:
+        args.pin = len(cpus) >= 2
     server_cpu, loadgen_cpu = (cpus[0], cpus[1]) if args.pin else (None, None)
 
     config = Path(tempfile.mkdtemp(prefix="meterit-bench-"))
@@ -429,7 +436,7 @@ def main() -> None:
         if busy >= SATURATED:
             print(
                 "WARNING: the load generator is saturated: the null handler's figure is its "
-                "ceiling rather than Home Assistant's (use --pin, or fewer connections)"
+                "ceiling rather than Home Assistant's (pin it to a CPU of its own, or use fewer connections)"
             )
         refused = sum(n for r in reports for status, n in r["statuses"].items() if status != "200")
         if refused:
