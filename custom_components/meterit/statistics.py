@@ -280,7 +280,8 @@ class StationStatistics:
     (no reading can reach it any more: a station that went silent for good still gets its last
     hour). One import task per series at a time. A timer purges old 30-s windows of every series
     (so they are purged without a P1 meter too) and retries what is due; it also runs at once.
-    Errors (the store's, the recorder's) leave the hours due. Nothing starts once Home
+    Errors (the store's, the recorder's) leave the hours due; they are logged once while any
+    series fails, and once more when the last of them imports again. Nothing starts once Home
     Assistant stops or the entry unloads: the catch-up at the next start imports what was left.
     """
 
@@ -301,7 +302,8 @@ class StationStatistics:
         self._complete: dict[str, float] = {}
         self._catch_up: set[str] = set()
         self._tasks: dict[str, asyncio.Task[None]] = {}
-        self._failing = False
+        self._failing: set[str] = set()
+        """The series whose last import failed (logged once when the first fails)."""
         entry.async_on_unload(
             async_track_time_interval(hass, self._async_timer, STATION_TIMER_INTERVAL)
         )
@@ -384,16 +386,17 @@ class StationStatistics:
                 await importer.async_import(until)
         except Exception as err:  # noqa: BLE001 - our store or the recorder (e.g. stopping)
             if not self._failing:
-                self._failing = True
                 LOGGER.warning(
                     "%s: statistics not imported, retried later: %s", self.entry.title, err
                 )
+            self._failing.add(series)
             return
         finally:
             self._tasks.pop(series, None)
-        if self._failing:
-            self._failing = False
-            LOGGER.info("%s: statistics imported again", self.entry.title)
+        if series in self._failing:
+            self._failing.discard(series)
+            if not self._failing:  # the last series that failed works again
+                LOGGER.info("%s: statistics imported again", self.entry.title)
 
     async def _async_timer(self, _now: datetime | None = None) -> None:
         """Import what is due (hours that settled, failed imports); purge old 30-s windows."""

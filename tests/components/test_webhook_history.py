@@ -446,6 +446,61 @@ def test_station_statistic_ids() -> None:
             assert WEBHOOK_ID not in statistic_id
 
 
+async def test_one_failing_station_is_logged_once_and_its_recovery_once(
+    hass: HomeAssistant,
+    hass_client_no_auth: Callable[[], Awaitable[Client]],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A station whose import fails beside one that works: no warning/recovery flapping."""
+    entry = webhook_entry()
+    coordinator = await setup_loaded(hass, entry, WebhookCoordinator)
+    client = await hass_client_no_auth()
+    store = coordinator.store
+    energy_before = store.energy_before
+    failing = station_series("shed")
+
+    def broken_for_shed(series: str, resolution: int, before: float) -> tuple[float, float]:
+        if series == failing:
+            raise StoreUnavailableError("locked")
+        return energy_before(series, resolution, before)
+
+    monkeypatch.setattr(store, "energy_before", broken_for_shed)
+    base = time.time() // HOUR * HOUR - 3 * HOUR
+
+    async def post_both(seconds: range) -> None:
+        body = {
+            "readings": [
+                {"watts": 500.0, "station_id": station, "time": base + s}
+                for s in seconds
+                for station in (STATION, "shed")
+            ]
+        }
+        response = await client.post(
+            URL, data=json.dumps(body), headers={"Content-Type": "application/json"}
+        )
+        assert response.status == 200, await response.text()
+
+    await post_both(range(0, HOUR + 600, 30))
+    await settle(hass)
+    await post_both(range(HOUR + 660, 2 * HOUR + 300, 30))
+    await settle(hass)
+    warnings = caplog.text.count("statistics not imported, retried later")
+    assert warnings == 1
+    assert "statistics imported again" not in caplog.text  # the shed still fails
+    garage = StatisticIds.of(station_object_id(entry.entry_id, STATION), export=False)
+    shed = StatisticIds.of(station_object_id(entry.entry_id, "shed"), export=False)
+    assert len((await read_statistics(hass, garage, base, base + 3 * HOUR))[garage.power]) == 2
+    assert await read_statistics(hass, shed, base, base + 3 * HOUR) == {}
+
+    monkeypatch.setattr(store, "energy_before", energy_before)
+    await post_both(range(2 * HOUR + 360, 2 * HOUR + 900, 30))
+    await settle(hass)
+    assert caplog.text.count("statistics imported again") == 1
+    assert caplog.text.count("statistics not imported, retried later") == warnings
+    assert len((await read_statistics(hass, shed, base, base + 3 * HOUR))[shed.power]) == 2
+
+
 async def test_store_failures_are_retried(
     hass: HomeAssistant,
     hass_client_no_auth: Callable[[], Awaitable[Client]],
