@@ -1,7 +1,7 @@
 """Benchmark of the power webhook through a real Home Assistant (not part of pytest).
 
 Run: ``.venv/bin/python bench/bench_webhook.py [--seconds 2] [--pairs 12] [--concurrency 32]
-[--no-pin]``
+[--pin]``
 
 1. Starts Home Assistant (``python -m homeassistant -c <tmp> --skip-pip``) on 127.0.0.1 with a
    Meterit power webhook entry (local only, no price source) and, beside it, a webhook whose
@@ -12,20 +12,20 @@ Run: ``.venv/bin/python bench/bench_webhook.py [--seconds 2] [--pairs 12] [--con
    then ``--pairs`` pairs of runs, null and meterit, in ABBA order (null-meterit,
    meterit-null, ...) on the same connections. Each run reports requests/s, p50/p99
    latency, the CPU time per request of Home Assistant (all threads) and of the load
-   generator, and how busy the load generator was (a saturated load generator would make
-   the null handler's figure its own ceiling rather than Home Assistant's).
+   generator, and how busy each was (share of one CPU). A load generator busy >= 90 % makes
+   the run invalid: the null handler's figure would be its ceiling, not Home Assistant's.
 3. Prints the ratio meterit / null of each pair (runs seconds apart see the same machine: a
    shared machine's speed drifts by tens of percent within a minute), their median and
    quartiles (target: median >= 0.8), and, after Home Assistant stopped, the readings in
-   ``meterit.db`` against the 200 answers the webhook gave (must be equal). Exit status 0
-   only when the median ratio reaches the target, every answer was 200 and the counts agree.
+   ``meterit.db`` against the 200 answers the webhook gave (must be equal), and duplicate
+   (time, station) rows (for information). Exit status 0 only when the run is valid, the
+   median ratio reaches the target, every answer was 200 and the counts agree.
 
-Home Assistant (every thread) runs on one CPU and the load generator on another (when there are
-two): the load generator stands for sensors on other devices, and Home Assistant's one core is
-saturated in both runs, so the ratio is the ratio of its CPU time per request, which is what
-"a fraction of Home Assistant's ceiling" means. ``--no-pin`` lets both processes share every
-CPU: the load generator then takes CPU time Home Assistant would have, and the writer thread
-and the event loop hand the GIL across cores.
+``--pin`` runs Home Assistant (every thread) on one CPU and the load generator on another: Home
+Assistant is then limited to one core, saturated in both runs (checked), so the ratio is the
+ratio of its CPU time per request. Unpinned (the default), both processes share both CPUs: Home
+Assistant's writer thread can run beside its event loop, and the load generator takes CPU time
+Home Assistant could have used.
 """
 
 from __future__ import annotations
@@ -57,7 +57,11 @@ NULL_HOOK = "0e" * 32
 STATIONS = 4
 TARGET_RATIO = 0.8
 SATURATED = 0.9
-"""Above this share of one CPU the load generator, not Home Assistant, may set the pace."""
+"""A load generator at least this busy (share of one CPU) may set the pace: the run is invalid."""
+SERVER_SATURATED = 0.85
+"""Pinned, Home Assistant must be at least this busy for the ratio to be its CPU time's ratio."""
+ANSWER_TIMEOUT = 30.0
+"""Seconds to wait for an answer before counting it as none (status 0)."""
 
 NULL_MANIFEST = {
     "domain": "bench_null",
@@ -197,40 +201,65 @@ def own_cpu_seconds() -> float:
 class _Connection:
     """One keep-alive HTTP/1.1 connection that posts JSON bodies (plain asyncio streams).
 
-    Not aiohttp's client: at ~100 µs per request it saturated the load generator's core, so
-    the null handler's "ceiling" was partly the load generator's. This costs a fraction of it.
+    Not aiohttp's client: at ~100 µs per request it kept the load generator's CPU busy all the
+    time, so the null handler's figure was partly the load generator's. This costs a fraction.
+    An answer that does not come within ``ANSWER_TIMEOUT``, or a connection the server closes,
+    counts as status 0 and the connection is opened again.
     """
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader = reader
-        self.writer = writer
-
-    @classmethod
-    async def open(cls, host: str, port: int) -> _Connection:
-        """Connect to ``host:port``."""
-        reader, writer = await asyncio.open_connection(host, port)
-        return cls(reader, writer)
+    def __init__(self, host: str, port: int) -> None:
+        self.host = host
+        self.port = port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
 
     async def post(self, head: bytes, body: bytes) -> int:
         """Send ``head`` (request line and headers up to ``Content-Length: ``) and ``body``;
-        read the answer; its status."""
-        self.writer.write(b"%s%d\r\n\r\n%s" % (head, len(body), body))
-        answer = await self.reader.readuntil(b"\r\n\r\n")
-        length = 0
-        for line in answer.split(b"\r\n")[1:]:
-            name, _, value = line.partition(b":")
-            name = name.strip().lower()
-            if name == b"content-length":
-                length = int(value)
-            elif name == b"transfer-encoding":
-                raise RuntimeError(f"unexpected answer: {answer!r}")
-        if length:
-            await self.reader.readexactly(length)
-        return int(answer[9:12])  # b"HTTP/1.1 200 OK"
+        read the answer; its status (0: no answer)."""
+        try:
+            async with asyncio.timeout(ANSWER_TIMEOUT):
+                if self.reader is None or self.writer is None:
+                    self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+                self.writer.write(b"%s%d\r\n\r\n%s" % (head, len(body), body))
+                status, length, close = _answer_head(await self.reader.readuntil(b"\r\n\r\n"))
+                await self.reader.readexactly(length)
+        except TimeoutError, OSError, asyncio.IncompleteReadError:
+            self.close()
+            return 0
+        if close:
+            self.close()
+        return status
 
     def close(self) -> None:
-        """Close the connection."""
-        self.writer.close()
+        """Close the connection (the next post opens it again)."""
+        if self.writer is not None:
+            self.writer.close()
+        self.reader = self.writer = None
+
+
+def _answer_head(head: bytes) -> tuple[int, int, bool]:
+    """Status, body length and whether the server closes, from an answer's head.
+
+    Raises ValueError for anything the bench cannot frame (no ``Content-Length``, chunked).
+    """
+    lines = head.split(b"\r\n")
+    status_line = lines[0].split(b" ", 2)
+    if len(status_line) < 2 or not status_line[0].startswith(b"HTTP/1."):
+        raise ValueError(f"not an HTTP/1.x answer: {lines[0]!r}")
+    length: int | None = None
+    close = False
+    for line in lines[1:]:
+        name, _, value = line.partition(b":")
+        name = name.strip().lower()
+        if name == b"content-length":
+            length = int(value)
+        elif name == b"transfer-encoding":
+            raise ValueError(f"chunked answer: {lines[0]!r}")
+        elif name == b"connection":
+            close = value.strip().lower() == b"close"
+    if length is None:
+        raise ValueError(f"answer without Content-Length: {lines[0]!r}")
+    return int(status_line[1]), length, close
 
 
 async def _segment(
@@ -258,6 +287,7 @@ async def _segment(
     await asyncio.gather(*(worker(k) for k in range(concurrency)))
     elapsed = time.perf_counter() - began
     own = own_cpu_seconds() - own_before
+    server = cpu_seconds(server_pid) - server_before
     requests = len(latencies)
     latencies.sort()
     return {
@@ -266,7 +296,8 @@ async def _segment(
         "rps": requests / elapsed,
         "p50_ms": 1000 * statistics.median(latencies),
         "p99_ms": 1000 * latencies[min(requests - 1, int(requests * 0.99))],
-        "cpu_us": 1e6 * (cpu_seconds(server_pid) - server_before) / max(1, requests),
+        "cpu_us": 1e6 * server / max(1, requests),
+        "server_busy": server / elapsed,
         "loadgen_cpu_us": 1e6 * own / max(1, requests),
         "loadgen_busy": own / elapsed,
     }
@@ -276,7 +307,7 @@ async def _load(plan: dict[str, Any]) -> list[dict[str, Any]]:
     """Run the plan's segments one after the other on the same keep-alive connections."""
     host: str = plan["host"]
     port: int = plan["port"]
-    connections = [await _Connection.open(host, port) for _ in range(plan["concurrency"])]
+    connections = [_Connection(host, port) for _ in range(plan["concurrency"])]
     reports: list[dict[str, Any]] = []
     try:
         for name, seconds in plan["segments"]:
@@ -294,13 +325,17 @@ async def _load(plan: dict[str, Any]) -> list[dict[str, Any]]:
 
 def run_load(plan: dict[str, Any], cpu: int | None) -> list[dict[str, Any]]:
     """Run the load generator in a second process (on ``cpu`` if given); its reports."""
+    seconds = sum(length for _, length in plan["segments"])
     out = subprocess.run(  # noqa: S603 - our own script
         [sys.executable, __file__, "--loadgen", json.dumps(plan)],
-        check=True,
-        capture_output=True,
+        check=False,
+        stdout=subprocess.PIPE,  # (its stderr goes to ours: a failure explains itself)
         text=True,
         preexec_fn=None if cpu is None else partial(os.sched_setaffinity, 0, {cpu}),
+        timeout=seconds + 60 + ANSWER_TIMEOUT,
     )
+    if out.returncode:
+        raise SystemExit(f"the load generator failed (exit status {out.returncode})")
     reports: list[dict[str, Any]] = json.loads(out.stdout)
     return reports
 
@@ -324,10 +359,8 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument(
         "--pin",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="Home Assistant on one CPU, the load generator on another (the default when "
-        "there are two CPUs); --no-pin lets them share every CPU",
+        action="store_true",
+        help="Home Assistant on one CPU, the load generator on another",
     )
     parser.add_argument("--loadgen", metavar="PLAN", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -337,8 +370,6 @@ def main() -> None:
     cpus = sorted(os.sched_getaffinity(0))
     if args.pin and len(cpus) < 2:
         raise SystemExit("--pin needs two CPUs")
-    if args.pin is None:
-        args.pin = len(cpus) >= 2
     server_cpu, loadgen_cpu = (cpus[0], cpus[1]) if args.pin else (None, None)
 
     config = Path(tempfile.mkdtemp(prefix="meterit-bench-"))
@@ -397,7 +428,7 @@ def main() -> None:
         measured = reports[2:]
         print(
             f"\n{'pair':<6}{'webhook':<10}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}"
-            f"{'HA CPU us/req':>15}{'loadgen us/req':>16}{'busy':>6}  statuses"
+            f"{'HA CPU us/req':>15}{'HA busy':>9}{'loadgen us/req':>16}{'busy':>6}  statuses"
         )
         ratios: list[float] = []
         for index in range(args.pairs):
@@ -407,8 +438,8 @@ def main() -> None:
                 r = pair[name]
                 print(
                     f"{index + 1:<6}{name:<10}{r['rps']:>9.0f}{r['p50_ms']:>9.2f}"
-                    f"{r['p99_ms']:>9.2f}{r['cpu_us']:>15.0f}{r['loadgen_cpu_us']:>16.0f}"
-                    f"{r['loadgen_busy']:>6.0%}  {r['statuses']}"
+                    f"{r['p99_ms']:>9.2f}{r['cpu_us']:>15.0f}{r['server_busy']:>9.0%}"
+                    f"{r['loadgen_cpu_us']:>16.0f}{r['loadgen_busy']:>6.0%}  {r['statuses']}"
                 )
         q1, ratio, q3 = quartiles(ratios)
         means = {
@@ -422,6 +453,7 @@ def main() -> None:
         verdict = "OK" if ratio >= TARGET_RATIO else "BELOW TARGET"
         passed = ratio >= TARGET_RATIO
         busy = statistics.median(r["loadgen_busy"] for r in measured if r["webhook"] == "null")
+        server_busy = statistics.median(r["server_busy"] for r in measured)
         print(
             f"\nsustained: meterit {means['meterit']:.0f} req/s vs null handler "
             f"{means['null']:.0f} req/s; Home Assistant CPU per request (median) "
@@ -432,12 +464,22 @@ def main() -> None:
             f"ratio median {ratio:.2f} (quartiles {q1:.2f} to {q3:.2f}; target >= "
             f"{TARGET_RATIO}) {verdict}"
         )
-        print(f"load generator busy (median, null runs): {busy:.0%} of one CPU")
+        print(
+            f"busy (median): Home Assistant {server_busy:.0%}, load generator (null runs) "
+            f"{busy:.0%} of one CPU"
+        )
         if busy >= SATURATED:
             print(
-                "WARNING: the load generator is saturated: the null handler's figure is its "
-                "ceiling rather than Home Assistant's (pin it to a CPU of its own, or use fewer connections)"
+                "INVALID: the load generator is saturated, so the null handler's figure is its "
+                "ceiling rather than Home Assistant's"
             )
+            passed = False
+        if args.pin and server_busy < SERVER_SATURATED:
+            print(
+                "INVALID: Home Assistant's CPU is not saturated, so the ratio is not the ratio "
+                "of its CPU time per request"
+            )
+            passed = False
         refused = sum(n for r in reports for status, n in r["statuses"].items() if status != "200")
         if refused:
             print(f"answers other than 200: {refused}")
