@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+from contextlib import closing
 from datetime import UTC, datetime
 from functools import partial
 import json
@@ -492,7 +493,7 @@ def main() -> None:
             process.kill()
             process.wait()
         log.close()
-    with sqlite3.connect(config / "meterit.db") as conn:
+    with closing(sqlite3.connect(config / "meterit.db", isolation_level=None)) as conn:
         stored = conn.execute("SELECT COUNT(*) FROM meterlog").fetchone()[0]
         duplicates = conn.execute(
             "SELECT COUNT(*) FROM (SELECT time, station_id FROM meterlog "

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
 import json
 import logging
@@ -507,14 +508,14 @@ async def test_readings_view_store_unavailable(
 def refuse_readings(hass: HomeAssistant, when: str = "1") -> Callable[[], None]:
     """Make SQLite itself refuse meterlog inserts (for rows matching ``when``); returns undo."""
     path = hass.config.path(STORE_FILENAME)
-    with sqlite3.connect(path) as conn:
+    with closing(sqlite3.connect(path, isolation_level=None)) as conn:
         conn.execute(
             f"CREATE TRIGGER refuse BEFORE INSERT ON meterlog WHEN {when} "
             "BEGIN SELECT RAISE(ABORT, 'disk full'); END"
         )
 
     def undo() -> None:
-        with sqlite3.connect(path) as conn:
+        with closing(sqlite3.connect(path, isolation_level=None)) as conn:
             conn.execute("DROP TRIGGER refuse")
 
     return undo

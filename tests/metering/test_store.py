@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Generator
+from contextlib import closing
 from pathlib import Path
 import sqlite3
 import threading
@@ -211,7 +212,7 @@ def test_meterlog_large_batch_in_statements_of_bounded_size(
         (r.time, r.station_id, r.watts, r.price) for r in rows
     ]
     # a failure in the last statement leaves nothing of the batch behind
-    with sqlite3.connect(tmp_path / "meterit.db") as other:
+    with closing(sqlite3.connect(tmp_path / "meterit.db", isolation_level=None)) as other:
         other.execute(
             "CREATE TRIGGER refuse BEFORE INSERT ON meterlog WHEN NEW.station_id = 'boom' "
             "BEGIN SELECT RAISE(ABORT, 'refused'); END"
@@ -312,7 +313,8 @@ def test_migrates_v1_file_keeping_data(tmp_path: Path) -> None:
         assert store.add_readings([MeterlogRow(1.0, "1", 2.0)]) == 1
     finally:
         store.close()
-    with sqlite3.connect(path) as conn:  # v3: the meterlog keeps its time index only
+    # v3: the meterlog keeps its time index only
+    with closing(sqlite3.connect(path, isolation_level=None)) as conn:
         indexes = conn.execute(
             "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'meterlog'"
         ).fetchall()
