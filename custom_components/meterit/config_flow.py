@@ -40,6 +40,7 @@ from .homewizard import (
     CertificateError,
     DeviceInfo,
     HomeWizardError,
+    IdentityMismatchError,
     RegistrationNotEnabledError,
     UnauthorizedError,
     UnsupportedDeviceError,
@@ -257,17 +258,31 @@ class MeteritConfigFlow(ConfigFlow, domain=DOMAIN):
         errors: dict[str, str] = {}
         if user_input is not None:
             host = user_input[CONF_HOST].strip()
+            other_device = False
 
-            async def _probe() -> DeviceInfo:
+            async def _probe() -> DeviceInfo | None:
+                nonlocal other_device
                 client = await async_create_client(
                     self.hass,
                     host,
                     identifier=entry.data[CONF_IDENTIFIER],
                     token=entry.data[CONF_TOKEN],
                 )
-                return await client.device()
+                try:
+                    return await client.device()
+                except IdentityMismatchError as err:
+                    # a valid HomeWizard certificate, but for another device than this entry's
+                    LOGGER.info("Reconfigure: %s", err)
+                    other_device = True
+                except UnauthorizedError:
+                    # the meter at this host is ours (its certificate says so) but the token
+                    # was revoked: re-authentication (a button press) is needed first
+                    errors["base"] = "reconfigure_unauthorized"
+                return None
 
             device = await _async_guard(_probe, errors)
+            if other_device:
+                return self.async_abort(reason="wrong_device")
             if device is not None:
                 await self.async_set_unique_id(p1_unique_id(device))
                 self._abort_if_unique_id_mismatch(reason="wrong_device")

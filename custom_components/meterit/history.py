@@ -11,9 +11,15 @@ A :class:`MeterHistory` adapts ``metering`` to Home Assistant for one series (a 
   since the last reading: synthetic windows carry the energy measured across it;
 * a timer closes windows during a silence (once the last reading's weight is known), purges
   30-s windows older than 24 h every hour and retries failed writes;
-* a counter that goes backwards for :data:`RESET_CONFIRM` readings in a row is a meter that was
-  replaced or reset: a new counter segment starts (no energy across it) and a repair issue says
-  what happened; a single backwards glitch is ignored (its counters are dropped);
+* a meter that sends no total counter (only per-tariff ones) gets the sum of the tariffs it
+  sends as its counter, as long as the same tariffs are sent (a tariff that appears or
+  disappears changes the counter's base: no energy is counted across that one step);
+* a counter that goes backwards, or jumps forward by more than any real consumption
+  (``WindowAggregator.counter_suspect``), for :data:`RESET_CONFIRM` readings in a row is a meter
+  that was replaced or reset: a new counter segment starts (no energy across it) and a repair
+  issue says what happened; a single glitch is ignored (that counter is dropped from the reading);
+* Home Assistant's clock going back (NTP) by more than :data:`CLOCK_BACK_TOLERANCE` closes the
+  open windows and restarts the windows' time base from the new time (counters kept);
 * a store that cannot be opened or written raises a repair issue; the windows and the sensors
   keep working from memory.
 
@@ -75,7 +81,9 @@ RESOLUTIONS: Final = (30, 300)
 MAX_WEIGHT: Final = 30.0
 """A reading weighs at most this long (s) in a window's average (a P1 meter pushes every 1-10 s)."""
 RESET_CONFIRM: Final = 10
-"""Readings in a row with a counter below the last one before it counts as a meter reset."""
+"""Readings in a row with an implausible counter step before it counts as a meter reset."""
+CLOCK_BACK_TOLERANCE: Final = 60.0
+"""A reading this much (s) before the last one means the clock was set back, not a late push."""
 TIMER_INTERVAL: Final = timedelta(seconds=10)
 SAVE_INTERVAL: Final = timedelta(minutes=1)
 PURGE_INTERVAL: Final = timedelta(hours=1)
@@ -87,9 +95,56 @@ ISSUE_STORE_UNWRITABLE: Final = "store_unwritable"
 ISSUE_COUNTER_RESET: Final = "counter_reset"
 
 
-def reading_from_measurement(measurement: Measurement, t: float) -> Reading:
-    """The metering reading of a P1 measurement received at ``t`` (UTC unix seconds)."""
-    m = measurement
+TOTAL_SOURCE: Final = 1
+"""A counter's source: the meter's total (bit 0); bits 1-4 stand for the sum of tariffs 1-4."""
+
+type CounterValue = tuple[int, float]
+"""A counter's source (see :data:`TOTAL_SOURCE`) and its value in kWh."""
+
+
+def _counter(total: float | None, *tariffs: float | None) -> CounterValue | None:
+    """The total when the meter sends it, else the sum of the tariff counters it sends."""
+    if total is not None:
+        return TOTAL_SOURCE, total
+    source = 0
+    value = 0.0
+    for index, kwh in enumerate(tariffs):
+        if kwh is not None:
+            source |= 2 << index
+            value += kwh
+    return (source, round(value, 3)) if source else None
+
+
+def import_counter(m: Measurement) -> CounterValue | None:
+    """The import counter of a measurement: the total or the sum of the tariffs sent."""
+    return _counter(
+        m.energy_import_kwh,
+        m.energy_import_t1_kwh,
+        m.energy_import_t2_kwh,
+        m.energy_import_t3_kwh,
+        m.energy_import_t4_kwh,
+    )
+
+
+def export_counter(m: Measurement) -> CounterValue | None:
+    """The export counter of a measurement: the total or the sum of the tariffs sent."""
+    return _counter(
+        m.energy_export_kwh,
+        m.energy_export_t1_kwh,
+        m.energy_export_t2_kwh,
+        m.energy_export_t3_kwh,
+        m.energy_export_t4_kwh,
+    )
+
+
+def reading_from_measurement(
+    m: Measurement, t: float, import_kwh: float | None, export_kwh: float | None
+) -> Reading:
+    """The metering reading of a P1 measurement received at ``t`` (UTC unix seconds).
+
+    Its counters are given: :func:`import_counter` and :func:`export_counter` as far as
+    their source is stable (:class:`CounterSource`).
+    """
     return Reading(
         t,
         m.power_w,
@@ -99,21 +154,52 @@ def reading_from_measurement(measurement: Measurement, t: float) -> Reading:
         m.voltage_l1_v,
         m.voltage_l2_v,
         m.voltage_l3_v,
-        m.energy_import_kwh,
+        import_kwh,
         m.energy_import_t1_kwh,
         m.energy_import_t2_kwh,
-        m.energy_export_kwh,
+        export_kwh,
         m.tariff,
     )
+
+
+class CounterSource:
+    """Which fields one counter (import or export) of a meter is read from, kept stable.
+
+    The first source seen (nothing known yet) is taken at once. After that a value counts only
+    when its source (the total, or a set of tariffs) is the one of the previous reading that had
+    the counter: a tariff missing from one push, or the total missing once, gives no value (the
+    next reading's step covers that time). When the source settles on another one than the
+    counter's base (a tariff that appeared or disappeared), :meth:`take` says so: the counter
+    restarts, as the sum jumped without any consumption.
+    """
+
+    __slots__ = ("base", "last")
+
+    def __init__(self, base: int | None = None) -> None:
+        """Start from ``base``: the source the aggregator's counter was read from (if known)."""
+        self.base = base
+        self.last = base
+
+    def take(self, found: CounterValue | None) -> tuple[float | None, bool]:
+        """The counter's value for this reading (None: none or not stable) and a restart flag."""
+        if found is None:
+            return None, False
+        source, value = found
+        if self.last is None:
+            self.base = self.last = source
+            return value, False
+        if source != self.last:
+            self.last = source
+            return None, False
+        if source != self.base:
+            self.base = source
+            return value, True
+        return value, False
 
 
 def clock() -> float:
     """Home Assistant's clock now, UTC unix seconds: the time a reading is received."""
     return dt_util.utcnow().timestamp()
-
-
-def _wh(kwh: float | None) -> int | None:
-    return None if kwh is None else round(kwh * 1000.0)
 
 
 def _local_iso(t: float) -> str:
@@ -151,11 +237,13 @@ class MeterHistory:
         self._failing = False
         self._running = False
         self._complete_until = float("-inf")
-        # counter-reset confirmation: last accepted counters (Wh) and backwards readings in a row
-        self._imp: int | None = None
-        self._exp: int | None = None
-        self._suspect = 0
+        # where the import / export counters come from (a total or a set of tariffs)
+        self._sources = (CounterSource(), CounterSource())
+        # counter-reset confirmation: implausible import / export steps in a row
+        self._suspect = [0, 0]
         self._bad_reading_logged = False
+        self._clock_back_logged = False
+        self._after_clock_back = False
 
     @property
     def state_key(self) -> str:
@@ -220,11 +308,19 @@ class MeterHistory:
         except InvalidSnapshotError as err:
             LOGGER.warning("%s: saved window state unusable, starting afresh: %s", self.title, err)
             return
-        counters = snapshot.get("counters")
-        if isinstance(counters, list) and len(counters) == 4:
-            imp, exp = counters[0], counters[3]
-            self._imp = imp if isinstance(imp, int) else None
-            self._exp = exp if isinstance(exp, int) else None
+        # (a snapshot from before tariff sums has none: the first reading tells, as at a start)
+        sources = snapshot.get("counter_sources")
+        if not isinstance(sources, list) or len(sources) != len(self._sources):
+            return
+        for index, base in enumerate(sources):
+            if isinstance(base, int) and not isinstance(base, bool) and 0 < base < 32:
+                self._sources[index].base = self._sources[index].last = base
+
+    def _snapshot(self) -> dict[str, JsonValue]:
+        """The aggregator's snapshot and where the counters come from (None: not known)."""
+        snapshot = self.aggregator.snapshot()
+        snapshot["counter_sources"] = [source.base for source in self._sources]
+        return snapshot
 
     async def _async_catch_up(self) -> None:
         assert self.statistics is not None
@@ -255,8 +351,19 @@ class MeterHistory:
         """Take one measurement as received now (the push path: fast, no I/O)."""
         if not self._running:
             return
+        counters: list[float | None] = []
+        for index, (found, counter) in enumerate(
+            ((import_counter(measurement), "import"), (export_counter(measurement), "export"))
+        ):
+            value, restart = self._sources[index].take(found)
+            if restart:
+                # read from other tariffs now: the step to this value is no consumption
+                LOGGER.debug("%s: the %s counter is read from other fields", self.title, counter)
+                self.aggregator.restart_counter(counter)
+                self._suspect[index] = 0
+            counters.append(value)
         try:
-            reading = reading_from_measurement(measurement, clock())
+            reading = reading_from_measurement(measurement, clock(), counters[0], counters[1])
         except InvalidReadingError as err:
             if not self._bad_reading_logged:
                 self._bad_reading_logged = True
@@ -268,6 +375,9 @@ class MeterHistory:
     def async_add(self, reading: Reading) -> None:
         """Add a reading to the windows; closed windows are queued for the store."""
         aggregator = self.aggregator
+        base = aggregator.time_base
+        if base is not None and reading.t < base - CLOCK_BACK_TOLERANCE:
+            self._clock_went_back(base, reading.t)
         closed = aggregator.add(self._confirm_counters(reading))
         if closed:
             self._closed(closed)
@@ -277,33 +387,48 @@ class MeterHistory:
             if self._on_counter_reset is not None:
                 self._on_counter_reset()
 
-    def _confirm_counters(self, reading: Reading) -> Reading:
-        """Drop counters that went backwards, until that happened RESET_CONFIRM times in a row."""
-        imp = _wh(reading.import_kwh)
-        exp = _wh(reading.export_kwh)
-        backwards = (imp is not None and self._imp is not None and imp < self._imp) or (
-            exp is not None and self._exp is not None and exp < self._exp
+    @callback
+    def _clock_went_back(self, base: float, t: float) -> None:
+        """Close the open windows and take readings from ``t`` on (counters stay continuous)."""
+        log = LOGGER.debug if self._clock_back_logged else LOGGER.warning
+        self._clock_back_logged = True
+        log(
+            "%s: Home Assistant's clock went back by %.0f s; the open windows are closed and "
+            "the history continues from %s",
+            self.title,
+            base - t,
+            _local_iso(t),
         )
-        if backwards:
-            self._suspect += 1
-            if self._suspect < RESET_CONFIRM:
-                return replace(
-                    reading,
-                    import_kwh=None,
-                    import_t1_kwh=None,
-                    import_t2_kwh=None,
-                    export_kwh=None,
-                )
-        self._suspect = 0
-        if imp is not None:
-            self._imp = imp
-        if exp is not None:
-            self._exp = exp
+        self._complete_until = min(self._complete_until, t)
+        if closed := self.aggregator.restart_time():
+            self._closed(closed)
+        self._after_clock_back = True  # the next window is the latest, though it starts earlier
+
+    def _confirm_counters(self, reading: Reading) -> Reading:
+        """Drop a counter with an implausible step, until that happened RESET_CONFIRM times."""
+        t = reading.t
+        if self._suspect_step(0, "import", reading.import_kwh, t):
+            reading = replace(reading, import_kwh=None, import_t1_kwh=None, import_t2_kwh=None)
+        if self._suspect_step(1, "export", reading.export_kwh, t):
+            reading = replace(reading, export_kwh=None)
         return reading
+
+    def _suspect_step(self, index: int, counter: str, kwh: float | None, t: float) -> bool:
+        """True to drop the counter: its step is implausible and not confirmed yet."""
+        if kwh is None:
+            return False
+        if not self.aggregator.counter_suspect(counter, kwh, t):
+            self._suspect[index] = 0
+            return False
+        self._suspect[index] += 1
+        if self._suspect[index] < RESET_CONFIRM:
+            return True
+        self._suspect[index] = 0  # confirmed: the aggregator starts a new segment
+        return False
 
     @callback
     def _closed(self, windows: Sequence[Window]) -> None:
-        latest = self.latest
+        latest = None if self._after_clock_back else self.latest
         for window in windows:
             if window.resolution == STATISTICS_RESOLUTION and (
                 latest is None or window.start >= latest.start
@@ -313,7 +438,8 @@ class MeterHistory:
         if len(self._pending) > MAX_PENDING:
             del self._pending[: len(self._pending) - MAX_PENDING]
         self._request_write()
-        if latest is not self.latest:
+        if latest is not None and latest is not self.latest:
+            self._after_clock_back = False
             self.latest = latest
             for listener in list(self._listeners):
                 listener()
@@ -353,7 +479,7 @@ class MeterHistory:
                 or (statistics is not None and statistics.due(self._complete_until))
             ):
                 batch, self._pending = self._pending, []
-                snapshot = self.aggregator.snapshot() if self._save_requested else None
+                snapshot = self._snapshot() if self._save_requested else None
                 self._save_requested = False
                 try:
                     await self.hass.async_add_executor_job(self._write, store, batch, snapshot)
@@ -391,11 +517,12 @@ class MeterHistory:
 
     def _mark(self, statistics: StatisticsImporter, windows: list[Window]) -> None:
         first: float | None = None
+        now = clock()  # windows closed before the clock went back end in the future
         for window in windows:
             if window.resolution == STATISTICS_RESOLUTION:
                 if first is None or window.start < first:
                     first = window.start
-                self._complete_until = max(self._complete_until, window.end)
+                self._complete_until = max(self._complete_until, min(window.end, now))
         if first is not None:
             statistics.mark(first)
 
@@ -463,8 +590,8 @@ class MeterHistory:
     @callback
     def _counter_reset_issue(self, counter: str, before: float, after: float, at: float) -> None:
         LOGGER.warning(
-            "%s: the %s counter went back from %.3f to %.3f kWh: meter replaced or reset, "
-            "a new counter segment starts",
+            "%s: the %s counter changed from %.3f to %.3f kWh, a step no consumption explains: "
+            "meter replaced or reset, a new counter segment starts",
             self.title,
             counter,
             before,
@@ -605,11 +732,8 @@ class HistoryResult:
         return [dict(zip(columns, row, strict=True)) for row in self.rows]
 
 
-def instant_or_none(value: object) -> datetime | None:
-    """A datetime, a date (its local midnight) or ISO text, in UTC; None when it is none of these.
-
-    Naive means Home Assistant's time zone. Shared by every action that takes a time.
-    """
+def _instant(value: object) -> datetime | None:
+    """A datetime, a date (its local midnight) or ISO text, as given (naive: not converted)."""
     parsed: datetime | None = None
     if isinstance(value, datetime):
         parsed = value
@@ -620,23 +744,48 @@ def instant_or_none(value: object) -> datetime | None:
         parsed = dt_util.parse_datetime(text)
         if parsed is None and (day := dt_util.parse_date(text)) is not None:
             parsed = datetime.combine(day, time(0))
-    if parsed is None:
+    return parsed
+
+
+def _in_utc(parsed: datetime) -> datetime | None:
+    """``parsed`` (naive: local) in UTC; None when it or its local time is out of range."""
+    try:
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=dt_util.get_default_time_zone())
+        utc = dt_util.as_utc(parsed)
+        dt_util.as_local(utc)  # answers show it in local time: that must exist too
+    except OverflowError, ValueError:  # e.g. 0001-01-01T00:00+05:00 is before year 1 in UTC
         return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=dt_util.get_default_time_zone())
-    return dt_util.as_utc(parsed)
+    return utc
+
+
+def instant_or_none(value: object) -> datetime | None:
+    """A datetime, a date (its local midnight) or ISO text, in UTC; None when it is none of these.
+
+    Naive means Home Assistant's time zone. None too for a time that is out of range in UTC or
+    in local time (years 1-9999). Shared by every action that takes a time.
+    """
+    parsed = _instant(value)
+    return None if parsed is None else _in_utc(parsed)
 
 
 def parse_instant(argument: str, value: object) -> datetime:
     """:func:`instant_or_none`, or :class:`HistoryArgumentError` naming ``argument``."""
-    if (parsed := instant_or_none(value)) is None:
+    if (parsed := _instant(value)) is None:
         raise HistoryArgumentError(
             argument,
             "history_invalid_datetime",
             f"{str(value)[:40]!r} is not a date or date and time",
             value=str(value)[:40],
         )
-    return parsed
+    if (utc := _in_utc(parsed)) is None:
+        raise HistoryArgumentError(
+            argument,
+            "history_datetime_out_of_range",
+            f"{str(value)[:40]!r} is out of range (years 1 to 9999, in UTC and in local time)",
+            value=str(value)[:40],
+        )
+    return utc
 
 
 def history_source_of_device(hass: HomeAssistant, device_id: object) -> HistorySource:

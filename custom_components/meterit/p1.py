@@ -165,7 +165,7 @@ class P1Coordinator(DataUpdateCoordinator[P1Data]):
             object_id=device.serial,
             on_counter_reset=self._guard.reset,
         )
-        checked = self._guard.check(first.measurement)
+        checked = self._guard.check(first.measurement, time.monotonic())
         self._report(first.problems + checked.problems)
         self.data = P1Data(device, checked.measurement, dt_util.utcnow())
 
@@ -219,7 +219,7 @@ class P1Coordinator(DataUpdateCoordinator[P1Data]):
         """Take one measurement push from the stream."""
         # windows first (no I/O): a confirmed meter reset re-arms the guard for this push
         self.history.async_add_measurement(parsed.measurement)
-        checked = self._guard.check(parsed.measurement)
+        checked = self._guard.check(parsed.measurement, received_monotonic)
         self._report(checked.problems)
         self._last_push = received_monotonic
         self.pushes += 1

@@ -217,12 +217,15 @@ class StatisticsImporter:
         power: list[StatisticData] = []
         for hour in hours:
             start = dt_util.utc_from_timestamp(hour.start)
-            energy_import.append(
-                StatisticData(start=start, state=hour.import_kwh, sum=hour.import_sum)
-            )
-            energy_export.append(
-                StatisticData(start=start, state=hour.export_kwh, sum=hour.export_sum)
-            )
+            # an hour without counter data gets no row (unknown is not zero)
+            if hour.import_kwh is not None:
+                energy_import.append(
+                    StatisticData(start=start, state=hour.import_kwh, sum=hour.import_sum)
+                )
+            if hour.export_kwh is not None:
+                energy_export.append(
+                    StatisticData(start=start, state=hour.export_kwh, sum=hour.export_sum)
+                )
             if (
                 hour.power_mean is not None
                 and hour.power_min is not None
@@ -234,16 +237,23 @@ class StatisticsImporter:
                     )
                 )
         if not self.export:
-            async_add_external_statistics(
-                self.hass, self._energy_metadata(self.ids.energy_import, None), energy_import
-            )
+            if energy_import:
+                async_add_external_statistics(
+                    self.hass, self._energy_metadata(self.ids.energy_import, None), energy_import
+                )
         else:
-            async_add_external_statistics(
-                self.hass, self._energy_metadata(self.ids.energy_import, "import"), energy_import
-            )
-            async_add_external_statistics(
-                self.hass, self._energy_metadata(self.ids.energy_export, "export"), energy_export
-            )
+            if energy_import:
+                async_add_external_statistics(
+                    self.hass,
+                    self._energy_metadata(self.ids.energy_import, "import"),
+                    energy_import,
+                )
+            if energy_export:
+                async_add_external_statistics(
+                    self.hass,
+                    self._energy_metadata(self.ids.energy_export, "export"),
+                    energy_export,
+                )
         if power:
             async_add_external_statistics(self.hass, self._power_metadata(), power)
 

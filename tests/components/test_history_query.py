@@ -130,6 +130,23 @@ async def test_get_history_windows_and_hours(
         ({"start": "2026-06-21"}, "history_device_missing", "device"),
         ({"device": "nope", "start": "2026-06-21"}, "history_unknown_device", "device"),
         ({"start": "yesterday-ish"}, "history_invalid_datetime", "start"),
+        # valid text, but before year 1 (UTC), after year 9999, or not in local time (US/Pacific)
+        ({"start": "0001-01-01T00:00:00+05:00"}, "history_datetime_out_of_range", "start"),
+        (
+            {"start": "2026-06-21", "end": "9999-12-31T20:00:00-05:00"},
+            "history_datetime_out_of_range",
+            "end",
+        ),
+        (
+            {"start": "9999-12-31T12:00:00", "end": "9999-12-31T23:00:00"},
+            "history_datetime_out_of_range",
+            "end",
+        ),
+        (
+            {"start": "0001-01-01T00:00:00+00:00", "end": "0001-01-01T06:00:00+00:00"},
+            "history_datetime_out_of_range",
+            "start",
+        ),
         ({}, "history_start_missing", "start"),
         ({"start": "2026-06-21", "resolution": "1min"}, "history_invalid_resolution", "resolution"),
         (
@@ -212,6 +229,8 @@ async def test_view_json_csv_and_bad_arguments(
         ({"colour": "red"}, "colour"),
         ({"end": "2026-06-20T00:00:00+00:00"}, "end"),
         ({"device": "nope"}, "device"),
+        ({"start": "0001-01-01T00:00:00+05:00"}, "start"),
+        ({"end": "9999-12-31T20:00:00-05:00"}, "end"),
     ):
         resp = await client.get(HISTORY_VIEW_URL, params={**params, **bad})
         assert resp.status == 400, bad

@@ -327,20 +327,31 @@ async def test_reauth_other_meter_aborts(
 
 
 async def test_reconfigure(hass: HomeAssistant, meter: FakeP1Meter, test_ca: TestCA) -> None:
-    """A new address for the same meter is taken; another meter there is refused."""
+    """A new address for the same meter is taken; an impostor or another meter is refused."""
     entry = p1_entry(meter)
     entry.add_to_hass(hass)
     hass.config_entries.async_update_entry(entry, data={**entry.data, CONF_HOST: "127.0.0.1:1"})
     result = await entry.start_reconfigure_flow(hass)
     assert result["step_id"] == "reconfigure"
 
-    async with FakeP1Meter(ca=test_ca, serial="aabbccddeeff") as other:
+    # a certificate HomeWizard's CA did not sign (even with this meter's name): the form stays
+    async with FakeP1Meter(ca=make_test_ca("Impostor CA"), serial=meter.serial) as impostor:
         result = await hass.config_entries.flow.async_configure(
-            result["flow_id"], {CONF_HOST: f"127.0.0.1:{other.port}"}
+            result["flow_id"], {CONF_HOST: f"127.0.0.1:{impostor.port}"}
         )
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == {"base": "invalid_certificate"}
 
+    # a genuine HomeWizard meter, but another one: its certificate names another identity
+    async with FakeP1Meter(ca=test_ca, serial="aabbccddeeff") as other:
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {CONF_HOST: f"127.0.0.1:{other.port}"}
+        )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "wrong_device"
+    assert entry.data[CONF_HOST] == "127.0.0.1:1"
+
+    result = await entry.start_reconfigure_flow(hass)
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {CONF_HOST: f"127.0.0.1:{meter.port}"}
     )
@@ -349,3 +360,18 @@ async def test_reconfigure(hass: HomeAssistant, meter: FakeP1Meter, test_ca: Tes
     assert entry.data[CONF_HOST] == f"127.0.0.1:{meter.port}"
     await hass.async_block_till_done()
     await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_reconfigure_revoked_token(hass: HomeAssistant, meter: FakeP1Meter) -> None:
+    """The meter answers 401 (token revoked): the form says to re-authenticate, nothing changes."""
+    entry = p1_entry(meter)
+    entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(entry, data={**entry.data, CONF_HOST: "127.0.0.1:1"})
+    meter.revoke(entry.data[CONF_TOKEN])
+    result = await entry.start_reconfigure_flow(hass)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_HOST: f"127.0.0.1:{meter.port}"}
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"base": "reconfigure_unauthorized"}
+    assert entry.data[CONF_HOST] == "127.0.0.1:1"

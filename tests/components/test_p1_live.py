@@ -317,3 +317,44 @@ async def test_update_entity_on_a_push_sensor(
     await hass.async_block_till_done()
     assert p1_setup.runtime_data.last_update_success
     assert _state(hass, POWER) != STATE_UNAVAILABLE
+
+
+async def test_replaced_gas_meter_and_tariff_counter_recover(
+    hass: HomeAssistant, meter: FakeP1Meter, fixtures_dir: Path
+) -> None:
+    """A counter that stays lower (a replaced gas meter, a reset tariff) is taken after a while."""
+    fixtures = fixtures_dir / "homewizard-v2"
+    full = json.loads((fixtures / "measurement_3_phase_with_gas_with_watermeter.json").read_text())
+    gas_id = full["external"][0]["unique_id"]
+    meter.measurement = full  # from the start: the electricity counters stay as they are
+    entry = p1_entry(meter)
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    await wait_for(lambda: entry.runtime_data.stream.connected)
+    gas = dr.async_get(hass).async_get_device_by_identifier((DOMAIN, gas_id), entry.entry_id)
+    assert gas is not None
+    (gas_entity,) = er.async_entries_for_device(er.async_get(hass), gas.id)
+    assert _number(hass, gas_entity.entity_id) == full["external"][0]["value"]
+    one_glitch = {**full, "external": [{**full["external"][0], "value": 1.0}]}
+    await meter.push(one_glitch)
+    await _push_and_wait(hass, meter, dict(full, power_w=1), POWER, 1)
+    assert _number(hass, gas_entity.entity_id) == full["external"][0]["value"]
+    new_gas = 0.0
+    for k in range(30):
+        new_gas = round(1.0 + k / 1000, 3)
+        data = {**full, "power_w": 100 + k}
+        data["external"] = [{**full["external"][0], "value": new_gas}, full["external"][1]]
+        await _push_and_wait(hass, meter, data, POWER, 100 + k)
+    assert _number(hass, gas_entity.entity_id) == new_gas
+
+    one_phase = json.loads((fixtures / "measurement_1_phase_no_gas.json").read_text())
+    tariff_1 = "sensor.p1_meter_energy_import_tariff_1"
+    await _push_and_wait(hass, meter, one_phase, tariff_1, float(one_phase["energy_import_t1_kwh"]))
+    new_t1 = 0.0
+    for k in range(30):
+        new_t1 = round(5.0 + k / 1000, 3)
+        await _push_and_wait(
+            hass, meter, dict(one_phase, energy_import_t1_kwh=new_t1, power_w=k), POWER, k
+        )
+    assert _number(hass, tariff_1) == new_t1

@@ -175,3 +175,27 @@ async def test_store_error_keeps_hours_due(
     partial.mark(H0)
     await partial.async_import(H0 + 3600 + 600)  # the hour in progress stays due
     assert dirty(partial) == H0 + 3600
+
+
+async def test_hours_without_counter_data_get_no_energy_rows(
+    hass: HomeAssistant, store: MeterStore
+) -> None:
+    """An hour with power but no counter data is not imported as zero energy."""
+    blind = [
+        dataclasses.replace(window(k, 0), energy_import_kwh=None, energy_export_kwh=None)
+        for k in range(12, 24)
+    ]
+    windows = [window(k, 10, 2) for k in range(12)] + blind + [window(k, 20) for k in range(24, 36)]
+    await hass.async_add_executor_job(store.write_windows, windows)
+    importer = StatisticsImporter(hass, store, SERIES, "abc", "P1 Meter")
+    importer.mark(H0)
+    assert await importer.async_import(H0 + 3 * 3600) == 3
+    stats = await read(hass, importer.ids)
+    imp = stats[importer.ids.energy_import]
+    assert [r["start"] for r in imp] == [H0, H0 + 2 * 3600]
+    assert [r["state"] for r in imp] == pytest.approx([0.120, 0.240])
+    assert [r["sum"] for r in imp] == pytest.approx([0.120, 0.360])
+    exp = stats[importer.ids.energy_export]
+    assert [(r["start"], r["state"]) for r in exp] == [(H0, pytest.approx(0.024)), (H0 + 7200, 0)]
+    # the power of the blind hour is known and imported
+    assert [r["start"] for r in stats[importer.ids.power]] == [H0, H0 + 3600, H0 + 7200]

@@ -10,6 +10,7 @@ from custom_components.meterit.metering import (
     CounterReset,
     InvalidSnapshotError,
     Reading,
+    Window,
     WindowAggregator,
 )
 
@@ -326,3 +327,128 @@ def test_columns_may_be_missing() -> None:
     assert (window.w_avg, window.w_max, window.w_min, window.energy_kwh) == (None,) * 4
     assert window.l1_w_avg == pytest.approx((10 * 10 + 30 * 30) / 40)
     assert window.l1_v is None  # last values are the last reading's
+
+
+# ---------------------------------------------------------------------- implausible counter steps
+
+MAX_POWER_W = 250_000.0
+SLACK_KWH = 0.1
+
+
+def _bounded() -> WindowAggregator:
+    return WindowAggregator("s", (300,), max_power_w=MAX_POWER_W, counter_slack_kwh=SLACK_KWH)
+
+
+def test_absurd_forward_jump_counts_no_energy() -> None:
+    """A counter glitch far ahead (then back) starts segments; no energy is invented."""
+    agg = WindowAggregator("s", (300,))  # bounded by default
+    readings = [
+        Reading(0.0, 100.0, import_kwh=1000.000),
+        Reading(1.0, 100.0, import_kwh=1000.001),
+        Reading(2.0, 100.0, import_kwh=99999.0),  # one push from a broken meter
+        Reading(3.0, 100.0, import_kwh=1000.003),
+        Reading(4.0, 100.0, import_kwh=1000.004),
+    ]
+    out: list[Window] = []
+    for r in readings:
+        out += agg.add(r)
+    [window] = agg.flush(1000.0)
+    assert agg.pop_events() == [
+        CounterReset("s", 2.0, 1000.001, 99999.0, "import"),
+        CounterReset("s", 3.0, 99999.0, 1000.003, "import"),
+    ]
+    # only the real steps: 1 Wh before the glitch and 1 Wh after it
+    assert wh(window.energy_import_kwh) == 2
+    assert out == []
+    assert agg.counter_suspect("import", 1000.005, 5.0) is False
+    assert agg.counter_suspect("import", 99999.0, 5.0) is True
+
+
+def test_the_forward_bound_grows_with_time() -> None:
+    """What a step may add is max power times the time since the counter was last seen."""
+    agg = _bounded()
+    agg.add(Reading(0.0, import_kwh=10.0, export_kwh=5.0))
+    bound_kwh = MAX_POWER_W / 1000 * 3600 / 3600  # one hour at the bound
+    assert agg.counter_suspect("import", 10.0 + bound_kwh + SLACK_KWH - 0.001, 3600.0) is False
+    assert agg.counter_suspect("import", 10.0 + bound_kwh + SLACK_KWH + 0.001, 3600.0) is True
+    assert agg.counter_suspect("import", 9.999, 3600.0) is True  # backwards
+    assert agg.counter_suspect("export", 5.0 + SLACK_KWH + 0.002, 0.0) is True
+    with pytest.raises(ValueError, match="counter"):
+        agg.counter_suspect("gas", 1.0, 1.0)
+    # an outage of an hour at 40 kW is plausible: its energy is spread over the gap
+    out = agg.add(Reading(3600.0, import_kwh=50.0, export_kwh=5.0))
+    assert agg.pop_events() == []
+    assert sum(wh(w.energy_import_kwh) for w in out) == 40_000
+
+
+def test_without_a_bound_every_forward_step_counts() -> None:
+    agg = WindowAggregator("s", (300,), max_power_w=None)
+    agg.add(Reading(0.0, import_kwh=1.0))
+    agg.add(Reading(1.0, import_kwh=99999.0))
+    [window] = agg.flush(1000.0)
+    assert wh(window.energy_import_kwh) == 99_998_000
+    with pytest.raises(ValueError, match="max_power_w"):
+        WindowAggregator("s", max_power_w=0.0)
+    with pytest.raises(ValueError, match="counter_slack_kwh"):
+        WindowAggregator("s", counter_slack_kwh=-1.0)
+
+
+def test_restart_counter_starts_a_segment_without_an_event() -> None:
+    """A counter read from other fields now: the step to its next value is no energy."""
+    agg = _bounded()
+    agg.add(Reading(0.0, import_kwh=10.0, export_kwh=1.0))
+    agg.restart_counter("import")
+    agg.restart_counter("export")
+    assert agg.counter_suspect("import", 500.0, 1.0) is False
+    agg.add(Reading(1.0, import_kwh=510.0, export_kwh=1.5))
+    agg.add(Reading(2.0, import_kwh=510.002, export_kwh=1.5))
+    [window] = agg.flush(1000.0)
+    assert agg.pop_events() == []
+    assert (wh(window.energy_import_kwh), wh(window.energy_export_kwh)) == (2, 0)
+    with pytest.raises(ValueError, match="counter"):
+        agg.restart_counter("water")
+
+
+def _time_base(agg: WindowAggregator) -> float | None:
+    """(A call, so that type narrowing does not stick.)"""
+    return agg.time_base
+
+
+def test_restart_time_closes_windows_and_keeps_counters() -> None:
+    """The clock went back: open windows close, readings at earlier times are taken again."""
+    agg = WindowAggregator("s", (30, 300))
+    agg.add(Reading(86_410.0, 100.0, import_kwh=1.000))
+    agg.add(Reading(86_420.0, 300.0, import_kwh=1.002))
+    assert _time_base(agg) == 86_420.0
+    closed = agg.restart_time()
+    assert [(w.resolution, w.start, w.reading_count) for w in closed] == [
+        (30, 86_400.0, 2),
+        (300, 86_400.0, 2),
+    ]
+    # the last reading weighs until the window's end: 10 s in [86400, 86430), capped 30 s in 5 min
+    assert closed[0].w_avg == pytest.approx((100 * 10 + 300 * 10) / 20)
+    assert closed[1].w_avg == pytest.approx((100 * 10 + 300 * 30) / 40)
+    assert _time_base(agg) is None
+    assert agg.add(Reading(10.0, 200.0, import_kwh=1.005)) == []
+    assert agg.out_of_order == 0
+    [window] = agg.flush(1000.0)[1:]
+    # the counter went on: the 3 Wh since the last reading before the jump count
+    assert (window.start, window.reading_count, wh(window.energy_import_kwh)) == (0.0, 1, 3)
+    assert agg.pop_events() == []
+
+
+def test_snapshot_keeps_counter_times() -> None:
+    """After a restore the bound still runs from when the counter was seen, not from now."""
+    agg = _bounded()
+    agg.add(Reading(0.0, import_kwh=1.0))
+    agg.add(Reading(1.0))  # no counter in this one
+    step = MAX_POWER_W / 3_600_000 + SLACK_KWH + 0.002  # a little more than 1 s allows
+    other = _bounded()
+    other.restore(json.loads(json.dumps(agg.snapshot())))
+    assert other.counter_suspect("import", 1.0 + step, 1.0) is True
+    assert other.counter_suspect("import", 1.0 + step, 2.0) is False  # 2 s since the counter
+    # a snapshot from before counter times: the last reading's time stands in
+    old = agg.snapshot()
+    del old["counter_times"]
+    other.restore(json.loads(json.dumps(old)))
+    assert other.counter_suspect("import", 1.0 + step, 2.0) is True

@@ -14,6 +14,10 @@ from custom_components.meterit.metering import (
     WindowAggregator,
     hourly_statistics,
 )
+from custom_components.meterit.metering.aggregator import (
+    DEFAULT_COUNTER_SLACK_KWH,
+    DEFAULT_MAX_POWER_W,
+)
 
 from .helpers import Meter, by_res, run, wh
 
@@ -52,9 +56,30 @@ def p1_streams(draw: st.DrawFn, resets: bool = False) -> list[Reading]:
     return readings
 
 
-def positive_deltas(values: list[int]) -> int:
-    """Energy of a counter with resets: the sum over segments of last - first."""
-    return sum(b - a for a, b in itertools.pairwise(values) if b >= a)
+def plausible(a: int, b: int, dt: float) -> bool:
+    """A counter step from ``a`` to ``b`` Wh in ``dt`` s that the aggregator counts as energy."""
+    return 0 <= b - a <= dt * (DEFAULT_MAX_POWER_W / 3600.0) + DEFAULT_COUNTER_SLACK_KWH * 1000.0
+
+
+def positive_deltas(values: list[int], times: list[float]) -> int:
+    """Energy of a counter with resets: the sum over segments of last - first.
+
+    A segment ends where the counter goes backwards or jumps forward faster than the power
+    bound allows (a meter reset to a higher value).
+    """
+    return sum(
+        b - a
+        for (a, ta), (b, tb) in itertools.pairwise(zip(values, times, strict=True))
+        if plausible(a, b, tb - ta)
+    )
+
+
+def segment_breaks(values: list[int], times: list[float]) -> int:
+    """Steps that start a new segment (each is one counter reset event)."""
+    return sum(
+        not plausible(a, b, tb - ta)
+        for (a, ta), (b, tb) in itertools.pairwise(zip(values, times, strict=True))
+    )
 
 
 @SETTINGS
@@ -82,15 +107,14 @@ def test_energy_invariant_with_counter_resets(readings: list[Reading]) -> None:
     agg, out = run(readings, resolutions=(300,))
     imports = [wh(r.import_kwh) for r in readings]
     exports = [wh(r.export_kwh) for r in readings]
+    times = [r.t for r in readings]
     assert sum(wh(w.energy_import_kwh) for w in out if w.energy_import_kwh is not None) == (
-        positive_deltas(imports)
+        positive_deltas(imports, times)
     )
     assert sum(wh(w.energy_export_kwh) for w in out if w.energy_export_kwh is not None) == (
-        positive_deltas(exports)
+        positive_deltas(exports, times)
     )
-    resets = sum(b < a for a, b in itertools.pairwise(imports)) + sum(
-        b < a for a, b in itertools.pairwise(exports)
-    )
+    resets = segment_breaks(imports, times) + segment_breaks(exports, times)
     assert len(agg.pop_events()) == resets
 
 
@@ -206,7 +230,8 @@ def test_hourly_statistics_keep_every_wh(readings: list[Reading]) -> None:
     _, out = run(readings, resolutions=(300,))
     stats = hourly_statistics(out, import_base=100.0)
     total = wh(readings[-1].import_kwh) - wh(readings[0].import_kwh)
-    assert sum(round(h.import_kwh * 1000) for h in stats) == total
+    assert sum(round((h.import_kwh or 0.0) * 1000) for h in stats) == total
+    assert all(h.import_kwh is not None for h in stats)  # every window has counters
     assert round((stats[-1].import_sum - 100.0) * 1000) == total
     for hour in stats:
         assert (

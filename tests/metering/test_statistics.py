@@ -62,3 +62,22 @@ def test_rejects_mixed_or_odd_resolutions() -> None:
     with pytest.raises(InvalidWindowsError, match="divide an hour"):
         hourly_statistics([Window("s", 7, H, H + 7)])
     assert hourly_statistics([]) == []
+
+
+def test_hours_without_counter_data_are_unknown_not_zero() -> None:
+    """An hour whose windows carry no counter energy has no energy; the sums go on past it."""
+    windows = [
+        w(H, 0.2, 0.1, w_avg=100.0),
+        w(H + 3600, w_avg=50.0),  # power only: the counters were missing all hour
+        w(H + 3900, w_avg=60.0),
+        w(H + 7200, 0.3, None, w_avg=80.0),  # import only
+    ]
+    first, silent, last = hourly_statistics(windows, import_base=5.0, export_base=1.0)
+    assert (silent.import_kwh, silent.export_kwh) == (None, None)
+    assert silent.power_mean == pytest.approx(55.0)
+    assert silent.import_sum == first.import_sum
+    assert silent.export_sum == first.export_sum
+    assert last.import_kwh == pytest.approx(0.3)
+    assert last.export_kwh is None
+    assert last.import_sum == pytest.approx(5.0 + 0.2 + 0.3)
+    assert last.export_sum == pytest.approx(1.0 + 0.1)

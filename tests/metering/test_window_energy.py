@@ -37,6 +37,11 @@ def test_hours_are_the_sum_of_their_windows(energies: list[float | None]) -> Non
     (hour,) = hourly_statistics(windows)
     parts = [window_energy(None, None, e) for e in energies]
     rounding = len(energies) * 1e-9  # the hours count in micro-Wh
+    if all(e is None for e in energies):  # no energy at all is unknown, not zero
+        assert (hour.import_kwh, hour.export_kwh) == (None, None)
+        return
+    assert hour.import_kwh is not None
+    assert hour.export_kwh is not None
     assert hour.import_kwh == pytest.approx(sum(i or 0.0 for i, _ in parts), abs=rounding)
     assert hour.export_kwh == pytest.approx(sum(x or 0.0 for _, x in parts), abs=rounding)
     assert hour.import_kwh >= 0

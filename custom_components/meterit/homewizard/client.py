@@ -17,6 +17,7 @@ from .errors import (
     CertificateError,
     ConnectionFailedError,
     DeviceApiError,
+    IdentityMismatchError,
     InvalidResponseError,
     RegistrationNotEnabledError,
     UnauthorizedError,
@@ -24,7 +25,12 @@ from .errors import (
 )
 from .models import DeviceInfo, ParsedMeasurement, SystemInfo, parse_measurement
 
-__all__ = ["USER_NAME_PATTERN", "HomeWizardClient", "describe_certificate_error"]
+__all__ = [
+    "USER_NAME_PATTERN",
+    "HomeWizardClient",
+    "certificate_error",
+    "describe_certificate_error",
+]
 
 _LOGGER = logging.getLogger("custom_components.meterit.homewizard")
 
@@ -35,13 +41,32 @@ _MAX_CODE: Final = 100  # longer device error codes are not trusted into message
 _HOSTNAME_MISMATCH: Final = 62  # X509_V_ERR_HOSTNAME_MISMATCH
 
 
-def describe_certificate_error(err: BaseException, host: str, identifier: str | None) -> str:
-    """Explain a TLS verification failure: untrusted CA or unexpected identity."""
+def _verify_error(err: BaseException) -> ssl.SSLCertVerificationError | None:
     inner: BaseException = err
     if isinstance(err, aiohttp.ClientConnectorCertificateError):
         # (aiohttp's error also claims to be an ssl.CertificateError, so unwrap it first)
         inner = err.certificate_error
-    verify = inner if isinstance(inner, ssl.SSLCertVerificationError) else None
+    return inner if isinstance(inner, ssl.SSLCertVerificationError) else None
+
+
+def certificate_error(
+    err: BaseException, host: str, identifier: str | None, where: str = ""
+) -> CertificateError:
+    """The error of a TLS verification failure, its message prefixed with ``where``.
+
+    :class:`IdentityMismatchError` when the certificate is for another device (the name check
+    against ``identifier`` failed), else :class:`CertificateError`.
+    """
+    message = where + describe_certificate_error(err, host, identifier)
+    verify = _verify_error(err)
+    if verify is not None and verify.verify_code == _HOSTNAME_MISMATCH:
+        return IdentityMismatchError(message)
+    return CertificateError(message)
+
+
+def describe_certificate_error(err: BaseException, host: str, identifier: str | None) -> str:
+    """Explain a TLS verification failure: untrusted CA or unexpected identity."""
+    verify = _verify_error(err)
     if verify is not None and verify.verify_code == _HOSTNAME_MISMATCH:
         return (
             f"the certificate of {host} is not for the expected device {identifier!r} "
@@ -128,9 +153,7 @@ class HomeWizardClient:
         except TimeoutError as err:
             raise ConnectionFailedError(f"{where}: no answer within {self._timeout:g} s") from err
         except (aiohttp.ClientSSLError, ssl.SSLError) as err:
-            raise CertificateError(
-                f"{where}: {describe_certificate_error(err, self.host, self.identifier)}"
-            ) from err
+            raise certificate_error(err, self.host, self.identifier, f"{where}: ") from err
         except (aiohttp.ClientError, OSError) as err:
             raise ConnectionFailedError(f"{where}: {type(err).__name__}: {err}") from err
         _LOGGER.debug("%s -> HTTP %s (%d bytes)", where, status, len(raw))

@@ -18,6 +18,10 @@ class CertificateError(ConnectionFailedError):
     """TLS verification of the device failed (untrusted CA or unexpected identity)."""
 
 
+class IdentityMismatchError(CertificateError):
+    """The certificate is not for the expected device identifier (another device answers)."""
+
+
 class UnauthorizedError(HomeWizardError):
     """The device rejected the token (HTTP 401 or a WebSocket authorization failure)."""
 

@@ -31,9 +31,8 @@ from typing import TYPE_CHECKING, Final
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
-from .client import describe_certificate_error
+from .client import certificate_error
 from .errors import (
-    CertificateError,
     ConnectionFailedError,
     HomeWizardError,
     InvalidResponseError,
@@ -216,9 +215,7 @@ class MeasurementStream:
                 logger=_WS_LOGGER,
             )
         except ssl.SSLError as err:
-            raise CertificateError(
-                describe_certificate_error(err, self.host, self.identifier)
-            ) from err
+            raise certificate_error(err, self.host, self.identifier) from err
         except TimeoutError as err:
             raise ConnectionFailedError(
                 f"no WebSocket handshake within {self._open_timeout:g} s"

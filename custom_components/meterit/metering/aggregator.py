@@ -13,6 +13,12 @@ Rules:
 * Counter energy: every reading adds the counter difference to the previous counter to its own
   window; across a gap it is spread by :mod:`.gapfill`. Per-window energies therefore add up
   exactly (integer Wh) to ``last counter - first counter`` of each counter segment.
+* A counter step is plausible when it goes forward by at most ``max_power_w`` times the time
+  since the counter was last seen, plus ``counter_slack_kwh``. Any other step (backwards, or an
+  absurd jump forward) starts a new counter segment: no energy across it, and a
+  :class:`~.models.CounterReset` event. Confirming that such a step is real (a replaced meter,
+  not a glitch) is the caller's part: :meth:`WindowAggregator.counter_suspect` says whether a
+  reading's counter would be one.
 * Duplicates (same ``t``), out-of-order readings (``t`` before the last one) and late readings
   (``t`` in a window already closed by :meth:`flush`) are ignored and counted.
 * Resolutions listed in ``synthetic_horizon`` (by default the 30-s live view) only get synthetic
@@ -31,6 +37,10 @@ from .models import CounterReset, JsonValue, Reading, Window
 
 SNAPSHOT_VERSION = 1
 DEFAULT_SYNTHETIC_HORIZON: Mapping[int, float] = {30: 86_400.0}
+DEFAULT_MAX_POWER_W = 250_000.0
+"""The most power a counter step may imply (a generous bound for any grid connection)."""
+DEFAULT_COUNTER_SLACK_KWH = 0.1
+"""Added to a step's bound: readings that arrive bunched up (a busy host) still count."""
 
 _READING_KEYS = tuple(
     (name, kind)
@@ -231,7 +241,11 @@ class WindowAggregator:
         resolutions: tuple[int, ...] = (30, 300),
         max_weight: float = 30.0,
         synthetic_horizon: Mapping[int, float] | None = None,
+        *,
+        max_power_w: float | None = DEFAULT_MAX_POWER_W,
+        counter_slack_kwh: float = DEFAULT_COUNTER_SLACK_KWH,
     ) -> None:
+        """``max_power_w=None``: every forward counter step is plausible."""
         if not series:
             raise ValueError("series must be a non-empty string")
         if not resolutions or any(
@@ -242,6 +256,13 @@ class WindowAggregator:
             raise ValueError(f"resolutions must be distinct, got {resolutions!r}")
         if not isfinite(max_weight) or max_weight <= 0:
             raise ValueError(f"max_weight must be a positive number, got {max_weight!r}")
+        if max_power_w is not None and (not isfinite(max_power_w) or max_power_w <= 0):
+            raise ValueError(f"max_power_w must be a positive number, got {max_power_w!r}")
+        if not isfinite(counter_slack_kwh) or counter_slack_kwh < 0:
+            raise ValueError(f"counter_slack_kwh must be >= 0, got {counter_slack_kwh!r}")
+        # Wh per second of the bound (None: no bound) and the slack in Wh
+        self._wh_per_s = None if max_power_w is None else max_power_w / 3600.0
+        self._slack_wh = counter_slack_kwh * 1000.0
         self.series = series
         self.resolutions = tuple(sorted(resolutions))
         self.max_weight = float(max_weight)
@@ -255,6 +276,9 @@ class WindowAggregator:
         self._watermark = float("-inf")
         self._imp: int | None = None
         self._exp: int | None = None
+        # when the import / export counter was last seen (None: no bound on the next step)
+        self._imp_t: float | None = None
+        self._exp_t: float | None = None
         self._t1: int | None = None
         self._t2: int | None = None
         self._duplicates = 0
@@ -275,6 +299,69 @@ class WindowAggregator:
     def last_time(self) -> float | None:
         """Time of the last accepted reading."""
         return None if self._prev is None else self._prev.t
+
+    @property
+    def time_base(self) -> float | None:
+        """The time a reading must come after to be taken (last reading or flush), if any."""
+        base = self._watermark
+        if self._prev is not None and self._prev.t > base:
+            base = self._prev.t
+        return None if base == float("-inf") else base
+
+    def _plausible(self, old: int, old_t: float | None, wh: int, t: float) -> bool:
+        if wh < old:
+            return False
+        per_s = self._wh_per_s
+        if per_s is None or old_t is None:
+            return True
+        return wh - old <= max(t - old_t, 0.0) * per_s + self._slack_wh
+
+    def counter_suspect(self, counter: str, kwh: float, t: float) -> bool:
+        """True when ``kwh`` at ``t`` would start a new segment of ``counter`` (import/export).
+
+        That is a value below the last one, or above it by more than the power bound allows
+        since the counter was last seen. False when the counter is not known yet.
+        """
+        wh = round(kwh * 1000.0)
+        if counter == "import":
+            old, old_t = self._imp, self._imp_t
+        elif counter == "export":
+            old, old_t = self._exp, self._exp_t
+        else:
+            raise ValueError(f"counter must be 'import' or 'export', got {counter!r}")
+        return old is not None and not self._plausible(old, old_t, wh, t)
+
+    def restart_counter(self, counter: str) -> None:
+        """Forget ``counter`` (import/export): its next value starts a segment, without an event.
+
+        For a counter that is now read from other fields (another set of tariffs): the step
+        to the next value is not energy, and nothing was replaced.
+        """
+        if counter == "import":
+            self._imp = self._imp_t = None
+        elif counter == "export":
+            self._exp = self._exp_t = None
+        else:
+            raise ValueError(f"counter must be 'import' or 'export', got {counter!r}")
+
+    def restart_time(self) -> list[Window]:
+        """Close every open window now and take the next reading at any time (the clock jumped).
+
+        The last reading of each window weighs until the window's end (at most ``max_weight``).
+        The counters are kept, so the step to the next reading is still energy (without a
+        bound: the time between is unknown); nothing is gap-filled across the jump.
+        """
+        out: list[Window] = []
+        for index, res in enumerate(self.resolutions):
+            acc = self._open[index]
+            if acc is not None:
+                acc.settle(acc.last, min(max(acc.end - acc.last.t, 0.0), self.max_weight))
+                out.append(acc.close(self.series, res))
+                self._open[index] = None
+        self._prev = None
+        self._watermark = float("-inf")
+        self._imp_t = self._exp_t = None
+        return out
 
     def pop_events(self) -> list[CounterReset]:
         """Return and forget the counter resets seen since the last call."""
@@ -311,21 +398,23 @@ class WindowAggregator:
             wh = round(value * 1000.0)
             old = self._imp
             if old is not None:
-                if wh >= old:
+                if self._plausible(old, self._imp_t, wh, t):
                     d_imp = wh - old
                 else:
                     self._events.append(CounterReset(self.series, t, old / 1000.0, value))
             self._imp = wh
+            self._imp_t = t
         value = reading.export_kwh
         if value is not None:
             wh = round(value * 1000.0)
             old = self._exp
             if old is not None:
-                if wh >= old:
+                if self._plausible(old, self._exp_t, wh, t):
                     d_exp = wh - old
                 else:
                     self._events.append(CounterReset(self.series, t, old / 1000.0, value, "export"))
             self._exp = wh
+            self._exp_t = t
         value = reading.import_t1_kwh
         if value is not None:
             self._t1 = round(value * 1000.0)
@@ -473,6 +562,7 @@ class WindowAggregator:
             "prev": None if self._prev is None else _reading_to_json(self._prev),
             "watermark": None if self._watermark == float("-inf") else self._watermark,
             "counters": [self._imp, self._t1, self._t2, self._exp],
+            "counter_times": [self._imp_t, self._exp_t],
             "duplicates": self._duplicates,
             "out_of_order": self._out_of_order,
             "open": [None if acc is None else acc.to_json() for acc in self._open],
@@ -509,6 +599,13 @@ class WindowAggregator:
             _opt_int(v, f"counters[{i}]")
             for i, v in enumerate(_list(obj.get("counters"), 4, "counters"))
         ]
+        # older snapshots have no counter times: the last reading's time is the closest known
+        raw_times = obj.get("counter_times")
+        if raw_times is None:
+            fallback = None if prev is None else prev.t
+            times = [None if counters[i] is None else fallback for i in (0, 3)]
+        else:
+            times = _opt_nums(raw_times, 2, "counter_times")
         duplicates = _int(obj.get("duplicates"), "duplicates")
         out_of_order = _int(obj.get("out_of_order"), "out_of_order")
         raw_open = _list(obj.get("open"), len(self.resolutions), "open")
@@ -545,6 +642,7 @@ class WindowAggregator:
         self._prev = prev
         self._watermark = watermark
         self._imp, self._t1, self._t2, self._exp = counters
+        self._imp_t, self._exp_t = times
         self._duplicates = duplicates
         self._out_of_order = out_of_order
         self._events = events

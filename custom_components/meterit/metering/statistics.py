@@ -23,14 +23,16 @@ _MICRO = 1_000_000_000  # units per kWh (micro-Wh): exact for the meter's 0.001 
 class HourStat:
     """Statistics of one hour ``[start, start + 3600)`` (UTC unix seconds).
 
-    ``import_kwh`` / ``export_kwh``: energy in the hour; ``import_sum`` / ``export_sum``: running
-    totals from the given base up to the end of the hour; power in W: duration-weighted mean of
-    the windows' averages, minimum and maximum (None when no window has power).
+    ``import_kwh`` / ``export_kwh``: energy in the hour, None when no window of the hour has
+    that energy (a meter without that counter, or counters missing the whole hour: unknown is
+    not zero); ``import_sum`` / ``export_sum``: running totals from the given base up to the end
+    of the hour; power in W: duration-weighted mean of the windows' averages, minimum and
+    maximum (None when no window has power).
     """
 
     start: float
-    import_kwh: float
-    export_kwh: float
+    import_kwh: float | None
+    export_kwh: float | None
     import_sum: float
     export_sum: float
     power_mean: float | None
@@ -39,11 +41,13 @@ class HourStat:
 
 
 class _Hour:
-    __slots__ = ("exp", "imp", "mean_s", "mean_t", "pmax", "pmin")
+    __slots__ = ("exp", "has_exp", "has_imp", "imp", "mean_s", "mean_t", "pmax", "pmin")
 
     def __init__(self) -> None:
         self.imp = 0
         self.exp = 0
+        self.has_imp = False
+        self.has_exp = False
         self.mean_s = 0.0
         self.mean_t = 0
         self.pmax: float | None = None
@@ -74,7 +78,8 @@ def hourly_statistics(
 ) -> list[HourStat]:
     """Aggregate windows of one resolution into hours, sorted by hour.
 
-    Hours without any window are left out (their sums would not change). Raises
+    Hours without any window are left out (their sums would not change); an hour whose windows
+    have no import (export) energy has ``import_kwh`` (``export_kwh``) None. Raises
     :class:`InvalidWindowsError` for mixed resolutions or one that does not divide an hour.
     """
     hours: dict[float, _Hour] = {}
@@ -99,8 +104,10 @@ def hourly_statistics(
         )
         if imp is not None:
             hour.imp += round(imp * _MICRO)
+            hour.has_imp = True
         if exp is not None:
             hour.exp += round(exp * _MICRO)
+            hour.has_exp = True
         avg = window.w_avg
         if avg is not None:
             hour.mean_s += avg * res
@@ -121,8 +128,8 @@ def hourly_statistics(
         out.append(
             HourStat(
                 start=key,
-                import_kwh=hour.imp / _MICRO,
-                export_kwh=hour.exp / _MICRO,
+                import_kwh=hour.imp / _MICRO if hour.has_imp else None,
+                export_kwh=hour.exp / _MICRO if hour.has_exp else None,
                 import_sum=import_base + imp_total / _MICRO,
                 export_sum=export_base + exp_total / _MICRO,
                 power_mean=hour.mean_s / hour.mean_t if hour.mean_t else None,
