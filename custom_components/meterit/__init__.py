@@ -134,6 +134,22 @@ async def async_unload_entry(hass: HomeAssistant, entry: MeteritConfigEntry) -> 
     return await hass.config_entries.async_unload_platforms(entry, PLATFORMS[source])
 
 
+async def async_remove_config_entry_device(
+    hass: HomeAssistant, entry: MeteritConfigEntry, device_entry: dr.AnyDeviceEntry
+) -> bool:
+    """Let the user delete the device of a power webhook station (its entities go with it).
+
+    The station leaves the webhook's live and saved state; if it posts again it comes back as a
+    new device. The P1 meter's devices and the PVPC device are refused: their entry provides
+    them as long as it is set up (like core's ``homewizard``, which offers no deletion either).
+    A webhook entry that is not loaded refuses too (its saved state is not open).
+    """
+    runtime = getattr(entry, "runtime_data", None)
+    if not isinstance(runtime, WebhookCoordinator) or not isinstance(device_entry, dr.DeviceEntry):
+        return False
+    return runtime.async_remove_station(device_entry.identifiers)
+
+
 async def async_remove_entry(hass: HomeAssistant, entry: MeteritConfigEntry) -> None:
     """Delete what a removed entry leaves behind: its repair issues."""
     for issue_id in (f"no_prices_{entry.entry_id}", f"{ISSUE_COUNTER_RESET}_{entry.entry_id}"):

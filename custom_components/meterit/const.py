@@ -23,6 +23,10 @@ DEFAULT_P1_PORT: Final = 443
 P1_STALE_AFTER: Final = timedelta(seconds=30)
 P1_WATCHDOG_INTERVAL: Final = timedelta(seconds=5)
 
+# Stations one power webhook entry keeps (each is a device with four entities): a reading of a
+# new station beyond this is refused (400), so a sensor with a bad ID cannot flood Home Assistant.
+MAX_STATIONS: Final = 64
+
 # Development only: a PEM file with an extra CA that P1 connections trust besides HomeWizard's
 # (scripts/develop points it at the simulator's CA). Never set in a real installation.
 ENV_EXTRA_CA_FILE: Final = "METERIT_P1_EXTRA_CA_FILE"

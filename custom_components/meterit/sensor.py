@@ -593,6 +593,8 @@ def async_setup_station_sensors(
 
     @callback
     def _async_add_new() -> None:
+        # a deleted station (its device removed by the user) comes back if it posts again
+        known.intersection_update(coordinator.stations)
         new = [
             StationSensor(coordinator, station_id, description)
             for station_id in coordinator.stations

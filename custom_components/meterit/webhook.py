@@ -2,7 +2,9 @@
 
 An ESP8266 (or anything) posts ``{"watts": 123.4, "station_id": 1}`` (or a batch of buffered
 readings, see ``powerhook.body``) to ``/api/webhook/<id>``. The webhook ID is the entry's only
-secret: it is never logged, never in an error, never in diagnostics (it is redacted there).
+secret: it is never logged, never in an error, never in diagnostics (it is redacted there). For
+that, the method and the local-network checks are made here, not by the webhook component (which
+logs the ID at WARNING when it refuses a request).
 
 Per request: validate everything (``powerhook.parse_body``: a bad request gets 400 with a JSON
 ``{"error", "field", "problem"}``), attach the price of each reading's time, store the readings in
@@ -14,11 +16,13 @@ requests waiting), so a burst costs one SQLite commit, not one per request.
 Live state per station (``powerhook.StationMeter``): power, energy (left Riemann sum, each
 reading holds for at most ``STATION_MAX_HOLD`` seconds: no energy across longer silences),
 cost (the energy of each interval times the price of its first reading) and last seen. A station
-silent for ``STATION_STALE_AFTER`` goes unavailable (logged once, and once when back). A station
-becomes a device on its first reading, without a restart. Each station also feeds a
-``metering.WindowAggregator`` (series ``station:<id>``, 30 s and 5 min windows), whose closed
-windows go to the store. Live state and the aggregators' snapshots are saved in the store
-(every minute and on unload), so totals continue after a restart.
+silent for ``STATION_STALE_AFTER`` goes unavailable (logged once, and once when back); old
+readings never make a station available. A station becomes a device on its first reading,
+without a restart; at most ``MAX_STATIONS`` per entry, and the user may delete one's device. Each station also feeds a
+``metering.WindowAggregator`` (series ``station:<entry id>:<id>``, 30 s and 5 min windows), whose
+closed windows go to the store. Live state and the aggregators' snapshots are saved in the store
+(every minute and on unload), so totals continue after a restart; after an unclean stop, the
+readings stored after the last save are replayed from the meterlog (see ``_async_restore``).
 
 Entities update at most once per ``PUBLISH_INTERVAL`` seconds (the first reading of a new
 station at once): a busy webhook never floods the state machine or the recorder.
@@ -33,12 +37,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from http import HTTPStatus
+from ipaddress import ip_address
 import json
+import logging
 from math import isfinite
 import time
 from typing import TYPE_CHECKING, Final
 
-from aiohttp import hdrs, web
+from aiohttp import StreamReader, hdrs, web
 from homeassistant.components import webhook
 from homeassistant.const import CONF_WEBHOOK_ID, EVENT_HOMEASSISTANT_STOP
 from homeassistant.core import CALLBACK_TYPE, Event, EventStateChangedData, HomeAssistant, callback
@@ -49,7 +55,7 @@ from homeassistant.helpers.event import (
     async_track_time_interval,
 )
 from homeassistant.helpers.http import KEY_HASS, HomeAssistantView
-from homeassistant.helpers.network import NoURLAvailableError
+from homeassistant.helpers.network import NoURLAvailableError, is_cloud_connection
 from homeassistant.helpers.selector import (
     BooleanSelector,
     SelectOptionDict,
@@ -58,11 +64,11 @@ from homeassistant.helpers.selector import (
     SelectSelectorMode,
 )
 from homeassistant.helpers.update_coordinator import CoordinatorEntity, DataUpdateCoordinator
-from homeassistant.util import dt as dt_util
+from homeassistant.util import dt as dt_util, network as network_util
 from homeassistant.util.hass_dict import HassKey
 import probatio
 
-from .const import CONF_SOURCE, DOMAIN, LOGGER, Source
+from .const import CONF_SOURCE, DOMAIN, LOGGER, MAX_STATIONS, Source
 from .esios import PriceKind
 from .history import StationHistory
 from .metering import (
@@ -123,6 +129,12 @@ MAX_PENDING_WINDOWS: Final = 20_000
 MAX_CACHED_ANSWERS: Final = 64
 PRICE_HISTORY_S: Final = 2 * 86_400.0
 STATE_VERSION: Final = 1
+STATE_REFRESH_S: Final = 3600.0
+"""The state is saved at least this often (s), also without new readings: the time of the last
+save bounds how far back a restart looks for readings stored after it."""
+REPLAY_MARGIN_S: Final = 3600.0
+"""Readings stored after the last save may be this much older than the webhook accepts
+(``DEFAULT_MAX_PAST`` before the save): a request may have waited for its write round."""
 
 READINGS_VIEW_URL: Final = "/api/meterit/readings"
 MAX_PAGE: Final = 1_000
@@ -130,9 +142,12 @@ MAX_OFFSET: Final = 1_000_000_000
 _DATA_VIEW: HassKey[bool] = HassKey(f"{DOMAIN}_readings_view")
 
 
-def station_series(station_id: str) -> str:
-    """The windows' series name of a station."""
-    return f"station:{station_id}"
+def station_series(entry_id: str, station_id: str) -> str:
+    """The windows' series name of a station of the webhook entry ``entry_id``.
+
+    Per entry: two webhook entries may both have a station ``1``. (A station ID has no ``:``.)
+    """
+    return f"station:{entry_id}:{station_id}"
 
 
 def example_body(station_id: int = 1, watts: float = 123.4) -> str:
@@ -274,11 +289,15 @@ def create_price_source(hass: HomeAssistant, option: str, store: MeterStore) -> 
 
 @dataclass(slots=True)
 class Station:
-    """One station's live state, its window aggregator, and whether it is available."""
+    """One station's live state, its window aggregator, and whether it is available.
+
+    Available only while its latest reading is less than ``STATION_STALE_AFTER`` old (a new
+    station whose first readings are old ones is not).
+    """
 
     meter: StationMeter
     aggregator: WindowAggregator
-    available: bool = True
+    available: bool = False
     version: int = 0
 
 
@@ -301,12 +320,14 @@ class _Outcome:
     window_error: Exception | None = None
     unexpected: Exception | None = None
     """A bug rather than a store failure (logged with its traceback, once)."""
+    last_id: int = 0
+    """The meterlog ``id`` of the round's last reading (0: none stored)."""
 
 
-def _new_station(station_id: str) -> Station:
+def _new_station(entry_id: str, station_id: str) -> Station:
     return Station(
         StationMeter(station_id, STATION_MAX_HOLD),
-        WindowAggregator(station_series(station_id), max_weight=STATION_MAX_HOLD),
+        WindowAggregator(station_series(entry_id, station_id), max_weight=STATION_MAX_HOLD),
     )
 
 
@@ -342,9 +363,18 @@ class WebhookCoordinator(DataUpdateCoordinator[Mapping[str, Station]]):
         self._windows_failing = False
         self._readings_failing = False
         self._dirty = False
+        self._entry_id = entry.entry_id
+        self._applied_id = 0
+        """The meterlog ``id`` up to which this entry's readings are in the live state."""
+        self._last_saved = float("-inf")
         self._last_publish = float("-inf")
         self._unsub_publish: CALLBACK_TYPE | None = None
         self._registered = False
+        self._stopping = False
+        self._incoming: dict[str, int] = {}
+        """New stations of requests under way (not yet applied), with how many requests."""
+        self._cap_logged = False
+        self._remote_logged = False
 
     @property
     def state_key(self) -> str:
@@ -368,9 +398,42 @@ class WebhookCoordinator(DataUpdateCoordinator[Mapping[str, Station]]):
             if domain == DOMAIN and identifier.startswith(prefix):
                 station_id = identifier.removeprefix(prefix)
                 return StationHistory(
-                    station_series(station_id), self.store, f"{entry.title} station {station_id}"
+                    station_series(entry.entry_id, station_id),
+                    self.store,
+                    f"{entry.title} station {station_id}",
                 )
         return None
+
+    @callback
+    def async_remove_station(self, identifiers: set[tuple[str, str]]) -> bool:
+        """The user deletes a station's device: forget the station (False: not a station).
+
+        The station leaves the live stations and the saved state (saved at once), its entities
+        go with the device, and its stored readings and windows stay. A station that posts
+        again later is a new station, and a new device. Nothing here waits: Home Assistant
+        removes the device as soon as this returns, before any other reading is handled.
+        """
+        prefix = f"{self.config_entry.entry_id}_station_"
+        station_id = next(
+            (
+                identifier.removeprefix(prefix)
+                for domain, identifier in identifiers
+                if domain == DOMAIN and identifier.startswith(prefix)
+            ),
+            None,
+        )
+        if station_id is None:
+            return False
+        if self._stations.pop(station_id, None) is not None:
+            LOGGER.info("Power webhook %s: station %s deleted", self.config_entry.title, station_id)
+            self._dirty = True
+            # the entities of the station stop following it, and the sensor platform forgets
+            # it (so that the station's next reading adds its entities again)
+            self._publish()
+            self.config_entry.async_create_background_task(
+                self.hass, self._async_save(), f"{DOMAIN} webhook save"
+            )
+        return True
 
     @callback
     def _windows_stored(self, windows: Sequence[Window]) -> None:
@@ -383,7 +446,7 @@ class WebhookCoordinator(DataUpdateCoordinator[Mapping[str, Station]]):
             )
         for station_id in self._stations:
             statistics.track(
-                station_series(station_id),
+                station_series(entry.entry_id, station_id),
                 station_object_id(entry.entry_id, station_id),
                 f"{entry.title} station {station_id}",
             )
@@ -398,14 +461,17 @@ class WebhookCoordinator(DataUpdateCoordinator[Mapping[str, Station]]):
         self.price_source = create_price_source(
             self.hass, str(entry.options.get(CONF_PRICE_SOURCE, PRICE_NONE)), self.store
         )
+        # Every method, and no local-only check, in the webhook component: it logs the webhook
+        # ID at WARNING when it refuses a method or a remote request. Both checks are made in
+        # async_handle_webhook instead, the same way, without the ID.
         webhook.async_register(
             self.hass,
             DOMAIN,
             entry.title,
             entry.data[CONF_WEBHOOK_ID],
             self.async_handle_webhook,
-            local_only=self.local_only,
-            allowed_methods=(hdrs.METH_POST, hdrs.METH_PUT),
+            local_only=False,
+            allowed_methods=webhook.SUPPORTED_METHODS,
         )
         self._registered = True
         self._timers = [
@@ -420,7 +486,14 @@ class WebhookCoordinator(DataUpdateCoordinator[Mapping[str, Station]]):
         await self._async_flush()
 
     async def async_stop(self) -> None:
-        """Unregister the webhook, finish pending writes, write closed windows, save state."""
+        """Unregister the webhook, finish pending writes, write closed windows, save state.
+
+        Every request queued before the stop is written in the final rounds; a request that
+        reaches the queue after the stop began (it was being read or priced) is refused with
+        a 503 at once, and anything still queued at the end is refused too: none is left
+        waiting for an answer.
+        """
+        self._stopping = True
         if self._registered:
             webhook.async_unregister(self.hass, self.config_entry.data[CONF_WEBHOOK_ID])
             self._registered = False
@@ -431,10 +504,17 @@ class WebhookCoordinator(DataUpdateCoordinator[Mapping[str, Station]]):
         if self._unsub_publish is not None:
             self._unsub_publish()
             self._unsub_publish = None
-        await self._async_flush()
-        self._cancel_round_timer()
-        self._closed = True  # a request still on its way in gets a 503 from now on
-        self._worker.stop()
+        try:
+            await self._async_flush()
+        finally:
+            self._cancel_round_timer()
+            self._closed = True
+            pending, self._pending = self._pending, []
+            stopped = StoreUnavailableError("the webhook is stopped")
+            for request in pending:
+                if not request.future.done():
+                    request.future.set_exception(stopped)
+            self._worker.stop()
 
     async def _async_flush(self) -> None:
         """Write every waiting request and every window that can close, then save the state."""
@@ -444,42 +524,138 @@ class WebhookCoordinator(DataUpdateCoordinator[Mapping[str, Station]]):
         await self._async_save()
 
     async def _async_restore(self) -> None:
+        """Restore the saved stations, then replay the readings stored after that save.
+
+        The state is saved every minute; an unclean stop (a crash, a power cut) loses what
+        came after, but those readings are in the meterlog. The ones of this entry stored after
+        the save (``meterlog_id``: the last one the saved state holds) go through the stations'
+        meters and aggregators again, in the order they were stored and with the prices they
+        were stored with, so energy and cost continue where they were (a ``total_increasing``
+        sensor must not go down) and their windows are written again. That is exactly what the
+        live path did when each station's readings were stored in time order, as a sensor sends
+        them (live, the readings of one write round are applied sorted by time). Without any
+        saved state (a new entry, or one stopped before its first save) the readings of the
+        last ``DEFAULT_MAX_PAST`` are replayed. Availability follows the restored last
+        readings: a station silent for too long stays unavailable.
+        """
+        title = self.config_entry.title
         try:
             saved = await self.hass.async_add_executor_job(self.store.load_state, self.state_key)
         except StoreError as err:
-            LOGGER.warning(
-                "Power webhook %s: saved state unusable: %s", self.config_entry.title, err
-            )
+            LOGGER.warning("Power webhook %s: saved state unusable: %s", title, err)
             return
-        if saved is None:
-            return
-        raw = saved.get("stations")
-        if saved.get("version") != STATE_VERSION or not isinstance(raw, dict):
-            LOGGER.warning(
-                "Power webhook %s: saved state has an unknown format, starting afresh",
-                self.config_entry.title,
-            )
-            return
+        started = time.time()
+        after_id = 0
+        since: float | None = started - DEFAULT_MAX_PAST - REPLAY_MARGIN_S
+        if saved is not None:
+            raw = saved.get("stations")
+            if saved.get("version") == STATE_VERSION and isinstance(raw, dict):
+                self._restore_stations(raw)
+                after_id, since = _replay_mark(saved)
+            else:
+                LOGGER.warning(
+                    "Power webhook %s: saved state has an unknown format, starting afresh", title
+                )
+                since = None
+            if since is not None:
+                self._last_saved = since
+                since -= DEFAULT_MAX_PAST + REPLAY_MARGIN_S
+        # (since None: what is missing is unknown, nothing is replayed; the mark is taken)
+        await self._async_replay(after_id, started if since is None else since)
         now = dt_util.utcnow().timestamp()
+        stale = STATION_STALE_AFTER.total_seconds()
+        for station in self._stations.values():
+            silent = station.meter.silent_for(now)
+            station.available = silent is not None and silent < stale
+
+    def _restore_stations(self, raw: Mapping[str, JsonValue]) -> None:
         for key, value in raw.items():
             try:
                 station_id = parse_station_id(key)
-                station = _restore_station(station_id, value)
+                station = _restore_station(self._entry_id, station_id, value)
             except (BodyError, InvalidStationStateError, InvalidSnapshotError) as err:
                 LOGGER.warning(
                     "Power webhook %s: saved station skipped: %s", self.config_entry.title, err
                 )
                 continue
-            silent = station.meter.silent_for(now)
-            station.available = silent is not None and silent < STATION_STALE_AFTER.total_seconds()
             self._stations[station_id] = station
+
+    async def _async_replay(self, after_id: int, since: float) -> None:
+        """Apply this entry's readings stored after meterlog ``id`` ``after_id`` (see above)."""
+        title = self.config_entry.title
+        try:
+            replay = await self.hass.async_add_executor_job(self._replay, after_id, since)
+        except StoreError as err:
+            LOGGER.warning(
+                "Power webhook %s: readings stored after the last saved state cannot be read, "
+                "totals may miss them: %s",
+                title,
+                err,
+            )
+            self._applied_id = after_id
+            return
+        self._applied_id = max(after_id, replay.last_id)
+        if replay.readings:
+            LOGGER.info(
+                "Power webhook %s: %d reading(s) stored after the last saved state replayed",
+                title,
+                replay.readings,
+            )
+            self._windows.extend(replay.windows)
+            self._dirty = True
+        if replay.skipped:
+            LOGGER.warning(
+                "Power webhook %s: %d stored reading(s) not replayed: %s",
+                title,
+                replay.skipped,
+                "unusable, or of a station beyond the limit",
+            )
+
+    def _replay(self, after_id: int, since: float) -> _Replay:
+        """Executor: read the readings to replay and feed them to the stations.
+
+        Runs before the webhook is registered and the stations are published: nothing else
+        touches them meanwhile. The path of each reading is the one :meth:`_apply` takes (the
+        station's meter, then its aggregator when the meter took it).
+        """
+        rows, last_id = self.store.entry_readings_after(self._entry_id, after_id, since)
+        stations = self._stations
+        windows: list[Window] = []
+        applied = skipped = 0
+        for row in rows:
+            t, watts, price = row.time, row.watts, row.price
+            if not (_finite_float(t) and _finite_float(watts)) or not (
+                price is None or _finite_float(price)
+            ):
+                skipped += 1
+                continue
+            station = stations.get(row.station_id)
+            if station is None:
+                try:
+                    station_id = parse_station_id(row.station_id)
+                except BodyError:
+                    station_id = ""
+                if station_id != row.station_id or len(stations) >= MAX_STATIONS:
+                    skipped += 1
+                    continue
+                station = stations[station_id] = _new_station(self._entry_id, station_id)
+            applied += 1
+            if station.meter.add(t, watts, price):
+                windows.extend(station.aggregator.add(Reading(t, watts)))
+        return _Replay(applied, skipped, windows, last_id)
 
     def _state_json(self) -> dict[str, JsonValue]:
         stations: dict[str, JsonValue] = {}
         for station_id, station in self._stations.items():
             meter: dict[str, JsonValue] = dict(station.meter.to_json())
             stations[station_id] = {"meter": meter, "aggregator": station.aggregator.snapshot()}
-        return {"version": STATE_VERSION, "stations": stations}
+        return {
+            "version": STATE_VERSION,
+            "stations": stations,
+            # the readings this state holds: a restart replays the later ones (_async_restore)
+            "meterlog_id": self._applied_id,
+            "saved_at": time.time(),
+        }
 
     async def _async_save(self) -> None:
         try:
@@ -490,9 +666,11 @@ class WebhookCoordinator(DataUpdateCoordinator[Mapping[str, Station]]):
             LOGGER.warning("Power webhook %s: state not saved: %s", self.config_entry.title, err)
         else:
             self._dirty = False
+            self._last_saved = time.time()
 
     async def _async_save_timer(self, _now: datetime) -> None:
-        if self._dirty:
+        # also hourly without readings: a restart looks for readings from the last save on
+        if self._dirty or time.time() - self._last_saved >= STATE_REFRESH_S:
             await self._async_save()
 
     def diagnostics(self) -> dict[str, JsonValue]:
@@ -519,7 +697,16 @@ class WebhookCoordinator(DataUpdateCoordinator[Mapping[str, Station]]):
     async def async_handle_webhook(
         self, hass: HomeAssistant, webhook_id: str, request: web.Request
     ) -> web.Response:
-        """Validate, price, store, then apply one request (never raises, never logs the ID)."""
+        """Check the method and the network; validate, price, store, then apply one request.
+
+        Never raises, never logs the ID (the webhook is registered for every method and without
+        the webhook component's local-only check, which log it: both are made here).
+        """
+        method = request.method
+        if method not in _METHODS:
+            return _method_not_allowed(method)
+        if self.local_only and not self._is_local(request):
+            return web.Response(status=HTTPStatus.OK)  # (as the webhook component answers)
         try:
             return await self._async_handle(request)
         except Exception:  # noqa: BLE001 - the webhook component would log the secret ID
@@ -528,6 +715,30 @@ class WebhookCoordinator(DataUpdateCoordinator[Mapping[str, Station]]):
                 {"error": "internal_error", "problem": "unexpected error, see the log"},
                 HTTPStatus.INTERNAL_SERVER_ERROR,
             )
+
+    def _is_local(self, request: web.Request) -> bool:
+        """The webhook component's local-only check, made the same way.
+
+        Local: not through Home Assistant Cloud, and a remote address that
+        ``network_util.is_local`` accepts. A refused request is logged once per load (later ones at debug level), without the ID.
+        """
+        remote = request.remote
+        local = False
+        if not (is_cloud_connection(self.hass) or remote is None):
+            try:
+                local = network_util.is_local(ip_address(remote))
+            except ValueError:
+                local = False
+        if not local:
+            LOGGER.log(
+                logging.DEBUG if self._remote_logged else logging.WARNING,
+                "Power webhook %s: a request from %s was ignored: it is not from the local "
+                "network (see the option 'only accept requests from the local network')",
+                self.config_entry.title,
+                "Home Assistant Cloud" if is_cloud_connection(self.hass) else remote,
+            )
+            self._remote_logged = True
+        return local
 
     async def _async_handle(self, request: web.Request) -> web.Response:
         now = time.time()  # (what dt_util.utcnow() gives, without a datetime)
@@ -539,32 +750,94 @@ class WebhookCoordinator(DataUpdateCoordinator[Mapping[str, Station]]):
             readings = parse_body(raw, now=now)
         except BodyError as err:
             self.rejected += 1
-            return _json_response(
-                {"error": "invalid_request", "field": err.field, "problem": err.problem},
-                HTTPStatus.BAD_REQUEST,
-            )
-        prices = await self.price_source.async_prices([r.time for r in readings])
-        # checked here, not in the writer thread: it holds the GIL as briefly as possible
+            return _bad_request(err)
+        stations = self._stations
         if len(readings) == 1:
-            first = readings[0]
-            rows = prepare_reading(first.time, first.station_id, first.watts, prices[0])
+            station_id = readings[0].station_id
+            new: Sequence[str] = () if station_id in stations else (station_id,)
         else:
-            rows = prepare_readings(
-                MeterlogRow(r.time, r.station_id, r.watts, p)
-                for r, p in zip(readings, prices, strict=True)
+            new = list(
+                dict.fromkeys(r.station_id for r in readings if r.station_id not in stations)
             )
-        try:
-            await self._async_write(
-                _Request(rows, readings, prices, self.hass.loop.create_future())
-            )
-        except StoreError:  # logged once per outage by the writer's round
-            return _json_response(
-                {"error": "store_unavailable", "problem": "readings not stored, send them again"},
-                HTTPStatus.SERVICE_UNAVAILABLE,
-            )
-        if len(readings) == 1 and readings[0].time == now:
+        if new and (refused := self._admit(readings, new)) is not None:
+            self.rejected += 1
+            return _bad_request(refused)
+        try:  # (the new stations are released whatever happens)
+            prices = await self.price_source.async_prices([r.time for r in readings])
+            # checked here, not in the writer thread: it holds the GIL as briefly as possible
+            if len(readings) == 1:
+                first = readings[0]
+                rows = prepare_reading(
+                    first.time, first.station_id, first.watts, prices[0], self._entry_id
+                )
+            else:
+                entry_id = self._entry_id
+                rows = prepare_readings(
+                    MeterlogRow(r.time, r.station_id, r.watts, p, entry=entry_id)
+                    for r, p in zip(readings, prices, strict=True)
+                )
+            try:
+                await self._async_write(
+                    _Request(rows, readings, prices, self.hass.loop.create_future())
+                )
+            except StoreError:  # logged once per outage by the writer's round
+                return _json_response(
+                    {
+                        "error": "store_unavailable",
+                        "problem": "readings not stored, send them again",
+                    },
+                    HTTPStatus.SERVICE_UNAVAILABLE,
+                )
+        finally:
+            if new:
+                self._release(new)
+        # the body's own time (even one moved back to the arrival) gets the readings back
+        if len(readings) == 1 and not readings[0].timed:
             return _json_answer(self._now_answer(prices[0]))
         return _json_response(self._answer(readings, prices, now), HTTPStatus.OK)
+
+    def _admit(self, readings: Sequence[PowerReading], new: Sequence[str]) -> BodyError | None:
+        """Count the new stations of a request against :data:`MAX_STATIONS` (None: admitted).
+
+        New stations of requests under way count too (their readings are not applied yet), so
+        that concurrent requests cannot pass the limit together; existing stations always pass.
+        """
+        incoming = self._incoming
+        stations = self._stations
+        taken = len(stations) + sum(1 for s in incoming if s not in stations)
+        for station_id in new:
+            if station_id in incoming:
+                continue
+            if taken >= MAX_STATIONS:
+                index = next(i for i, r in enumerate(readings) if r.station_id == station_id)
+                field = "station_id" if len(readings) == 1 else f"readings[{index}].station_id"
+                LOGGER.log(
+                    logging.DEBUG if self._cap_logged else logging.WARNING,
+                    "Power webhook %s: readings of a new station %s refused: the webhook has its "
+                    "limit of %d stations (delete the devices of stations no longer used)",
+                    self.config_entry.title,
+                    station_id,
+                    MAX_STATIONS,
+                )
+                self._cap_logged = True
+                return BodyError(
+                    field,
+                    f"station {station_id!r} is new and this webhook already has its limit of "
+                    f"{MAX_STATIONS} stations (delete unused station devices in Home Assistant)",
+                )
+            taken += 1
+        for station_id in new:
+            incoming[station_id] = incoming.get(station_id, 0) + 1
+        return None
+
+    def _release(self, new: Sequence[str]) -> None:
+        """A request admitted by :meth:`_admit` is done (stored and applied, or refused)."""
+        incoming = self._incoming
+        for station_id in new:
+            if (count := incoming.get(station_id, 0)) <= 1:
+                incoming.pop(station_id, None)
+            else:
+                incoming[station_id] = count - 1
 
     def _now_answer(self, price: float | None) -> bytes:
         """The answer to one reading taken now (the usual request): encoded once per price.
@@ -608,7 +881,7 @@ class WebhookCoordinator(DataUpdateCoordinator[Mapping[str, Station]]):
 
         Once stored, its readings are applied to the live state before it is answered.
         """
-        if self._closed:
+        if self._stopping:  # (the final rounds take only what was queued before the stop)
             raise StoreUnavailableError("the webhook is stopped")
         self._pending.append(request)
         if len(self._pending) == 1 and not self._round_running:
@@ -671,7 +944,7 @@ class WebhookCoordinator(DataUpdateCoordinator[Mapping[str, Station]]):
         wrong with the windows is reported with them.
         """
         try:
-            self.store.add_prepared(*(request.rows for request in batch))
+            last_id = self.store.add_prepared(*(request.rows for request in batch))
         except StoreError as err:
             return _Outcome([err] * len(batch), windows_written=False)
         window_error: Exception | None = None
@@ -681,7 +954,10 @@ class WebhookCoordinator(DataUpdateCoordinator[Mapping[str, Station]]):
             except Exception as err:  # noqa: BLE001 - reported on the event loop
                 window_error = err
         return _Outcome(
-            [None] * len(batch), windows_written=window_error is None, window_error=window_error
+            [None] * len(batch),
+            windows_written=window_error is None,
+            window_error=window_error,
+            last_id=last_id,
         )
 
     @callback
@@ -708,6 +984,8 @@ class WebhookCoordinator(DataUpdateCoordinator[Mapping[str, Station]]):
             self._readings_done(refused, outcome)
             if readings:
                 self._apply(readings, prices)
+                # the state saved from now on holds them: a restart replays only later ones
+                self._applied_id = max(self._applied_id, outcome.last_id)
             if windows:
                 self._windows_done(windows, outcome)
         except Exception:  # noqa: BLE001 - logged; the webhook must go on
@@ -789,8 +1067,13 @@ class WebhookCoordinator(DataUpdateCoordinator[Mapping[str, Station]]):
 
     @callback
     def _apply(self, readings: Sequence[PowerReading], prices: Sequence[float | None]) -> None:
-        """Feed stored readings (in time order) to their stations and aggregators."""
-        added = False
+        """Feed stored readings (in time order) to their stations and aggregators.
+
+        A station becomes available only when its latest reading is recent (less than
+        ``STATION_STALE_AFTER`` old): a buffered batch of old readings updates its totals and
+        last seen, but never shows a stale power as current.
+        """
+        added: list[str] = []
         changed: set[str] = set()
         pairs = zip(readings, prices, strict=True)
         for reading, price in (
@@ -798,23 +1081,29 @@ class WebhookCoordinator(DataUpdateCoordinator[Mapping[str, Station]]):
         ):
             station = self._stations.get(reading.station_id)
             if station is None:
-                station = self._stations[reading.station_id] = _new_station(reading.station_id)
-                added = True
+                station = self._stations[reading.station_id] = _new_station(
+                    self._entry_id, reading.station_id
+                )
+                added.append(reading.station_id)
                 LOGGER.info(
                     "Power webhook %s: new station %s", self.config_entry.title, reading.station_id
                 )
             if station.meter.add(reading.time, reading.watts, price):
                 self._windows.extend(station.aggregator.add(Reading(reading.time, reading.watts)))
-            if not station.available:
-                station.available = True
-                LOGGER.info(
-                    "Power webhook %s: station %s is sending again",
-                    self.config_entry.title,
-                    reading.station_id,
-                )
             changed.add(reading.station_id)
+        recent = time.time() - STATION_STALE_AFTER.total_seconds()
         for station_id in changed:
-            self._stations[station_id].version += 1
+            station = self._stations[station_id]
+            station.version += 1
+            last = station.meter.last_time
+            if not station.available and last is not None and last > recent:
+                station.available = True
+                if station_id not in added:
+                    LOGGER.info(
+                        "Power webhook %s: station %s is sending again",
+                        self.config_entry.title,
+                        station_id,
+                    )
         self._dirty = True
         if added:
             self._publish()
@@ -873,7 +1162,40 @@ class WebhookCoordinator(DataUpdateCoordinator[Mapping[str, Station]]):
             self._publish()
 
 
-def _restore_station(station_id: str, value: JsonValue) -> Station:
+@dataclass(slots=True)
+class _Replay:
+    """What :meth:`WebhookCoordinator._replay` did."""
+
+    readings: int
+    skipped: int
+    windows: list[Window]
+    last_id: int
+
+
+def _finite_float(value: object) -> bool:
+    return isinstance(value, float) and isfinite(value)
+
+
+def _replay_mark(saved: Mapping[str, JsonValue]) -> tuple[int, float | None]:
+    """The meterlog ``id`` a saved state holds readings up to, and when it was saved.
+
+    ``(0, None)`` when the state has no usable mark: nothing can be replayed after it.
+    """
+    last_id = saved.get("meterlog_id")
+    saved_at = saved.get("saved_at")
+    if (
+        isinstance(last_id, int)
+        and not isinstance(last_id, bool)
+        and last_id >= 0
+        and isinstance(saved_at, (int, float))
+        and not isinstance(saved_at, bool)
+        and isfinite(saved_at)
+    ):
+        return last_id, float(saved_at)
+    return 0, None
+
+
+def _restore_station(entry_id: str, station_id: str, value: JsonValue) -> Station:
     if not isinstance(value, dict):
         raise InvalidStationStateError(f"station {station_id!r} state: must be an object")
     meter_json = value.get("meter")
@@ -882,21 +1204,35 @@ def _restore_station(station_id: str, value: JsonValue) -> Station:
     meter = StationMeter.from_json(meter_json, STATION_MAX_HOLD)
     if meter.station_id != station_id:
         raise InvalidStationStateError(f"station {station_id!r} state: belongs to another station")
-    station = _new_station(station_id)
+    station = _new_station(entry_id, station_id)
     station.meter = meter
     snapshot = value.get("aggregator")
     if isinstance(snapshot, dict):
+        if snapshot.get("series") == f"station:{station_id}":
+            # saved before series were per entry: the same station's windows, renamed
+            snapshot = {**snapshot, "series": station.aggregator.series}
         station.aggregator.restore(snapshot)
     return station
 
 
 def _declared_length(header: str | None) -> int | None:
+    """The ``Content-Length``: ASCII digits, few enough of them for ``int``.
+
+    (``str.isdigit`` alone also takes a superscript or another script's digits, which ``int``
+    refuses or reads; more than ``_MAX_LENGTH_DIGITS`` digits is over the limit anyway.)
+    """
     if header is None:
         return None
     text = header.strip()
-    if not text.isdigit():
+    if not (text.isdigit() and text.isascii()):
         raise BodyError("content-length", "is not a number of bytes")
+    if len(text) > _MAX_LENGTH_DIGITS:
+        raise BodyError("body", f"{text[:20]}... bytes is over the limit of {MAX_BODY_BYTES}")
     return int(text)
+
+
+_MAX_LENGTH_DIGITS: Final = 18
+_METHODS: Final = frozenset({hdrs.METH_POST, hdrs.METH_PUT})
 
 
 async def _read_body(request: web.Request, declared: int | None) -> bytes:
@@ -905,7 +1241,10 @@ async def _read_body(request: web.Request, declared: int | None) -> bytes:
         return await _read_limited(request)
     if declared == 0:
         return b""  # (aiohttp's empty stream refuses even readexactly(0))
-    content = request.content
+    content: object = request.content  # (typed as a StreamReader, which a stand-in is not)
+    if not isinstance(content, StreamReader):
+        # a cloudhook or the ``webhook/handle`` command: a stand-in stream that only has read()
+        return await _read_limited(request)
     if content.is_eof():  # all of it has arrived (a small body usually has): no waiting
         return content.read_nowait()
     # a client that hangs up early ends the request in aiohttp: no short read reaches us
@@ -914,9 +1253,10 @@ async def _read_body(request: web.Request, declared: int | None) -> bytes:
 
 async def _read_limited(request: web.Request) -> bytes:
     """Read the body, refusing it as soon as it passes :data:`MAX_BODY_BYTES`."""
+    content = request.content  # (a stand-in request makes a new stream at every access)
     chunks: list[bytes] = []
     size = 0
-    while chunk := await request.content.read(MAX_BODY_BYTES + 1 - size):
+    while chunk := await content.read(MAX_BODY_BYTES + 1 - size):
         chunks.append(chunk)
         size += len(chunk)
         if size > MAX_BODY_BYTES:
@@ -926,6 +1266,28 @@ async def _read_limited(request: web.Request) -> bytes:
 
 def _iso(t: float) -> str:
     return datetime.fromtimestamp(t, UTC).isoformat()
+
+
+def _bad_request(err: BodyError) -> web.Response:
+    return _json_response(
+        {"error": "invalid_request", "field": err.field, "problem": err.problem},
+        HTTPStatus.BAD_REQUEST,
+    )
+
+
+def _method_not_allowed(method: str) -> web.Response:
+    """405 for any method but POST and PUT; HEAD gets a 200.
+
+    (A website may check that the URL exists, as the webhook component lets it.)
+    """
+    if method == hdrs.METH_HEAD:
+        return web.Response(status=HTTPStatus.OK)
+    response = _json_response(
+        {"error": "method_not_allowed", "problem": "send readings with POST (or PUT)"},
+        HTTPStatus.METHOD_NOT_ALLOWED,
+    )
+    response.headers[hdrs.ALLOW] = "POST, PUT"
+    return response
 
 
 def _json_response(body: Mapping[str, object], status: HTTPStatus) -> web.Response:
@@ -975,12 +1337,16 @@ class StationEntity(CoordinatorEntity[WebhookCoordinator]):
     @property
     def available(self) -> bool:
         """Stale values must never reach the energy dashboard."""
-        return self.always_available or self.station.available
+        station = self.coordinator.stations.get(self.station_id)  # (None: being deleted)
+        return station is not None and (self.always_available or station.available)
 
     @callback
     def _handle_coordinator_update(self) -> None:
-        """Write the state only when this station changed."""
-        version = self.station.version
+        """Write the state only when this station changed (not at all once it is deleted)."""
+        station = self.coordinator.stations.get(self.station_id)
+        if station is None:  # its device was deleted: this entity is being removed with it
+            return
+        version = station.version
         if version != self._written:
             self._written = version
             self.async_write_ha_state()
@@ -990,7 +1356,11 @@ class StationEntity(CoordinatorEntity[WebhookCoordinator]):
 
 
 class ReadingsView(HomeAssistantView):
-    """``GET /api/meterit/readings?limit=&offset=&station_id=``: stored readings, newest first."""
+    """``GET /api/meterit/readings?limit=&offset=&station_id=&entry_id=``: readings, newest first.
+
+    Each reading names the config entry that stored it (``entry_id``; None for readings stored
+    before readings had one).
+    """
 
     url = READINGS_VIEW_URL
     name = "api:meterit:readings"
@@ -1004,6 +1374,8 @@ class ReadingsView(HomeAssistantView):
             offset = _query_int(query.get("offset"), "offset", 0, 0, MAX_OFFSET)
             raw_station = query.get("station_id")
             station = None if raw_station is None else parse_station_id(raw_station)
+            raw_entry = query.get("entry_id")
+            entry_id = None if raw_entry is None else _query_entry_id(raw_entry)
         except BodyError as err:
             return _json_response(
                 {"error": "invalid_request", "field": err.field, "problem": err.problem},
@@ -1012,7 +1384,9 @@ class ReadingsView(HomeAssistantView):
         hass = request.app[KEY_HASS]
         try:
             store = await async_get_store(hass)
-            rows = await hass.async_add_executor_job(store.query_readings, station, limit, offset)
+            rows = await hass.async_add_executor_job(
+                store.query_readings, station, limit, offset, entry_id
+            )
         except StoreError as err:
             LOGGER.warning("Readings cannot be read: %s", err)
             return _json_response(
@@ -1031,6 +1405,7 @@ class ReadingsView(HomeAssistantView):
                         "station_id": row.station_id,
                         "watts": row.watts,
                         "price": row.price,
+                        "entry_id": row.entry,
                     }
                     for row in rows
                 ],
@@ -1040,11 +1415,32 @@ class ReadingsView(HomeAssistantView):
 
 
 def _query_int(text: str | None, field: str, default: int, low: int, high: int) -> int:
+    """A query argument of ASCII digits from ``low`` to ``high`` (400 naming it otherwise)."""
     if text is None:
         return default
-    if not text.isdigit() or not low <= int(text) <= high:
+    if not (0 < len(text) <= _MAX_QUERY_DIGITS and text.isascii() and text.isdigit()):
         raise BodyError(field, f"must be an integer from {low} to {high}")
-    return int(text)
+    value = int(text)
+    if not low <= value <= high:
+        raise BodyError(field, f"must be an integer from {low} to {high}")
+    return value
+
+
+_MAX_QUERY_DIGITS: Final = 12
+_MAX_ENTRY_ID: Final = 64
+
+
+def _query_entry_id(text: str) -> str:
+    """A config entry ID argument: 1-64 ASCII letters, digits, ``_`` or ``-`` (400 otherwise)."""
+    if not (
+        0 < len(text) <= _MAX_ENTRY_ID
+        and text.isascii()
+        and text.replace("_", "a").replace("-", "a").isalnum()
+    ):
+        raise BodyError(
+            "entry_id", f"must be a config entry ID (1-{_MAX_ENTRY_ID} of A-Z, a-z, 0-9, '_', '-')"
+        )
+    return text
 
 
 @callback

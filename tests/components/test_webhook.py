@@ -7,7 +7,7 @@ the handler directly. Expected energies and costs are computed here by hand from
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import closing
 from datetime import UTC, datetime, timedelta
 import json
@@ -29,13 +29,14 @@ from homeassistant.const import (
     STATE_UNAVAILABLE,
 )
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers import device_registry as dr, entity_registry as er
+from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
 from custom_components.meterit import webhook as webhook_module
-from custom_components.meterit.const import DOMAIN
+from custom_components.meterit.const import DOMAIN, MAX_STATIONS
 from custom_components.meterit.diagnostics import async_get_config_entry_diagnostics
 from custom_components.meterit.metering import (
     JsonValue,
@@ -59,7 +60,7 @@ from custom_components.meterit.webhook import (
 )
 from simulator.esios import FakeEsios
 
-from .conftest import WEBHOOK_ID, prices_entry, setup_loaded, webhook_entry
+from .conftest import METER_SERIAL, WEBHOOK_ID, prices_entry, setup_loaded, travel, webhook_entry
 
 URL = f"/api/webhook/{WEBHOOK_ID}"
 T0 = datetime(2026, 1, 5, 10, 0, 0, tzinfo=UTC)
@@ -207,21 +208,23 @@ async def test_energy_cost_windows_and_availability(
     assert (await send(90, 1000))["price"] == 0.3
     energy_ws = 1000 * 30 + 2000 * 30 + 500 * 30
     cost = (1000 * 30 + 2000 * 30) / 3.6e6 * 0.2 + 500 * 30 / 3.6e6 * 0.3
-    assert float(value(hass, "sensor.station_garage_energy")) == pytest.approx(energy_ws / 3.6e6)
-    assert float(value(hass, "sensor.station_garage_cost")) == pytest.approx(cost)
+    meter = coordinator.stations["garage"].meter
+    assert meter.energy_kwh == pytest.approx(energy_ws / 3.6e6)
+    assert meter.cost == pytest.approx(cost)
     rows = await stored(hass)
     assert [r.price for r in reversed(rows)] == [0.2, 0.2, 0.3, 0.3]
 
-    # the last reading is an hour old: the watchdog makes the station unavailable, but
-    # "last seen" still says when it was seen
+    # the readings are an hour old: the station is unavailable (a stale power never shows as
+    # current), but "last seen" says when it was seen
     await tick(hass)
     assert value(hass, "sensor.station_garage_power") == STATE_UNAVAILABLE
     assert value(hass, "sensor.station_garage_energy") == STATE_UNAVAILABLE
     last_seen = datetime.fromtimestamp(base + 90, UTC).isoformat()
     assert value(hass, "sensor.station_garage_last_seen") == last_seen
 
-    # back after 600 s: only STATION_MAX_HOLD seconds of the last 1000 W count
-    await send(690, 0)
+    # back now, an hour later: only STATION_MAX_HOLD seconds of the last 1000 W count
+    status, _ = await post_json(client, {"watts": 0, "station_id": "garage"})
+    assert status == 200
     assert coordinator.stations["garage"].available
     assert value(hass, "sensor.station_garage_power") == "0.0"
     held = 1000 * STATION_MAX_HOLD
@@ -237,7 +240,11 @@ async def test_energy_cost_windows_and_availability(
     store = await async_get_store(hass)
     for resolution in (30, 300):
         windows = await hass.async_add_executor_job(
-            store.query_windows, station_series("garage"), resolution, base, base + 1200
+            store.query_windows,
+            station_series(coordinator.config_entry.entry_id, "garage"),
+            resolution,
+            base,
+            base + 1200,
         )
         assert windows[0].start == base
         total = sum(w.energy_kwh or 0.0 for w in windows)
@@ -262,7 +269,7 @@ async def test_batch_with_past_times_and_pvpc_prices(
     prices.add_to_hass(hass)
     assert await hass.config_entries.async_setup(prices.entry_id)
     await hass.async_block_till_done()
-    await setup_loaded(
+    coordinator = await setup_loaded(
         hass, webhook_entry(price_source=f"entry:{prices.entry_id}"), WebhookCoordinator
     )
     client = await hass_client_no_auth()
@@ -323,9 +330,11 @@ async def test_batch_with_past_times_and_pvpc_prices(
         for k, (t, b) in enumerate(zip(times, batch, strict=True))
     ]
     assert sorted((r.time, r.station_id, r.watts) for r in rows) == sorted(sent)
-    # the live power is the latest reading by time, whatever the order in the batch
+    # the live power is the latest reading by time, whatever the order in the batch; a station
+    # whose latest reading is 10 minutes old is not shown as current
     assert value(hass, "sensor.station_7_power") == "40.0"
-    assert value(hass, "sensor.station_b_power") == "20.0"
+    assert value(hass, "sensor.station_b_power") == STATE_UNAVAILABLE
+    assert coordinator.stations["b"].meter.last_watts == 20.0
 
 
 REJECTED: list[tuple[str, bytes, dict[str, str], str]] = [
@@ -566,7 +575,7 @@ async def test_windows_failure_keeps_readings_and_retries(
     monkeypatch.setattr(store, "write_windows", original)
     await tick(hass, 22)
     windows = await hass.async_add_executor_job(
-        store.query_windows, station_series("1"), 30, base, base + 400
+        store.query_windows, station_series(client_entry_id(hass), "1"), 30, base, base + 400
     )
     assert [w.start - base for w in windows if w.reading_count] == [0, 30, 60]
     assert "windows stored again" in caplog.text
@@ -901,8 +910,14 @@ async def test_state_is_saved_every_minute(hass: HomeAssistant, client: Client) 
 async def test_declared_length_must_be_a_number() -> None:
     assert webhook_module._declared_length(None) is None
     assert webhook_module._declared_length(" 12 ") == 12
-    with pytest.raises(BodyError, match="content-length"):
-        webhook_module._declared_length("12abc")
+    # ASCII digits only: str.isdigit() alone takes superscripts and other scripts' digits
+    for text in ("12abc", "²", "١٢", "1²"):
+        with pytest.raises(BodyError, match="content-length"):
+            webhook_module._declared_length(text)
+    # more digits than int() reads (4,300) is simply over the limit
+    with pytest.raises(BodyError) as caught:
+        webhook_module._declared_length("9" * 5_000)
+    assert caught.value.field == "body"
 
 
 async def test_body_cut_short_by_the_client(
@@ -1104,3 +1119,380 @@ async def test_home_assistant_stop_saves_the_live_state(
     stations = saved["stations"]
     assert isinstance(stations, dict)
     assert list(stations) == ["s"]
+
+
+# ---------------------------------------------------------------------- clocks, stops, limits
+
+
+async def test_a_slightly_fast_clock_is_accepted_and_answered_with_its_readings(
+    hass: HomeAssistant, client: Client
+) -> None:
+    """Times up to MAX_FUTURE_SKEW ahead: a batch is moved back whole (its spacing kept, no
+    two readings at one time); a single reading is taken on arrival and, having its own time,
+    gets its reading back like a batch."""
+    before = time.time()
+    body = {
+        "readings": [
+            {"watts": 10, "station_id": 1, "time": before + 5},
+            {"watts": 11, "station_id": 1, "time": before + 10},
+        ]
+    }
+    status, answer = await post_json(client, body)
+    after = time.time()
+    assert status == 200, answer
+    times = [datetime.fromisoformat(r["time"]).timestamp() for r in answer["readings"]]
+    assert times[1] - times[0] == pytest.approx(5)
+    assert before <= times[1] <= after  # the latest one at the arrival, none in the future
+    rows = sorted(await stored(hass), key=lambda r: r.time)
+    assert [r.watts for r in rows] == [10.0, 11.0]
+    assert rows[1].time - rows[0].time == pytest.approx(5)
+
+    before = time.time()
+    status, answer = await post_json(client, {"watts": 12, "station_id": 2, "time": before + 10})
+    after = time.time()
+    assert status == 200, answer
+    assert answer["stored"] == 1
+    (reading,) = answer["readings"]
+    assert (reading["station_id"], reading["watts"]) == ("2", 12.0)
+    assert before <= datetime.fromisoformat(reading["time"]).timestamp() <= after
+
+
+class HeldPrices(PriceSource):
+    """A price source that holds every request until ``release`` is set."""
+
+    def __init__(self) -> None:
+        """Start released; ``asking`` is set while a request waits for its prices."""
+        self.release = asyncio.Event()
+        self.release.set()
+        self.asking = asyncio.Event()
+
+    async def async_prices(self, times: Sequence[float]) -> list[float | None]:
+        """No price, once released."""
+        self.asking.set()
+        await self.release.wait()
+        return [None] * len(times)
+
+
+async def test_a_request_reaching_the_queue_during_an_unload_gets_a_503(
+    hass: HomeAssistant, client: Client, hook: MockConfigEntry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A request still being priced when the unload starts must not wait for a round that
+    never comes: it is refused (send again), and nothing of it is stored."""
+    monkeypatch.setattr(webhook_module, "ROUND_INTERVAL", 3600.0)  # the next round: a timer
+    coordinator = hook.runtime_data
+    assert isinstance(coordinator, WebhookCoordinator)
+    prices = HeldPrices()
+    coordinator.price_source = prices
+    assert (await post_json(client, {"watts": 1, "station_id": 1}))[0] == 200  # a round now
+    prices.release.clear()
+    prices.asking.clear()
+    late = asyncio.ensure_future(post_json(client, {"watts": 2, "station_id": 1}))
+    async with asyncio.timeout(5):
+        await prices.asking.wait()
+    save = coordinator._async_save
+
+    async def save_while_the_request_goes_on() -> None:
+        prices.release.set()  # the request reaches the queue while the unload saves
+        async with asyncio.timeout(5):
+            while not (late.done() or coordinator._pending):
+                await asyncio.sleep(0.01)
+        await save()
+
+    monkeypatch.setattr(coordinator, "_async_save", save_while_the_request_goes_on)
+    assert await hass.config_entries.async_unload(hook.entry_id)
+    async with asyncio.timeout(5):
+        status, answer = await late
+    assert (status, answer["error"]) == (503, "store_unavailable")
+    assert coordinator._pending == []
+    assert [r.watts for r in await stored(hass)] == [1.0]
+
+
+async def test_old_readings_never_make_a_station_available(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    hass_client_no_auth: Callable[[], Awaitable[Client]],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Available only while the latest reading is recent: old readings (a new station's, or a
+    buffered batch's) update totals and last seen, but never show a stale power as current,
+    and log nothing; a recent one does, and the watchdog takes it back once, logged once."""
+    freezer.move_to(T0)
+    coordinator = await setup_loaded(hass, webhook_entry(), WebhookCoordinator)
+    client = await hass_client_no_auth()
+    stale = webhook_module.STATION_STALE_AFTER.total_seconds()
+    now = time.time()
+    assert (await post_json(client, {"watts": 100, "station_id": 1, "time": now - 3000}))[0] == 200
+    assert not coordinator.stations["1"].available
+    assert value(hass, "sensor.station_1_power") == STATE_UNAVAILABLE
+    await travel(hass, freezer, T0 + timedelta(seconds=11))  # the watchdog: nothing to say
+    now = time.time()
+    for seconds, watts in ((2000, 555), (stale, 556)):  # the last one just as old as allowed
+        body = {"readings": [{"watts": watts, "station_id": 1, "time": now - seconds}]}
+        assert (await post_json(client, body))[0] == 200
+        assert value(hass, "sensor.station_1_power") == STATE_UNAVAILABLE
+    assert coordinator.stations["1"].meter.last_watts == 556  # the totals follow
+    last_seen = datetime.fromtimestamp(now - stale, UTC).isoformat()
+    assert value(hass, "sensor.station_1_last_seen") == last_seen
+    assert "sending again" not in caplog.text
+    assert "silent" not in caplog.text
+    # a recent reading: available, the power shown
+    recent = {"watts": 557, "station_id": 1, "time": now - stale + 1}
+    assert (await post_json(client, recent))[0] == 200
+    assert value(hass, "sensor.station_1_power") == "557.0"
+    await travel(hass, freezer, T0 + timedelta(seconds=21))
+    assert value(hass, "sensor.station_1_power") == STATE_UNAVAILABLE
+    assert caplog.text.count("sending again") == 1
+    assert caplog.text.count("silent for") == 1
+
+
+async def test_readings_view_takes_ascii_digits_only(
+    hass: HomeAssistant, hook: MockConfigEntry, hass_client: Callable[[], Awaitable[Client]]
+) -> None:
+    """``str.isdigit`` also takes '²' or Arabic-Indic digits (``int`` refuses the first and
+    reads the second), and any number of them: each is a 400 naming the argument."""
+    authed = await hass_client()
+    for name, text in (
+        ("limit", "²"),
+        ("offset", "¹"),
+        ("limit", "١٢"),
+        ("offset", "9" * 5_000),
+        ("offset", "1" * 13),
+        ("limit", "+5"),
+        ("limit", " 5"),
+        ("limit", ""),
+    ):
+        response = await authed.get(READINGS_VIEW_URL, params={name: text})
+        assert response.status == 400, (name, text)
+        answer = await response.json()
+        assert (answer["error"], answer["field"]) == ("invalid_request", name), answer
+    response = await authed.get(READINGS_VIEW_URL, params={"limit": "0005", "offset": "0"})
+    assert response.status == 200
+    assert (await response.json())["limit"] == 5
+
+
+async def test_the_webhook_id_is_in_no_warning_whatever_the_request(
+    hass: HomeAssistant,
+    hass_client_no_auth: Callable[[], Awaitable[Client]],
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every record of every logger is captured, DEBUG included. The ID may appear below
+    WARNING only in Home Assistant's own records (the webhook component's "Handling webhook"
+    at DEBUG, aiohttp's access log at INFO, which Home Assistant keeps at WARNING): in no record
+    at WARNING or above, and in none of Meterit's at any level. The method and local-network
+    checks are Meterit's own: GET gets a 405, HEAD a 200, a remote request the empty 200 the
+    webhook component answers (once logged at WARNING, later at DEBUG)."""
+    caplog.set_level(logging.DEBUG)
+    await setup_loaded(hass, webhook_entry(), WebhookCoordinator)
+    client = await hass_client_no_auth()
+    get = await client.get(URL)
+    head = await client.head(URL)
+    put = await client.put(URL, json={"watts": 1, "station_id": 1})
+    monkeypatch.setattr("homeassistant.util.network.is_local", lambda _ip: False)
+    remote = [await client.post(URL, json={"watts": 2, "station_id": 1}) for _ in range(2)]
+    leaks = [
+        (r.name, r.levelname)
+        for r in caplog.records
+        if r.levelno >= logging.WARNING and WEBHOOK_ID in r.getMessage() + (r.exc_text or "")
+    ]
+    assert leaks == []
+    assert WEBHOOK_ID not in ours(caplog)
+
+    assert get.status == 405
+    assert get.headers["Allow"] == "POST, PUT"
+    assert (await get.json())["error"] == "method_not_allowed"
+    assert head.status == 200
+    assert put.status == 200
+    assert (await put.json())["stored"] == 1
+    for response in remote:
+        assert response.status == 200
+        assert await response.read() == b""
+    assert [r.watts for r in await stored(hass)] == [1.0]
+    refused = [r.levelno for r in caplog.records if "not from the local network" in r.getMessage()]
+    assert refused == [logging.WARNING, logging.DEBUG]
+
+
+@pytest.fixture
+async def device_commands(hass: HomeAssistant) -> None:
+    """The device registry's commands (the frontend's *Delete device*), and Meterit: set up
+    before any HTTP client freezes Home Assistant's routes, so request it first."""
+    for component in ("websocket_api", "config", DOMAIN):
+        assert await async_setup_component(hass, component, {})
+
+
+async def test_a_station_device_can_be_deleted_and_comes_back_when_it_posts(
+    hass: HomeAssistant,
+    device_commands: None,
+    hook: MockConfigEntry,
+    client: Client,
+    hass_ws_client: Callable[..., Awaitable[Any]],
+) -> None:
+    """Deleting a station's device drops the station from the live and the saved state and
+    its entities with the device; its stored readings stay; its next reading makes it anew."""
+    coordinator = hook.runtime_data
+    assert isinstance(coordinator, WebhookCoordinator)
+    for station in (1, 2):
+        assert (await post_json(client, {"watts": 10 * station, "station_id": station}))[0] == 200
+    devices = dr.async_get(hass)
+    entities = er.async_get(hass)
+    identifier = (DOMAIN, f"{hook.entry_id}_station_1")
+    device = devices.async_get_device_by_identifier(identifier, hook.entry_id)
+    assert device is not None
+    owned = [e.entity_id for e in er.async_entries_for_device(entities, device.id)]
+    assert len(owned) == 4
+    ws = await hass_ws_client(hass)
+    answer = await ws.remove_device(device.id)
+    assert answer["success"], answer
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert list(coordinator.stations) == ["2"]
+    assert devices.async_get(device.id) is None
+    for entity_id in owned:
+        assert entities.async_get(entity_id) is None
+        assert hass.states.get(entity_id) is None
+    saved = await hass.async_add_executor_job(coordinator.store.load_state, coordinator.state_key)
+    assert saved is not None
+    stations = saved["stations"]
+    assert isinstance(stations, dict)
+    assert list(stations) == ["2"]
+    assert value(hass, "sensor.station_2_power") == "20.0"
+    assert sorted(r.station_id for r in await stored(hass)) == ["1", "2"]
+
+    assert (await post_json(client, {"watts": 30, "station_id": 1}))[0] == 200
+    await hass.async_block_till_done()
+    assert devices.async_get_device_by_identifier(identifier, hook.entry_id) is not None
+    assert value(hass, "sensor.station_1_power") == "30.0"
+    assert coordinator.stations["1"].meter.readings == 1  # a new station: totals afresh
+
+
+async def removal_refused(ws: Any, device_id: str) -> str:
+    """Ask to delete a device that must stay; the error message."""
+    answer = await ws.remove_device(device_id)
+    assert not answer["success"], answer
+    return str(answer["error"]["message"])
+
+
+async def test_p1_meter_device_cannot_be_deleted(
+    hass: HomeAssistant,
+    device_commands: None,
+    p1_setup: MockConfigEntry,
+    hass_ws_client: Callable[..., Awaitable[Any]],
+) -> None:
+    """Meterit is asked, and refuses: the meter's entry provides its device while set up."""
+    devices = dr.async_get(hass)
+    device = devices.async_get_device_by_identifier((DOMAIN, METER_SERIAL), p1_setup.entry_id)
+    assert device is not None
+    message = await removal_refused(await hass_ws_client(hass), device.id)
+    assert "rejected by integration" in message
+    assert devices.async_get(device.id) is not None
+
+
+async def test_pvpc_device_cannot_be_deleted(
+    hass: HomeAssistant,
+    device_commands: None,
+    madrid: None,
+    esios: FakeEsios,
+    freezer: FrozenDateTimeFactory,
+    hass_ws_client: Callable[..., Awaitable[Any]],
+) -> None:
+    """Meterit is asked, and refuses: the PVPC entry provides its device while set up."""
+    ws = await hass_ws_client(hass)  # (authenticated before the clock moves to the fixtures' day)
+    freezer.move_to(datetime(2024, 3, 9, 9, 30, tzinfo=UTC))
+    prices = prices_entry()
+    await setup_loaded(hass, prices, PriceCoordinator)
+    devices = dr.async_get(hass)
+    (device,) = dr.async_entries_for_config_entry(devices, prices.entry_id)
+    message = await removal_refused(ws, device.id)
+    assert "rejected by integration" in message
+    assert devices.async_get(device.id) is not None
+
+
+async def test_stations_per_webhook_are_capped(
+    hass: HomeAssistant,
+    device_commands: None,
+    hook: MockConfigEntry,
+    client: Client,
+    hass_ws_client: Callable[..., Awaitable[Any]],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A reading of a new station beyond MAX_STATIONS is a 400 naming station_id and the
+    limit, and nothing of its request is stored; existing stations go on; deleting a station's
+    device makes room; requests under way count, so two at once cannot both pass."""
+    coordinator = hook.runtime_data
+    assert isinstance(coordinator, WebhookCoordinator)
+    full = {"readings": [{"watts": 1, "station_id": f"s{i}"} for i in range(MAX_STATIONS)]}
+    status, answer = await post_json(client, full)
+    assert (status, answer.get("stored")) == (200, MAX_STATIONS)
+    rows = len(await stored(hass))
+    for body, field in (
+        (
+            {"readings": [{"watts": 2, "station_id": "s0"}, {"watts": 2, "station_id": "new"}]},
+            "readings[1].station_id",
+        ),
+        ({"watts": 2, "station_id": "new"}, "station_id"),
+    ):
+        status, answer = await post_json(client, body)
+        assert (status, answer["error"], answer["field"]) == (400, "invalid_request", field)
+        assert "'new'" in answer["problem"]
+        assert f"limit of {MAX_STATIONS} stations" in answer["problem"]
+    assert len(await stored(hass)) == rows  # nothing of the refused requests
+    assert "new" not in coordinator.stations
+    assert (await post_json(client, {"watts": 3, "station_id": "s5"}))[0] == 200  # existing
+    limit_logs = [r.levelno for r in caplog.records if "limit of" in r.getMessage()]
+    assert limit_logs == [logging.WARNING, logging.DEBUG]  # logged once, then at debug level
+
+    # one station's device deleted: room for exactly one new station, even when two new ones
+    # are under way at the same time (the first is not applied yet when the second comes)
+    device = dr.async_get(hass).async_get_device_by_identifier(
+        (DOMAIN, f"{hook.entry_id}_station_s0"), hook.entry_id
+    )
+    assert device is not None
+    assert (await (await hass_ws_client(hass)).remove_device(device.id))["success"]
+    prices = HeldPrices()
+    prices.release.clear()
+    coordinator.price_source = prices
+    first = asyncio.ensure_future(post_json(client, {"watts": 4, "station_id": "x"}))
+    async with asyncio.timeout(5):
+        await prices.asking.wait()
+        status, answer = await post_json(client, {"watts": 4, "station_id": "y"})
+    assert (status, answer["field"]) == (400, "station_id")
+    prices.release.set()
+    assert (await first)[0] == 200
+    assert len(coordinator.stations) == MAX_STATIONS
+    assert "x" in coordinator.stations
+    assert "y" not in coordinator.stations
+    assert coordinator._incoming == {}
+
+
+async def test_a_reading_through_the_websocket_api_or_a_cloudhook_is_stored(
+    hass: HomeAssistant, hass_ws_client: Callable[..., Awaitable[Any]]
+) -> None:
+    """Home Assistant Cloud's cloudhooks and the ``webhook/handle`` command hand the webhook a
+    stand-in request whose body stream only has ``read``: a body with a Content-Length (as
+    every ESP sends) is read from it as from a real connection."""
+    entry = webhook_entry(local_only=False)
+    await setup_loaded(hass, entry, WebhookCoordinator)
+    ws = await hass_ws_client(hass)
+    body = json.dumps({"watts": 42.5, "station_id": 7})
+    for number, headers in enumerate(
+        (
+            {"Content-Type": "application/json", "Content-Length": str(len(body))},
+            {"Content-Type": "application/json"},
+        ),
+        start=1,
+    ):
+        await ws.send_json(
+            {
+                "id": number,
+                "type": "webhook/handle",
+                "webhook_id": WEBHOOK_ID,
+                "method": "POST",
+                "body": body,
+                "headers": headers,
+            }
+        )
+        answer = await ws.receive_json()
+        assert answer["success"], answer
+        assert answer["result"]["status"] == 200, answer
+        assert json.loads(answer["result"]["body"])["stored"] == 1
+    await hass.async_block_till_done()
+    assert [(r.station_id, r.watts) for r in await stored(hass)] == [("7", 42.5), ("7", 42.5)]

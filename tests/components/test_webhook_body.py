@@ -140,6 +140,67 @@ async def test_content_type_and_length() -> None:
         check_content_length(MAX_BODY_BYTES + 1)
 
 
+async def test_a_fast_clock_moves_a_station_back_keeping_its_spacing() -> None:
+    """Future times (within the skew) are checked for duplicates as sent, then each station
+    whose readings run past the arrival is moved back by its own excess."""
+    batch = {
+        "readings": [
+            {"watts": 10, "station_id": 1, "time": NOW + 5},
+            {"watts": 11, "station_id": 1, "time": NOW + 10},
+            {"watts": 20, "station_id": 2, "time": NOW + 3},
+            {"watts": 21, "station_id": 2},  # the arrival time, as sent
+            {"watts": 30, "station_id": 3, "time": NOW - 100},  # not ahead: untouched
+            {"watts": 12, "station_id": 1, "time": NOW - 20},
+        ]
+    }
+    assert parse(batch) == [
+        ("1", 10.0, NOW + 5 - 10),
+        ("1", 11.0, NOW),
+        ("2", 20.0, NOW),
+        ("2", 21.0, NOW - 3),
+        ("3", 30.0, NOW - 100),
+        ("1", 12.0, NOW - 20 - 10),
+    ]
+    # the same time twice, as sent, is still a duplicate
+    twice = {
+        "readings": [
+            {"watts": 1, "station_id": 1, "time": NOW + 5},
+            {"watts": 2, "station_id": 1, "time": NOW + 5},
+        ]
+    }
+    assert problem(twice)[0] == "readings[1].time"
+    # whether the body gave a time is kept (it decides the answer's shape)
+    raw = json.dumps({"watts": 1, "station_id": 1, "time": NOW + 5}).encode()
+    (ahead,) = parse_body(raw, now=NOW)
+    assert (ahead.time, ahead.timed) == (NOW, True)
+    (arrival,) = parse_body(b'{"watts": 1, "station_id": 1}', now=NOW)
+    assert (arrival.time, arrival.timed) == (NOW, False)
+
+
+@settings(max_examples=200, deadline=None, database=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["a", "b"]), st.integers(-3000, int(MAX_FUTURE_SKEW) * 1000)),
+        min_size=1,
+        max_size=30,
+        unique=True,
+    )
+)
+def test_fast_clock_shift_keeps_order_and_spacing(readings: list[tuple[str, int]]) -> None:
+    """Any batch: per station the same shift for every reading, none left in the future."""
+    sent = [(station, NOW + ms / 1000) for station, ms in readings]
+    body = {"readings": [{"watts": 1, "station_id": s, "time": t} for s, t in sent]}
+    got = parse(body)
+    for station in ("a", "b"):
+        mine = [(t, g[2]) for (s, t), g in zip(sent, got, strict=True) if s == station]
+        if not mine:
+            continue
+        latest = max(t for t, _ in mine)
+        shift = max(latest - NOW, 0.0)
+        assert [g for _, g in mine] == [t - shift for t, _ in mine]
+        assert max(g for _, g in mine) <= NOW
+
+
 async def test_station_meter_integrates_left_riemann() -> None:
     meter = StationMeter("a", max_hold=60)
     assert meter.silent_for(NOW) is None

@@ -45,7 +45,12 @@ from custom_components.meterit.history import HISTORY_VIEW_URL
 from custom_components.meterit.metering import StoreUnavailableError
 from custom_components.meterit.statistics import StatisticIds, station_object_id
 from custom_components.meterit.storage import async_get_store
-from custom_components.meterit.webhook import STATION_MAX_HOLD, WebhookCoordinator, station_series
+from custom_components.meterit.webhook import (
+    READINGS_VIEW_URL,
+    STATION_MAX_HOLD,
+    WebhookCoordinator,
+    station_series,
+)
 
 from .conftest import WEBHOOK_ID, setup_loaded, travel, webhook_entry
 
@@ -232,7 +237,7 @@ async def test_station_history_and_statistics(
         answer = await get_history(
             hass, device=device_id, start=iso(base), end=iso(base + 2 * HOUR), resolution=name
         )
-        assert answer["series"] == station_series(STATION)
+        assert answer["series"] == station_series(entry.entry_id, STATION)
         rows = {ts(row["start"]): row for row in answer["rows"]}
         real = {start: row for start, row in rows.items() if row["reading_count"]}
         assert sorted(real) == sorted(expected), name
@@ -350,7 +355,7 @@ async def test_silent_station_settles_and_old_30s_windows_are_purged(
     await post(client, readings)
     await settle(hass)
     store = await async_get_store(hass)
-    series = station_series(STATION)
+    series = station_series(entry.entry_id, STATION)
     ids = StatisticIds.of(station_object_id(entry.entry_id, STATION), export=False)
     assert await read_statistics(hass, ids, base - HOUR, base + 2 * HOUR) == {}  # incomplete
     short = await hass.async_add_executor_job(store.query_windows, series, 30, base, base + HOUR)
@@ -427,6 +432,73 @@ async def test_history_argument_errors(
     assert gone.translation_key == "history_not_a_meter"
 
 
+async def test_entries_with_the_same_station_id_keep_their_own_history(
+    hass: HomeAssistant,
+    hass_client_no_auth: Callable[[], Awaitable[Client]],
+    hass_client: ClientSessionGenerator,
+) -> None:
+    """Two webhook entries may both have a station 1: each keeps its own windows, history and
+    readings; an entry removed and added again starts without the removed one's windows."""
+    other_hook = "0" * 64
+    first, second = webhook_entry(), webhook_entry(webhook_id=other_hook)
+    for entry in (first, second):
+        await setup_loaded(hass, entry, WebhookCoordinator)
+    client = await hass_client_no_auth()
+    base = time.time() // 300 * 300 - 2 * HOUR
+    times = [base + s for s in range(0, 600, 30)]
+    sent = ((first, WEBHOOK_ID, 100.0), (second, other_hook, 5000.0))
+    for _entry, hook_id, watts in sent:
+        body = {"readings": [{"watts": watts, "station_id": 1, "time": t} for t in times]}
+        response = await client.post(f"/api/webhook/{hook_id}", json=body)
+        assert response.status == 200, await response.text()
+    await settle(hass)
+
+    async def real_rows(entry: MockConfigEntry) -> list[dict[str, Any]]:
+        answer = await get_history(
+            hass,
+            device=station_device(hass, entry, "1"),
+            start=iso(base),
+            end=iso(base + 600),
+            resolution="5min",
+        )
+        assert answer["series"] == station_series(entry.entry_id, "1")
+        return [row for row in answer["rows"] if row["reading_count"]]
+
+    for entry, _hook_id, watts in sent:
+        assert [(row["reading_count"], row["w_avg"]) for row in await real_rows(entry)] == [
+            (10, watts),
+            (10, watts),
+        ]
+
+    # each reading names its entry; the readings of one entry
+    view = await hass_client()
+
+    async def readings(**params: str) -> list[tuple[str | None, float]]:
+        response = await view.get(READINGS_VIEW_URL, params={"limit": "1000", **params})
+        assert response.status == 200, await response.text()
+        return sorted((r["entry_id"], r["watts"]) for r in (await response.json())["readings"])
+
+    by_entry = {entry.entry_id: [(entry.entry_id, w)] * len(times) for entry, _, w in sent}
+    assert await readings(station_id="1") == sorted(r for rows in by_entry.values() for r in rows)
+    for entry_id, rows in by_entry.items():
+        assert await readings(station_id="1", entry_id=entry_id) == rows
+        assert await readings(entry_id=entry_id) == rows
+    assert await readings(entry_id="01NOSUCHENTRY") == []
+    for bad in ("", "a b", "x" * 65, "ü"):
+        response = await view.get(READINGS_VIEW_URL, params={"entry_id": bad})
+        assert response.status == 400
+        assert (await response.json())["field"] == "entry_id"
+
+    # removed and added again: a new entry, its station 1 without the old windows
+    assert await hass.config_entries.async_remove(first.entry_id)
+    again = webhook_entry()
+    await setup_loaded(hass, again, WebhookCoordinator)
+    response = await client.post(URL, json={"watts": 7.0, "station_id": 1})
+    assert response.status == 200
+    assert await real_rows(again) == []
+    assert len(await real_rows(second)) == 2
+
+
 def test_station_statistic_ids() -> None:
     """Stable, valid, secret-free and distinct for every station ID of an entry."""
     entry_id = "01JD7Q2W3E4R5T6Y7U8I9O0P1A"
@@ -458,7 +530,7 @@ async def test_one_failing_station_is_logged_once_and_its_recovery_once(
     client = await hass_client_no_auth()
     store = coordinator.store
     energy_before = store.energy_before
-    failing = station_series("shed")
+    failing = station_series(entry.entry_id, "shed")
 
     def broken_for_shed(series: str, resolution: int, before: float) -> tuple[float, float]:
         if series == failing:

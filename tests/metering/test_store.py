@@ -42,7 +42,7 @@ def test_new_file_is_wal_and_current(tmp_path: Path) -> None:
     path = tmp_path / "meterit.db"
     store = MeterStore(str(path))
     try:
-        assert store.schema_version == SCHEMA_VERSION == 3
+        assert store.schema_version == SCHEMA_VERSION == 4
     finally:
         store.close()
     store.close()  # idempotent
@@ -159,13 +159,14 @@ def test_meterlog_prepared_batches_in_one_statement(store: MeterStore) -> None:
         [MeterlogRow(2.0, "b", 20.0), MeterlogRow(3.0, "a", -5.5, 0.2)]
     )
     assert (first.count, second.count) == (1, 2)
-    assert store.add_prepared(first, second) == 3
+    store.add_readings([MeterlogRow(0.5, "z", 1.0)])  # ids need not start at 1
+    last = store.add_prepared(first, second)
     assert store.add_prepared() == 0
     got = store.query_readings()
-    assert [(r.time, r.station_id, r.watts, r.price) for r in reversed(got)] == [
-        (1.0, "a", 10.0, 0.1),
-        (2.0, "b", 20.0, None),
-        (3.0, "a", -5.5, 0.2),
+    assert [(r.time, r.station_id, r.watts, r.price, r.id) for r in reversed(got)][1:] == [
+        (1.0, "a", 10.0, 0.1, last - 2),  # the id of the last row is returned, ids consecutive
+        (2.0, "b", 20.0, None, last - 1),
+        (3.0, "a", -5.5, 0.2, last),
     ]
     with pytest.raises(InvalidRecordError, match="row 1: field 'watts'"):
         store_module.prepare_readings([MeterlogRow(4.0, "a", 1.0), MeterlogRow(5.0, "a", 1e400)])
@@ -194,9 +195,14 @@ def test_meterlog_one_prepared_reading_is_checked_as_a_batch_of_one(
         return
     one = store_module.prepare_reading(*fields)
     assert one == store_module.prepare_readings([MeterlogRow(*fields)])
-    assert store.add_prepared(one) == 1
+    got_id = store.add_prepared(one)
     got = store.query_readings()[0]
     assert (got.time, got.station_id, got.watts, got.price) == fields
+    assert (got.id, got.entry) == (got_id, None)
+    with_entry = store_module.prepare_reading(*fields, "E1")
+    assert with_entry == store_module.prepare_readings([MeterlogRow(*fields, entry="E1")])
+    store.add_prepared(with_entry)
+    assert [r.entry for r in store.query_readings()] == ["E1", None]
 
 
 def test_meterlog_large_batch_in_statements_of_bounded_size(
@@ -204,13 +210,19 @@ def test_meterlog_large_batch_in_statements_of_bounded_size(
 ) -> None:
     """More rows than one statement takes: all stored exactly, in one transaction."""
     count = 2 * store_module.MAX_ROWS_PER_INSERT + 7
-    rows = [MeterlogRow(float(i), str(i % 5), i / 3, i / 7 or None) for i in range(count)]
+    rows = [
+        MeterlogRow(float(i), str(i % 5), i / 3, i / 7 or None, entry=f"e{i % 2}")
+        for i in range(count)
+    ]
     assert store.add_readings(rows) == count
     assert store.add_readings([]) == 0
     got = store.query_readings(limit=count + 1)
-    assert [(r.time, r.station_id, r.watts, r.price) for r in reversed(got)] == [
-        (r.time, r.station_id, r.watts, r.price) for r in rows
+    assert [(r.time, r.station_id, r.watts, r.price, r.entry) for r in reversed(got)] == [
+        (r.time, r.station_id, r.watts, r.price, r.entry) for r in rows
     ]
+    # in statements of bounded size too, the id of the last row comes back
+    last = store.add_prepared(store_module.prepare_readings(rows))
+    assert last == store.query_readings(limit=1)[0].id == got[0].id + count  # type: ignore[operator]
     # a failure in the last statement leaves nothing of the batch behind
     with closing(sqlite3.connect(tmp_path / "meterit.db", isolation_level=None)) as other:
         other.execute(
@@ -220,7 +232,7 @@ def test_meterlog_large_batch_in_statements_of_bounded_size(
     more = [MeterlogRow(1e6 + i, "9", 1.0) for i in range(count)]
     with pytest.raises(StoreUnavailableError, match="refused"):
         store.add_readings([*more, MeterlogRow(2e6, "boom", 1.0)])
-    assert len(store.query_readings(limit=count + 10)) == count
+    assert len(store.query_readings(limit=3 * count)) == 2 * count
 
 
 @pytest.mark.parametrize(
@@ -230,6 +242,7 @@ def test_meterlog_large_batch_in_statements_of_bounded_size(
         (MeterlogRow(1.0, "", 1.0), "'station_id'"),
         (MeterlogRow(1.0, "1", float("inf")), "'watts'"),
         (MeterlogRow(1.0, "1", 1.0, float("nan")), "'price'"),
+        (MeterlogRow(1.0, "1", 1.0, entry=""), "'entry'"),
     ],
 )
 def test_meterlog_bad_row_writes_nothing(store: MeterStore, row: MeterlogRow, field: str) -> None:
@@ -295,7 +308,7 @@ def test_migrates_v1_file_keeping_data(tmp_path: Path) -> None:
     _make_v1(path)
     store = MeterStore(path)
     try:
-        assert store.schema_version == 3
+        assert store.schema_version == SCHEMA_VERSION
         [window] = store.query_windows("p1", 300, 0, 1e9)
         assert window == Window(
             "p1",
@@ -319,6 +332,92 @@ def test_migrates_v1_file_keeping_data(tmp_path: Path) -> None:
             "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'meterlog'"
         ).fetchall()
     assert indexes == [("meterlog_time",)]
+
+
+def _make_v3(path: Path) -> None:
+    """A v3 file as it was written: meterlog rows without an entry."""
+    with closing(sqlite3.connect(path, isolation_level=None)) as conn:
+        for migrate in store_module.MIGRATIONS[:3]:
+            migrate(conn)
+        conn.executemany(
+            "INSERT INTO meterlog (time, station_id, watts, price) VALUES (?, ?, ?, ?)",
+            [(10.0, "1", 100.0, 0.2), (20.0, "1", 5000.0, None)],
+        )
+        conn.execute("PRAGMA user_version = 3")
+
+
+def test_migrates_v3_meterlog_rows_keep_no_entry(tmp_path: Path) -> None:
+    """v4: meterlog rows name their entry; the rows from before stay, without one."""
+    path = tmp_path / "v3.db"
+    _make_v3(path)
+    store = MeterStore(path)
+    try:
+        assert store.schema_version == SCHEMA_VERSION == 4
+        old = store.query_readings()
+        assert [(r.time, r.station_id, r.watts, r.price, r.entry) for r in old] == [
+            (20.0, "1", 5000.0, None, None),
+            (10.0, "1", 100.0, 0.2, None),
+        ]
+        store.add_readings([MeterlogRow(30.0, "1", 7.0, entry="A"), MeterlogRow(40.0, "1", 8.0)])
+        store.add_readings([MeterlogRow(50.0, "1", 9.0, 0.1, entry="B")])
+        assert [r.time for r in store.query_readings()] == [50.0, 40.0, 30.0, 20.0, 10.0]
+        assert [r.time for r in store.query_readings(entry="A")] == [30.0]
+        assert [r.time for r in store.query_readings("1", entry="B")] == [50.0]
+        assert store.query_readings("2", entry="B") == []
+        assert store.query_readings(entry="C") == []
+    finally:
+        store.close()
+    with closing(sqlite3.connect(path)) as conn:
+        indexes = conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'meterlog'"
+        ).fetchall()
+    assert indexes == [("meterlog_time",)]  # no index more: writes stay as lean
+
+
+def test_entry_readings_after_in_stored_order(store: MeterStore) -> None:
+    """An entry's readings after an id and a time, in the order stored (not in time order),
+    with the highest id of the table (every entry's) to continue from."""
+    store.add_readings([MeterlogRow(100.0, "1", 1.0, entry="A")])
+    mark = store.add_prepared(
+        store_module.prepare_readings([MeterlogRow(110.0, "1", 2.0, 0.3, entry="A")])
+    )
+    store.add_readings(
+        [
+            MeterlogRow(130.0, "1", 3.0, 0.3, entry="A"),
+            MeterlogRow(125.0, "1", 99.0, entry="B"),  # another entry's station 1
+            MeterlogRow(120.0, "2", 4.0, entry="A"),  # stored later, taken earlier
+            MeterlogRow(5.0, "1", 5.0, entry="A"),  # older than ``since``
+            MeterlogRow(140.0, "1", 6.0),  # no entry (from before v4)
+        ]
+    )
+    store.add_readings([MeterlogRow(150.0, "3", 7.0, entry="B")])
+    rows, last = store.entry_readings_after("A", mark, 50.0)
+    assert [(r.time, r.station_id, r.watts, r.price, r.entry) for r in rows] == [
+        (130.0, "1", 3.0, 0.3, "A"),
+        (120.0, "2", 4.0, None, "A"),
+    ]
+    assert last == store.query_readings(limit=1)[0].id == mark + 6
+    assert store.entry_readings_after("A", last, 0.0) == ([], last)
+    everything, _ = store.entry_readings_after("A", 0, 0.0)
+    assert [r.watts for r in everything] == [1.0, 2.0, 3.0, 4.0, 5.0]
+    assert store.entry_readings_after("B", 0, 130.0)[0][0].watts == 7.0
+    # bounded by the time index, never a scan of the whole table
+    with store._reading() as conn:
+        plan = conn.execute(
+            "EXPLAIN QUERY PLAN " + store_module._ENTRY_READINGS_AFTER, (0.0, 0, 1, "A")
+        ).fetchall()
+    assert "USING INDEX meterlog_time (time>?)" in " ".join(str(step[3]) for step in plan)
+    for args, field in (
+        (("", 0, 0.0), "'entry'"),
+        (("A", -1, 0.0), "'after_id'"),
+        (("A", 0, float("nan")), "'since'"),
+    ):
+        with pytest.raises(InvalidQueryError, match=field):
+            store.entry_readings_after(*args)
+
+
+def test_entry_readings_after_of_an_empty_meterlog(store: MeterStore) -> None:
+    assert store.entry_readings_after("A", 0, 0.0) == ([], 0)
 
 
 def test_station_page_without_a_station_index(store: MeterStore) -> None:

@@ -87,7 +87,22 @@ def _migrate_3(conn: sqlite3.Connection) -> None:
     conn.execute("DROP INDEX IF EXISTS meterlog_station_time")
 
 
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_migrate_1, _migrate_2, _migrate_3)
+def _migrate_4(conn: sqlite3.Connection) -> None:
+    """v4: each meterlog row names the config entry that stored it (NULL: rows from before).
+
+    Two webhook entries may have stations with the same ID; their readings stay apart, and an
+    entry's readings stored after its last saved state can be found again (see
+    :meth:`MeterStore.entry_readings_after`). No index: every write would pay for it.
+    """
+    conn.execute("ALTER TABLE meterlog ADD COLUMN entry TEXT NULL")
+
+
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
+    _migrate_1,
+    _migrate_2,
+    _migrate_3,
+    _migrate_4,
+)
 """``MIGRATIONS[i]`` upgrades a file from version ``i`` to ``i + 1``."""
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -138,7 +153,8 @@ _ENERGY_SUMS = (
 class MeterlogRow:
     """One webhook power reading with its price (€/kWh, None when unknown).
 
-    ``id`` is assigned by the store (None when writing).
+    ``id`` is assigned by the store (None when writing). ``entry`` is the config entry that
+    stored the reading (None: unknown, rows written before schema v4).
     """
 
     time: float
@@ -146,6 +162,7 @@ class MeterlogRow:
     watts: float
     price: float | None = None
     id: int | None = None
+    entry: str | None = None
 
 
 @dataclass(slots=True, frozen=True)
@@ -372,12 +389,16 @@ class MeterStore:
         Every row is validated first: one bad row raises :class:`InvalidRecordError` and
         nothing of the batch is written.
         """
-        return self.add_prepared(prepare_readings(rows))
+        prepared = prepare_readings(rows)
+        self.add_prepared(prepared)
+        return prepared.count
 
     def add_prepared(self, *batches: PreparedReadings) -> int:
         """Append readings validated by :func:`prepare_readings`, all in one transaction.
 
-        The lean path for a writer thread: no Python work per row here.
+        The lean path for a writer thread: no Python work per row here. Returns the ``id`` of
+        the last row written (0 when there was nothing to write); the rows of one call get
+        consecutive ids in the order given (one connection writes).
         """
         count = sum(b.count for b in batches)
         if not count:
@@ -387,30 +408,65 @@ class MeterStore:
             # releases the GIL once: under load this is what keeps the event loop fast.
             params = batches[0].params if len(batches) == 1 else _concat(batches)
             with self._reading() as conn:
-                conn.execute(_insert_readings_sql(count), params)
-            return count
+                cursor = conn.execute(_insert_readings_sql(count), params)
+            return cursor.lastrowid or 0
         params = _concat(batches)
+        last: int | None = None
         with self._writing() as conn:
             for first in range(0, count, MAX_ROWS_PER_INSERT):
-                chunk = params[4 * first : 4 * (first + MAX_ROWS_PER_INSERT)]
-                conn.execute(_insert_readings_sql(len(chunk) // 4), chunk)
-        return count
+                chunk = params[_ROW_PARAMS * first : _ROW_PARAMS * (first + MAX_ROWS_PER_INSERT)]
+                last = conn.execute(
+                    _insert_readings_sql(len(chunk) // _ROW_PARAMS), chunk
+                ).lastrowid
+        return last or 0
 
     def query_readings(
-        self, station_id: str | None = None, limit: int = 100, offset: int = 0
+        self,
+        station_id: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+        entry: str | None = None,
     ) -> list[MeterlogRow]:
-        """Webhook readings, newest first, of one station or of all."""
+        """Webhook readings, newest first, of one station or of all, of one entry or of all."""
         if limit < 0 or offset < 0:
             raise InvalidRecordError(f"limit and offset must be >= 0, got {limit}, {offset}")
-        sql = "SELECT time, station_id, watts, price, id FROM meterlog"
-        params: tuple[object, ...] = (limit, offset)
+        where: list[str] = []
+        params: list[object] = []
         if station_id is not None:
-            sql += " WHERE station_id = ?"
-            params = (station_id, limit, offset)
+            where.append("station_id = ?")
+            params.append(station_id)
+        if entry is not None:
+            where.append("entry = ?")
+            params.append(entry)
+        sql = "SELECT time, station_id, watts, price, id, entry FROM meterlog"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY time DESC, id DESC LIMIT ? OFFSET ?"
         with self._paging() as conn:
-            rows = conn.execute(sql, params).fetchall()
+            rows = conn.execute(sql, (*params, limit, offset)).fetchall()
         return [MeterlogRow(*row) for row in rows]
+
+    def entry_readings_after(
+        self, entry: str, after_id: int, since: float
+    ) -> tuple[list[MeterlogRow], int]:
+        """The readings of ``entry`` with ``id > after_id`` and ``time > since``, in id order.
+
+        Id order is the order they were stored in. Returns them with the highest ``id`` in the
+        meterlog when read (0: empty): every row of ``entry`` up to that id is in the list or
+        filtered out, so it is the next ``after_id`` as long as nothing else writes readings of
+        ``entry`` meanwhile. The scan walks the time index from ``since`` (the other entries'
+        rows after it included), never the whole table: ``since`` bounds the cost.
+        """
+        if not isinstance(entry, str) or not entry:
+            raise InvalidQueryError("query field 'entry' must be a non-empty string")
+        if isinstance(after_id, bool) or not isinstance(after_id, int) or after_id < 0:
+            raise InvalidQueryError(f"query field 'after_id' must be >= 0: {after_id!r}")
+        if not _finite(since):
+            raise InvalidQueryError(f"query field 'since' must be finite: {since!r}")
+        with self._paging() as conn:
+            last = int(conn.execute("SELECT coalesce(max(id), 0) FROM meterlog").fetchone()[0])
+            rows = conn.execute(_ENTRY_READINGS_AFTER, (since, after_id, last, entry)).fetchall()
+        return [MeterlogRow(*row) for row in rows], last
 
     # ------------------------------------------------------------------ prices
 
@@ -502,14 +558,22 @@ def _check_window(row: tuple[object, ...]) -> None:
 
 
 MAX_ROWS_PER_INSERT: Final = 1_000
-"""Rows per multi-row INSERT (4 parameters each: far below SQLite's parameter limit)."""
+"""Rows per multi-row INSERT (5 parameters each: far below SQLite's parameter limit)."""
+_ROW_PARAMS: Final = 5
+"""Parameters of one meterlog row: time, station_id, watts, price, entry."""
+
+# the time index bounds the scan (never the whole table); the rowid checks need no table lookup
+_ENTRY_READINGS_AFTER: Final = (
+    "SELECT time, station_id, watts, price, id, entry FROM meterlog INDEXED BY meterlog_time "
+    "WHERE time > ? AND id > ? AND id <= ? AND entry = ? ORDER BY id"
+)
 
 
 @lru_cache(maxsize=64)
 def _insert_readings_sql(count: int) -> str:
     # only placeholders are repeated: the values are bound parameters
-    placeholders = ", ".join(["(?, ?, ?, ?)"] * count)
-    return f"INSERT INTO meterlog (time, station_id, watts, price) VALUES {placeholders}"  # noqa: S608
+    placeholders = ", ".join(["(?, ?, ?, ?, ?)"] * count)
+    return f"INSERT INTO meterlog (time, station_id, watts, price, entry) VALUES {placeholders}"  # noqa: S608
 
 
 @dataclass(frozen=True, slots=True)
@@ -528,19 +592,23 @@ def prepare_readings(rows: Iterable[MeterlogRow]) -> PreparedReadings:
     params: list[float | str | None] = []
     count = 0
     for index, row in enumerate(rows):
-        params.extend(_meterlog_values(index, row.time, row.station_id, row.watts, row.price))
+        params.extend(
+            _meterlog_values(index, row.time, row.station_id, row.watts, row.price, entry=row.entry)
+        )
         count += 1
     return PreparedReadings(count, params)
 
 
 def prepare_reading(
-    time: float, station_id: str, watts: float, price: float | None
+    time: float, station_id: str, watts: float, price: float | None, entry: str | None = None
 ) -> PreparedReadings:
     """:func:`prepare_readings` of one row given by its fields (the webhook's common case).
 
     Same checks, without building a :class:`MeterlogRow` and a generator for a single row.
     """
-    return PreparedReadings(1, list(_meterlog_values(0, time, station_id, watts, price)))
+    return PreparedReadings(
+        1, list(_meterlog_values(0, time, station_id, watts, price, entry=entry))
+    )
 
 
 def _concat(batches: Sequence[PreparedReadings]) -> list[float | str | None]:
@@ -548,8 +616,14 @@ def _concat(batches: Sequence[PreparedReadings]) -> list[float | str | None]:
 
 
 def _meterlog_values(
-    index: int, time: float, station_id: str, watts: float, price: float | None
-) -> tuple[float, str, float, float | None]:
+    index: int,
+    time: float,
+    station_id: str,
+    watts: float,
+    price: float | None,
+    *,
+    entry: str | None,
+) -> tuple[float, str, float, float | None, str | None]:
     if not _finite(time):
         raise InvalidRecordError(f"meterlog row {index}: field 'time' must be finite: {time!r}")
     if not isinstance(station_id, str) or not station_id:
@@ -560,7 +634,11 @@ def _meterlog_values(
         raise InvalidRecordError(
             f"meterlog row {index}: field 'price' must be finite or None: {price!r}"
         )
-    return (time, station_id, watts, price)
+    if entry is not None and (not isinstance(entry, str) or not entry):
+        raise InvalidRecordError(
+            f"meterlog row {index}: field 'entry' must be non-empty or None: {entry!r}"
+        )
+    return (time, station_id, watts, price, entry)
 
 
 def _price_values(index: int, p: PricePoint) -> tuple[str, str, float, float, float]:

@@ -10,10 +10,14 @@ Two bodies are accepted (UTF-8 JSON, ``application/json`` or ``text/plain``)::
 * ``station_id``: an integer ``0 .. MAX_STATION_INT`` or a short name of 1-32 characters
   ``A-Z a-z 0-9 _ - .``; the integer ``1`` and the name ``"1"`` are the same station.
 * ``time`` (optional): unix seconds or an ISO 8601 date-time with a zone, at most
-  ``max_past`` seconds before arrival and at most ``MAX_FUTURE_SKEW`` after it (a sensor's
-  clock may run a little fast; such times are clamped to the arrival time). Without ``time`` a
-  reading is taken at the arrival time.
-* A batch holds 1 to ``MAX_BATCH`` readings, and no two of the same station at the same time.
+  ``max_past`` seconds before arrival and at most ``MAX_FUTURE_SKEW`` after it, as sent.
+  Without ``time`` a reading is taken at the arrival time.
+* A batch holds 1 to ``MAX_BATCH`` readings, and no two of the same station at the same time
+  (as sent).
+* A sensor's clock may run a little fast: when a station's readings in one request run past the
+  arrival time, all of that station's readings are moved back by the excess, so that its latest
+  one is taken at the arrival time and their order and spacing are kept. (A single reading is
+  simply taken at the arrival time.)
 * Unknown keys, duplicate keys, NaN/Infinity and bodies over ``MAX_BODY_BYTES`` are refused.
 
 Everything is checked before anything is returned: a request is accepted whole or not at all.
@@ -49,11 +53,15 @@ _REQUIRED_KEYS: Final = ("watts", "station_id")
 
 @dataclass(slots=True, frozen=True)
 class PowerReading:
-    """One validated reading: station, power (W) and time (UTC unix seconds)."""
+    """One validated reading: station, power (W) and time (UTC unix seconds).
+
+    ``timed``: the body gave the reading's own ``time`` (False: taken at the arrival time).
+    """
 
     station_id: str
     watts: float
     time: float
+    timed: bool = False
 
 
 def check_content_type(header: str | None) -> None:
@@ -113,7 +121,10 @@ def parse_body(raw: bytes, *, now: float, max_past: float = DEFAULT_MAX_PAST) ->
         if extra:
             raise BodyError(_name(extra[0]), "not allowed beside 'readings'")
         return _parse_batch(data["readings"], now=now, max_past=max_past)
-    return [_parse_reading(data, "", now=now, max_past=max_past)]
+    reading = _parse_reading(data, "", now=now, max_past=max_past)
+    if reading.time > now:  # a fast clock (within MAX_FUTURE_SKEW): taken on arrival
+        return [PowerReading(reading.station_id, reading.watts, now, timed=True)]
+    return [reading]
 
 
 def parse_station_id(value: object, field: str = "station_id") -> str:
@@ -143,6 +154,7 @@ def _parse_batch(value: object, *, now: float, max_past: float) -> list[PowerRea
         raise BodyError("readings", f"{len(value)} readings is over the limit of {MAX_BATCH}")
     out: list[PowerReading] = []
     seen: dict[tuple[str, float], int] = {}
+    ahead = False
     for index, item in enumerate(value):
         where = f"readings[{index}]"
         if not isinstance(item, dict):
@@ -156,8 +168,29 @@ def _parse_batch(value: object, *, now: float, max_past: float) -> list[PowerRea
                 f"(readings[{first}])",
             )
         seen[key] = index
+        ahead = ahead or reading.time > now
         out.append(reading)
-    return out
+    return _shift_back(out, now) if ahead else out
+
+
+def _shift_back(readings: list[PowerReading], now: float) -> list[PowerReading]:
+    """Move each station whose readings run past ``now`` back by its excess (a fast clock).
+
+    The shift is the same for all readings of a station, so their order and spacing stay, and
+    two readings of a station can never land on the same time; other stations are untouched.
+    """
+    excess: dict[str, float] = {}
+    for reading in readings:
+        if reading.time > now:
+            ahead = reading.time - now
+            if ahead > excess.get(reading.station_id, 0.0):
+                excess[reading.station_id] = ahead
+    return [
+        r
+        if (shift := excess.get(r.station_id)) is None
+        else PowerReading(r.station_id, r.watts, min(r.time - shift, now), r.timed)
+        for r in readings
+    ]
 
 
 def _parse_reading(
@@ -173,8 +206,9 @@ def _parse_reading(
     station = parse_station_id(obj["station_id"], prefix + "station_id")
     watts = _parse_watts(obj["watts"], prefix + "watts")
     raw_time = obj.get("time")
-    when = now if raw_time is None else _parse_time(raw_time, prefix + "time", now, max_past)
-    return PowerReading(station, watts, when)
+    if raw_time is None:
+        return PowerReading(station, watts, now)
+    return PowerReading(station, watts, _parse_time(raw_time, prefix + "time", now, max_past), True)
 
 
 def _parse_watts(value: object, field: str) -> float:
@@ -219,7 +253,7 @@ def _parse_time(value: object, field: str, now: float, max_past: float) -> float
         raise BodyError(field, f"is more than {max_past:g} s in the past")
     if when > now + MAX_FUTURE_SKEW:
         raise BodyError(field, f"is more than {MAX_FUTURE_SKEW:g} s in the future")
-    return min(when, now)
+    return when  # as sent: a time past ``now`` is moved back once the whole body is read
 
 
 def _no_duplicates(pairs: Sequence[tuple[str, object]]) -> dict[str, object]:
