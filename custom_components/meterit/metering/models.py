@@ -164,7 +164,7 @@ WINDOW_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Window))
 
 @dataclass(slots=True, frozen=True)
 class CounterReset:
-    """A cumulative counter went backwards (meter replaced or reset).
+    """A cumulative counter went backwards or jumped implausibly far (meter replaced or reset).
 
     No energy is invented across it: the series starts a new segment at ``at``. ``before`` and
     ``after`` are the counter values (kWh) either side; ``counter`` is ``"import"`` or
