@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 import json
+import shlex
 from typing import Any
 
 from aiohttp.test_utils import TestClient
@@ -68,8 +69,17 @@ async def test_create_webhook_shows_url_body_and_curl(
     assert placeholders is not None
     assert placeholders["url"] == f"http://192.168.1.20:8123/api/webhook/{webhook_id}"
     assert json.loads(placeholders["body"]) == {"watts": 123.4, "station_id": 1}
-    assert placeholders["curl"].endswith(placeholders["url"])
-    assert "Content-Type: application/json" in placeholders["curl"]
+    # the curl line, split as a POSIX shell splits it, sends exactly that body to that URL
+    assert shlex.split(placeholders["curl"]) == [
+        "curl",
+        "-X",
+        "POST",
+        "-H",
+        "Content-Type: application/json",
+        "-d",
+        placeholders["body"],
+        placeholders["url"],
+    ]
     await hass.async_block_till_done()
     assert entry.state is ConfigEntryState.LOADED
 
