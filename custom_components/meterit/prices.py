@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Final
 
 from homeassistant.const import CONF_TOKEN
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
+from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
@@ -51,6 +52,7 @@ from .esios import (
     publication_time,
 )
 from .esios.client import DEFAULT_BASE_URL
+from .esios.models import PVPC_FIRST_DAY, PVPC_LAST_DAY
 from .metering import JsonValue, MeterStore, PricePoint, StoreError
 from .storage import async_get_store
 
@@ -279,12 +281,17 @@ class PriceCoordinator(DataUpdateCoordinator[PriceData]):
     ) -> list[PricePeriod]:
         """The periods overlapping ``[start, end)``: memory, then the store, then ESIOS.
 
-        Days that are published but not complete locally are fetched (and stored); a failed
-        fetch leaves that day as it is. A fetched today or tomorrow goes to the entities too.
+        Days that are published but not complete locally are fetched (and stored). A day ESIOS
+        has no prices for is left out; a failed fetch keeps what we have of that day, but if we
+        have nothing of it a translated ``HomeAssistantError`` names the day and the reason
+        (the days after it are not tried). A rejected token starts reauth, like the timers do.
+        Only days from ``PVPC_FIRST_DAY`` to ``PVPC_LAST_DAY`` are looked at. A fetched today
+        or tomorrow goes to the entities too.
         """
         now = dt_util.utcnow()
-        first = start.astimezone(self.region.timezone).date()
+        first = max(start.astimezone(self.region.timezone).date(), PVPC_FIRST_DAY)
         last = (end - timedelta(microseconds=1)).astimezone(self.region.timezone).date()
+        last = min(last, PVPC_LAST_DAY)
         result: list[PricePeriod] = []
         refreshed = False
         day = first
@@ -294,9 +301,15 @@ class PriceCoordinator(DataUpdateCoordinator[PriceData]):
                 have = (await self._async_read_store(day, day, kind)).get(day)
             if (have is None or not have.complete) and publication_time(day) <= now:
                 try:
-                    fetched = await self.client.fetch_day(day, self.region, kind)
+                    fetched = await self._async_fetch_asked_day(day, kind)
+                except PricesNotPublishedError as err:
+                    LOGGER.debug("PVPC %s: no %s prices for %s: %s", self.region, kind, day, err)
                 except EsiosError as err:
-                    LOGGER.debug("PVPC %s prices of %s not fetched: %s", kind, day, err)
+                    LOGGER.debug(
+                        "PVPC %s %s prices of %s not fetched: %s", self.region, kind, day, err
+                    )
+                    if have is None:
+                        raise self._fetch_failed(day, err) from err
                 else:
                     have = merge_day(have, fetched)
                     await self._async_save(fetched)
@@ -309,6 +322,29 @@ class PriceCoordinator(DataUpdateCoordinator[PriceData]):
         if refreshed:
             self._publish()
         return result
+
+    async def _async_fetch_asked_day(self, day: date, kind: PriceKind) -> DayPrices:
+        """Fetch one day for ``async_get_periods``; a rejected token starts reauth (once)."""
+        if self._auth_failed:
+            raise EsiosAuthError("ESIOS rejected the API token; re-authentication needed")
+        try:
+            return await self.client.fetch_day(day, self.region, kind)
+        except EsiosAuthError:
+            self._auth_failed = True
+            self._async_auth_failed()
+            raise
+
+    def _fetch_failed(self, day: date, err: EsiosError) -> HomeAssistantError:
+        """The action's error for a day we have no prices of and could not fetch."""
+        return HomeAssistantError(
+            translation_domain=DOMAIN,
+            translation_key="prices_fetch_failed",
+            translation_placeholders={
+                "title": self.config_entry.title,
+                "day": day.isoformat(),
+                "error": str(err),
+            },
+        )
 
     # ------------------------------------------------------------------ DataUpdateCoordinator
 

@@ -23,7 +23,8 @@ from homeassistant.util.json import JsonValueType
 import probatio
 
 from .const import DOMAIN
-from .esios import EsiosError, PriceKind, Region
+from .esios import EsiosError, PriceKind, Region, day_bounds
+from .esios.models import PVPC_FIRST_DAY, PVPC_LAST_DAY
 from .history import (
     ACTION_MAX_SPAN,
     HistoryArgumentError,
@@ -31,7 +32,6 @@ from .history import (
     async_query_history,
     async_register_history_view,
     history_of_device,
-    instant_or_none,
     parse_history_query,
 )
 from .metering import StoreError
@@ -121,11 +121,57 @@ def _pick_coordinator(hass: HomeAssistant, data: dict[str, object]) -> PriceCoor
     return coordinators[0]
 
 
-def _parse_instant(name: str, value: object) -> datetime:
-    """A datetime, a date (its local midnight) or an ISO string; naive means local time."""
-    if (parsed := instant_or_none(value)) is None:
-        raise _invalid("invalid_datetime", field=name, value=str(value))
-    return parsed
+def _parse_bound(name: str, value: object, region: Region) -> tuple[datetime, date | None]:
+    """A bound of the range in UTC, and the date when it was given as a plain date.
+
+    A plain date (a ``date`` or "YYYY-MM-DD") is midnight at the start of that day in the
+    region (a PVPC day is the region's day, whatever Home Assistant's time zone); a date and
+    time without an offset is Home Assistant's time; one with an offset is that instant. Only
+    instants from the first PVPC day to the end of ``PVPC_LAST_DAY`` (region time) are accepted.
+    """
+    moment: datetime | None = None
+    day: date | None = None
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, date):
+        day = value
+    elif isinstance(value, str):
+        text = value.strip()
+        if (day := dt_util.parse_date(text)) is None:
+            moment = dt_util.parse_datetime(text)
+    if day is not None:
+        moment = datetime.combine(day, time(0), region.timezone)
+    if moment is None:
+        raise _invalid("invalid_datetime", field=name, value=str(value)[:40])
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt_util.get_default_time_zone())
+    try:
+        utc = dt_util.as_utc(moment)
+    except OverflowError, ValueError:  # e.g. 0001-01-01T00:00+05:00 is before year 1 in UTC
+        raise _out_of_range(name, value) from None
+    if not _lowest(region) <= utc < _highest(region):
+        raise _out_of_range(name, value)
+    return utc, day
+
+
+def _lowest(region: Region) -> datetime:
+    """Start of the first day with PVPC 2.0TD prices in the region."""
+    return day_bounds(PVPC_FIRST_DAY, region)[0]
+
+
+def _highest(region: Region) -> datetime:
+    """End of the last day ``get_prices`` accepts."""
+    return day_bounds(PVPC_LAST_DAY, region)[1]
+
+
+def _out_of_range(name: str, value: object) -> ServiceValidationError:
+    return _invalid(
+        "prices_date_out_of_range",
+        field=name,
+        value=str(value)[:40],
+        first=PVPC_FIRST_DAY.isoformat(),
+        last=PVPC_LAST_DAY.isoformat(),
+    )
 
 
 def _parse_kind(value: object, coordinator: PriceCoordinator) -> PriceKind:
@@ -142,6 +188,11 @@ def _parse_kind(value: object, coordinator: PriceCoordinator) -> PriceKind:
     return kind
 
 
+def _wall_time(moment: datetime, region: Region) -> datetime:
+    """``moment`` as the region's clock shows it (naive): spans in days, across DST too."""
+    return moment.astimezone(region.timezone).replace(tzinfo=None)
+
+
 def _local_iso(moment: datetime) -> str:
     return dt_util.as_local(moment).isoformat()
 
@@ -151,21 +202,22 @@ async def _async_get_prices(call: ServiceCall) -> ServiceResponse:
     data = dict(call.data)
     coordinator = _pick_coordinator(hass, data)
     kind = _parse_kind(data.get(ATTR_KIND), coordinator)
+    region = coordinator.region
     today = coordinator.data.today
-    tz = coordinator.region.timezone
-    default_start = datetime.combine(today, time(0), tz)
-    default_end = datetime.combine(today + timedelta(days=2), time(0), tz)
-    start = (
-        _parse_instant(ATTR_START, data[ATTR_START])
+    start, start_day = (
+        _parse_bound(ATTR_START, data[ATTR_START], region)
         if ATTR_START in data
-        else dt_util.as_utc(default_start)
+        else (day_bounds(today, region)[0], today)
     )
-    end = _parse_instant(ATTR_END, data[ATTR_END]) if ATTR_END in data else None
-    if end is None:
-        end = max(dt_util.as_utc(default_end), start + timedelta(days=1))
+    if ATTR_END in data:
+        end, _ = _parse_bound(ATTR_END, data[ATTR_END], region)
+    else:  # the end of tomorrow, or a day after start (all of start's day if it is a date)
+        following = day_bounds(start_day, region)[1] if start_day else start + timedelta(days=1)
+        end_of_tomorrow = day_bounds(today + timedelta(days=1), region)[1]
+        end = min(max(end_of_tomorrow, following), _highest(region))
     if end <= start:
         raise _invalid("end_not_after_start", start=_local_iso(start), end=_local_iso(end))
-    if end - start > MAX_RANGE:
+    if _wall_time(end, region) - _wall_time(start, region) > MAX_RANGE:  # 31 days, any DST
         raise _invalid("range_too_long", days=str(MAX_RANGE.days))
     periods = await coordinator.async_get_periods(start, end, kind)
     prices: list[JsonValueType] = [

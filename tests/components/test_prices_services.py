@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import copy
 from datetime import UTC, date, datetime, timedelta
+import json
+from pathlib import Path
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.components.button.const import DOMAIN as BUTTON_DOMAIN, SERVICE_PRESS
-from homeassistant.const import ATTR_ENTITY_ID
+from homeassistant.const import ATTR_ENTITY_ID, STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.setup import async_setup_component
@@ -15,11 +18,12 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.meterit.const import DOMAIN
-from simulator.esios import FakeEsios, Fault
+from simulator.esios import DEFAULT_TOKEN as ESIOS_TOKEN, FakeEsios, Fault
 
-from .conftest import prices_entry, state_of
+from .conftest import prices_entry, state_of, travel
 
 BUTTON = "button.pvpc_peninsula_refresh_prices"
+CURRENT = "sensor.pvpc_peninsula_current_price"
 
 
 @pytest.fixture(autouse=True)
@@ -193,3 +197,230 @@ async def test_get_prices_accepts_dates(hass: HomeAssistant, entry: MockConfigEn
     response = await _get(hass, start=date(2024, 3, 9), end=date(2024, 3, 10))
     assert response["start"] == "2024-03-09T00:00:00+01:00"
     assert len(response["prices"]) == 24
+
+
+# ------------------------------------------------------------ ESIOS failures (get_prices)
+
+
+def _load_fixture(fixtures_dir: Path, name: str) -> Any:
+    return json.loads((fixtures_dir / "esios" / name).read_text())
+
+
+@pytest.mark.parametrize(("fault", "status"), [(Fault.SERVER_ERROR, 500), (Fault.FORBIDDEN, 403)])
+async def test_get_prices_fails_when_a_missing_day_cannot_be_fetched(
+    hass: HomeAssistant, entry: MockConfigEntry, esios: FakeEsios, fault: Fault, status: int
+) -> None:
+    # 2021-10-31 is published, neither in memory nor in the store: it must come from ESIOS.
+    esios.inject(fault)
+    before = len(esios.requests)
+    with pytest.raises(HomeAssistantError) as caught:
+        await _get(hass, start="2021-10-31", end="2021-11-03")
+    error = caught.value
+    assert not isinstance(error, ServiceValidationError)  # ESIOS failed, not the caller
+    assert error.translation_domain == DOMAIN
+    assert error.translation_key == "prices_fetch_failed"
+    placeholders = error.translation_placeholders or {}
+    assert placeholders["day"] == "2021-10-31"
+    assert f"HTTP {status}" in placeholders["error"]
+    assert str(error).startswith("The prices of PVPC peninsula for 2021-10-31 are not stored")
+    assert ESIOS_TOKEN not in str(error)
+    assert all(ESIOS_TOKEN not in value for value in placeholders.values())
+    # The first failed day ends the action: no request for the two days after it.
+    assert len(esios.requests) == before + 1
+
+
+async def test_get_prices_token_rejected_starts_reauth(
+    hass: HomeAssistant, entry: MockConfigEntry, esios: FakeEsios
+) -> None:
+    assert not hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    esios.inject(Fault.FORBIDDEN, count=1)
+    with pytest.raises(HomeAssistantError) as caught:
+        await _get(hass, start="2021-10-31", end="2021-11-01")
+    assert caught.value.translation_key == "prices_fetch_failed"
+    await hass.async_block_till_done()
+    (flow,) = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    assert flow["context"]["source"] == "reauth"
+    assert flow["context"]["entry_id"] == entry.entry_id
+    # Until the token is re-entered the entry does not use it again: no request, same error.
+    before = len(esios.requests)
+    with pytest.raises(HomeAssistantError) as again:
+        await _get(hass, start="2021-10-31", end="2021-11-01")
+    assert again.value.translation_key == "prices_fetch_failed"
+    assert len(esios.requests) == before
+    # Today's prices, already held, are still answered.
+    response = await _get(hass, start="2024-03-09", end="2024-03-10")
+    assert len(response["prices"]) == 24
+
+
+async def test_get_prices_keeps_partial_stored_prices_when_esios_fails(
+    hass: HomeAssistant, entry: MockConfigEntry, esios: FakeEsios
+) -> None:
+    esios.inject(Fault.PARTIAL, count=1)
+    partial = await _get(hass, start="2021-10-31", end="2021-11-01")
+    assert 0 < len(partial["prices"]) < 25  # stored, not complete: fetched again next time
+    esios.inject(Fault.SERVER_ERROR)
+    before = len(esios.requests)
+    again = await _get(hass, start="2021-10-31", end="2021-11-01")
+    assert len(esios.requests) == before + 1  # it was tried ...
+    assert again["prices"] == partial["prices"]  # ... and what is stored is answered
+
+
+async def test_get_prices_day_without_prices_in_esios_is_empty(
+    hass: HomeAssistant, entry: MockConfigEntry, esios: FakeEsios
+) -> None:
+    # ESIOS answers, but has no values for that day (no fixture): not a failure.
+    response = await _get(hass, start="2024-03-01", end="2024-03-02")
+    assert response["prices"] == []
+    assert esios.requests[-1].query["start_date"].startswith("2024-03-01")
+
+
+# ------------------------------------------------------------ supported dates (get_prices)
+
+
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        ({"start": "1999-01-01", "end": "1999-01-02"}, "start"),
+        ({"start": "0001-01-01"}, "start"),
+        ({"start": date(1, 1, 1), "end": date(1, 1, 2)}, "start"),
+        ({"start": "0001-01-01T00:00:00+05:00"}, "start"),
+        ({"start": "9999-12-31"}, "start"),
+        ({"start": date(9999, 12, 31)}, "start"),
+        ({"start": "9999-12-31T23:00:00+00:00"}, "start"),
+        ({"start": "2200-12-31", "end": "9999-12-31"}, "end"),
+        ({"start": "2021-05-31", "end": "2021-06-02"}, "start"),
+        ({"end": "9999-12-31 23:59:59"}, "end"),
+    ],
+)
+async def test_get_prices_dates_out_of_range(
+    hass: HomeAssistant, entry: MockConfigEntry, esios: FakeEsios, data: dict[str, Any], field: str
+) -> None:
+    before = len(esios.requests)
+    with pytest.raises(ServiceValidationError) as caught:
+        await _get(hass, **data)
+    assert caught.value.translation_key == "prices_date_out_of_range"
+    placeholders = caught.value.translation_placeholders or {}
+    assert placeholders["field"] == field
+    assert str(caught.value).startswith(f"Argument {field} (")
+    assert placeholders["first"] == "2021-06-01"
+    assert len(esios.requests) == before
+
+
+async def test_get_prices_first_and_last_supported_days(
+    hass: HomeAssistant, entry: MockConfigEntry, esios: FakeEsios
+) -> None:
+    first = await _get(hass, start="2021-06-01", end="2021-06-02")
+    assert first["prices"] == []  # accepted; ESIOS has no indicator values in the fixtures
+    last = await _get(hass, start="2200-12-31")
+    assert last["start"] == "2200-12-31T00:00:00+01:00"
+    assert last["end"] == "2201-01-01T00:00:00+01:00"
+    assert last["prices"] == []  # not published: not asked for
+
+
+async def test_get_prices_31_days_across_a_dst_change(
+    hass: HomeAssistant, entry: MockConfigEntry, esios: FakeEsios
+) -> None:
+    # 2024-10-01 to 2024-11-01 in Madrid is 31 days and one hour (summer time ends on the 27th).
+    response = await _get(hass, start="2024-10-01", end="2024-11-01")
+    start, end = (datetime.fromisoformat(response[k]) for k in ("start", "end"))
+    assert end - start == timedelta(days=31, hours=1)
+    with pytest.raises(ServiceValidationError) as caught:
+        await _get(hass, start="2024-10-01", end="2024-11-01T00:00:01+01:00")
+    assert caught.value.translation_key == "range_too_long"
+
+
+# ------------------------------------------------------------ plain dates are the region's days
+
+
+async def test_plain_dates_are_the_regions_days(
+    hass: HomeAssistant, entry: MockConfigEntry
+) -> None:
+    await hass.config.async_set_time_zone("America/New_York")
+    madrid_day = datetime(2024, 3, 8, 23, 0, tzinfo=UTC)  # 2024-03-09 00:00 in Madrid
+    for start, end in (("2024-03-09", "2024-03-10"), (date(2024, 3, 9), date(2024, 3, 10))):
+        response = await _get(hass, start=start, end=end)
+        assert datetime.fromisoformat(response["start"]) == madrid_day
+        assert datetime.fromisoformat(response["end"]) == madrid_day + timedelta(days=1)
+        assert len(response["prices"]) == 24
+        assert datetime.fromisoformat(response["prices"][0]["start"]) == madrid_day
+    # A plain start alone: that whole day.
+    response = await _get(hass, start="2024-03-09")
+    assert datetime.fromisoformat(response["end"]) >= madrid_day + timedelta(days=1)
+    assert len(response["prices"]) == 24
+    # An instant with an offset stays that instant; a naive one is Home Assistant's time.
+    response = await _get(hass, start="2024-03-09T10:00:00+01:00", end="2024-03-09T12:00:00+01:00")
+    assert [datetime.fromisoformat(p["start"]) for p in response["prices"]] == [
+        datetime(2024, 3, 9, 9, 0, tzinfo=UTC),
+        datetime(2024, 3, 9, 10, 0, tzinfo=UTC),
+    ]
+    response = await _get(hass, start="2024-03-09 04:00:00", end="2024-03-09 05:00:00")
+    assert [datetime.fromisoformat(p["start"]) for p in response["prices"]] == [
+        datetime(2024, 3, 9, 9, 0, tzinfo=UTC)  # 04:00 in New York = 10:00 in Madrid
+    ]
+
+
+async def test_plain_dates_in_canarias_are_canary_days(
+    hass: HomeAssistant, esios: FakeEsios, freezer: FrozenDateTimeFactory
+) -> None:
+    freezer.move_to(datetime(2024, 3, 9, 9, 30, tzinfo=UTC))
+    canarias = prices_entry(region="canarias")
+    canarias.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(canarias.entry_id)
+    await hass.async_block_till_done()
+    response = await _get(hass, start="2024-03-09", end="2024-03-10")
+    canary_day = datetime(2024, 3, 9, 0, 0, tzinfo=UTC)  # Atlantic/Canary is UTC in winter
+    assert datetime.fromisoformat(response["start"]) == canary_day
+    assert [datetime.fromisoformat(p["start"]) for p in response["prices"]] == [
+        canary_day + timedelta(hours=hour) for hour in range(24)
+    ]
+
+
+# ------------------------------------------------------------ a null value in an ESIOS answer
+
+
+async def test_a_null_price_leaves_only_its_hour_out(
+    hass: HomeAssistant, esios: FakeEsios, freezer: FrozenDateTimeFactory, fixtures_dir: Path
+) -> None:
+    original = _load_fixture(fixtures_dir, "PRICES_ESIOS_1001_2024_03_09.json")
+    nulled = copy.deepcopy(original)
+    hole = "2024-03-09T09:00:00Z"  # 10:00-11:00 in Madrid
+    (value,) = [
+        v
+        for v in nulled["indicator"]["values"]
+        if v["geo_id"] == 8741 and v["datetime_utc"].startswith(hole[:19])
+    ]
+    value["value"] = None
+    esios.add_indicator(1001, date(2024, 3, 9), nulled)
+    freezer.move_to(datetime(2024, 3, 9, 9, 30, tzinfo=UTC))  # 10:30 in Madrid
+    config_entry = prices_entry()
+    config_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(config_entry.entry_id)
+    await hass.async_block_till_done()
+
+    coordinator = config_entry.runtime_data
+    today = coordinator.data.day(date(2024, 3, 9))
+    assert today is not None
+    assert len(today.periods) == 23
+    assert not today.complete
+    assert state_of(hass, CURRENT).state == STATE_UNAVAILABLE  # only this hour has no price
+    response = await _get(hass, start="2024-03-09", end="2024-03-10")
+    starts = [datetime.fromisoformat(p["start"]) for p in response["prices"]]
+    assert datetime(2024, 3, 9, 9, 0, tzinfo=UTC) not in starts
+    assert len(starts) == 23
+    # The next hour has its price again.
+    await travel(hass, freezer, datetime(2024, 3, 9, 10, 0, tzinfo=UTC))
+    expected = next(
+        v["value"] / 1000
+        for v in original["indicator"]["values"]
+        if v["geo_id"] == 8741 and v["datetime_utc"].startswith("2024-03-09T10:00:00")
+    )
+    assert float(state_of(hass, CURRENT).state) == pytest.approx(expected)
+    # The day is not complete, so it is fetched again; ESIOS now has the hour.
+    esios.add_indicator(1001, date(2024, 3, 9), original)
+    when = coordinator.next_fetch
+    assert when is not None
+    assert when < datetime(2024, 3, 9, 23, 0, tzinfo=UTC)
+    await travel(hass, freezer, when)
+    today = coordinator.data.day(date(2024, 3, 9))
+    assert today is not None
+    assert today.complete

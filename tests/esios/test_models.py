@@ -49,6 +49,15 @@ def test_day_bounds(day: date, region: Region, hours: int, start: datetime) -> N
     assert end - begin == timedelta(hours=hours)
 
 
+@pytest.mark.parametrize("region", list(Region))
+def test_day_bounds_of_the_last_date_is_a_value_error(region: Region) -> None:
+    """9999-12-31 has no end: a ValueError naming the day, not an OverflowError."""
+    with pytest.raises(ValueError, match="day: 9999-12-31 is out of range"):
+        day_bounds(date.max, region)
+    begin, end = day_bounds(date.max - timedelta(days=1), region)  # the day before has one
+    assert end - begin == timedelta(hours=24)
+
+
 def test_canary_shift_is_always_one_hour() -> None:
     """The Canarias handling relies on a constant one-hour offset from the peninsula."""
     moment = utc(2020, 1, 1)

@@ -219,6 +219,65 @@ def test_indicator_partial_day(load: Loader) -> None:
     assert not day.complete
 
 
+def _null_at(payload: object, geo_id: int, datetime_utc: str) -> dict[str, Any]:
+    """A copy of ``payload`` with the value of one geo at one instant set to null."""
+    nulled = copy.deepcopy(payload)
+    assert isinstance(nulled, dict)
+    (value,) = [
+        v
+        for v in nulled["indicator"]["values"]
+        if v["geo_id"] == geo_id and v["datetime_utc"] == datetime_utc
+    ]
+    value["value"] = None
+    return nulled
+
+
+@pytest.mark.parametrize("hole", ["2024-03-08T23:00:00Z", "2024-03-09T09:00:00Z"])
+def test_indicator_null_value_leaves_out_only_its_hour(load: Loader, hole: str) -> None:
+    payload = load("PRICES_ESIOS_1001_2024_03_09.json")
+    nulled = _null_at(payload, 8741, hole)
+    day = parse_indicator(nulled, region=Region.PENINSULA, day=date(2024, 3, 9))
+    hole_start = datetime.fromisoformat(hole)
+    assert len(day.periods) == len(values_of(payload, 8741)) - 1
+    assert not day.complete  # fetched again later
+    assert day.price_at(hole_start + timedelta(minutes=30)) is None
+    assert all(p.duration == HOUR for p in day.periods)
+    for p in day.periods:
+        stamp = p.start.strftime("%Y-%m-%dT%H:%M:%SZ")
+        assert p.price == pytest.approx(value_at(payload, 8741, stamp) / 1000)
+    # Another region is not touched by the peninsula's null.
+    assert parse_indicator(nulled, region=Region.CEUTA, day=date(2024, 3, 9)).complete
+
+
+def test_indicator_null_values_still_give_the_spacing() -> None:
+    """Two prices two hours apart around a null hour are hourly periods, not two-hour ones."""
+    values = [
+        {**GOOD, "datetime_utc": "2024-03-09T10:00:00Z"},
+        {**GOOD, "datetime_utc": "2024-03-09T11:00:00Z", "value": None},
+        {**GOOD, "datetime_utc": "2024-03-09T12:00:00Z"},
+    ]
+    day = parse_indicator(
+        {"indicator": {"id": 1001, "values": values}}, region=Region.PENINSULA, day=date(2024, 3, 9)
+    )
+    assert [(p.start, p.end) for p in day.periods] == [
+        (utc(2024, 3, 9, 10), utc(2024, 3, 9, 11)),
+        (utc(2024, 3, 9, 12), utc(2024, 3, 9, 13)),
+    ]
+    with pytest.raises(InvalidPriceDataError, match=r"values\[1\]\.datetime_utc: duplicate"):
+        parse_indicator(
+            {"indicator": {"id": 1001, "values": [{**GOOD, "value": None}, GOOD]}},
+            region=Region.PENINSULA,
+            day=date(2024, 3, 9),
+        )
+
+
+def test_indicator_only_null_values_are_not_published() -> None:
+    with pytest.raises(PricesNotPublishedError, match="no consumer prices for peninsula"):
+        parse_indicator(
+            _one({**GOOD, "value": None}), region=Region.PENINSULA, day=date(2024, 3, 9)
+        )
+
+
 def test_indicator_empty() -> None:
     with pytest.raises(PricesNotPublishedError, match="no consumer prices for peninsula"):
         parse_indicator(

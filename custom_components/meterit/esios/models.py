@@ -17,6 +17,11 @@ from zoneinfo import ZoneInfo
 MADRID_TZ = ZoneInfo("Europe/Madrid")
 CANARY_TZ = ZoneInfo("Atlantic/Canary")
 
+PVPC_FIRST_DAY = date(2021, 6, 1)
+"""First day of PVPC 2.0TD prices (indicator 1001 and the public file): ESIOS has none before."""
+PVPC_LAST_DAY = date(2200, 12, 31)
+"""Last day the parsers accept (they reject instants after the year 2200 as nonsense)."""
+
 # The Canary Islands are always exactly one hour behind the peninsula: both follow the EU summer
 # time rule, switching at 01:00 UTC on the same Sundays.
 CANARY_SHIFT = timedelta(hours=1)
@@ -65,10 +70,17 @@ class PriceKind(StrEnum):
 
 
 def day_bounds(day: date, region: Region) -> tuple[datetime, datetime]:
-    """Return the UTC start (inclusive) and end (exclusive) of ``day`` in the region's zone."""
+    """Return the UTC start (inclusive) and end (exclusive) of ``day`` in the region's zone.
+
+    Raises ``ValueError`` for a day whose bounds are not representable (the last date, 9999-12-31,
+    has no end).
+    """
     tz = region.timezone
-    start = datetime.combine(day, time(0), tz).astimezone(UTC)
-    end = datetime.combine(day + timedelta(days=1), time(0), tz).astimezone(UTC)
+    try:
+        start = datetime.combine(day, time(0), tz).astimezone(UTC)
+        end = datetime.combine(day + timedelta(days=1), time(0), tz).astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"day: {day.isoformat()} is out of range") from None
     return start, end
 
 

@@ -29,6 +29,7 @@ from .errors import InvalidPriceDataError, PricesNotPublishedError
 from .models import (
     CANARY_SHIFT,
     MADRID_TZ,
+    PVPC_LAST_DAY,
     DayPrices,
     PriceKind,
     PricePeriod,
@@ -48,7 +49,7 @@ MAX_BODY_BYTES = 8 * 1024 * 1024
 
 _KIND_BY_INDICATOR = {INDICATOR_CONSUMER: PriceKind.CONSUMER, INDICATOR_SURPLUS: PriceKind.SURPLUS}
 _MIN_YEAR = 2000
-_MAX_YEAR = 2200
+_MAX_YEAR = PVPC_LAST_DAY.year
 _HOUR = timedelta(hours=1)
 _HORA_RE = re.compile(r"^\s*(\d{1,2})(?::(\d{2}))?\s*-\s*(\d{1,2})(?::(\d{2}))?\s*$")
 _PLAIN_NUMBER_RE = re.compile(r"^[+-]?\d+(?:[.,]\d+)?$")
@@ -234,8 +235,9 @@ def parse_indicator(
     has only ``geo_id`` 3 (Spain), used for every region. Values are keyed by ``datetime_utc``,
     converted from €/MWh to €/kWh (negative prices kept); a period lasts the spacing of the
     values (hourly or quarter-hourly), the last one too. Values outside the local day are
-    dropped; a repeated instant is rejected. If ``kind`` is given, the payload's indicator must
-    be the one for that kind.
+    dropped; a repeated instant is rejected. A ``null`` value (ESIOS has no price for that
+    period) leaves only that period out: the day is then not ``complete``. If ``kind`` is given,
+    the payload's indicator must be the one for that kind.
     """
     root = _mapping(payload, "payload")
     indicator = _mapping(_field(root, "indicator", ""), "indicator")
@@ -249,18 +251,23 @@ def parse_indicator(
     values = _list(_field(indicator, "values", "indicator"), "indicator.values")
 
     starts: dict[datetime, float] = {}
+    missing: set[datetime] = set()  # null values: no price, but they still set the spacing
     for index, raw in enumerate(values):
         path = f"indicator.values[{index}]"
         item = _mapping(raw, path)
         if _int(_field(item, "geo_id", path), f"{path}.geo_id") != geo_id:
             continue
-        price = _per_kwh(_json_number(_field(item, "value", path), f"{path}.value"))
+        value = _field(item, "value", path)
+        price = None if value is None else _per_kwh(_json_number(value, f"{path}.value"))
         start = _value_instant(item, path)
-        if start in starts:
+        if start in starts or start in missing:
             raise _fail(f"{path}.datetime_utc", f"duplicate instant {start.isoformat()}")
-        starts[start] = price
+        if price is None:
+            missing.add(start)
+        else:
+            starts[start] = price
 
-    ordered = sorted(starts)
+    ordered = sorted(starts.keys() | missing)
     gaps = [later - earlier for earlier, later in pairwise(ordered)]
     spacing = min(gaps) if gaps else _default_spacing(indicator)
     return _build_day(
