@@ -9,9 +9,12 @@ logs the ID at WARNING when it refuses a request).
 Per request: validate everything (``powerhook.parse_body``: a bad request gets 400 with a JSON
 ``{"error", "field", "problem"}``), attach the price of each reading's time, store the readings in
 the shared ``meterlog`` table, and only then update the live state and answer 200 with what was
-stored and the current price. A request is stored whole or not at all. Concurrent requests are
-written together (group commit: one job on the webhook's writer thread and one statement for all
-requests waiting), so a burst costs one SQLite commit, not one per request.
+stored and the current price. A request is stored whole or not at all, but for its duplicates:
+a reading with its own time already stored for the entry, station and time (a batch sent again
+by a sensor that missed the answer) is not stored or applied again, and the answer counts it
+in ``duplicates``. Concurrent requests are written together (group commit: one job on the
+webhook's writer thread and one statement for all requests waiting), so a burst costs one
+SQLite commit, not one per request.
 
 Live state per station (``powerhook.StationMeter``): power, energy (left Riemann sum, each
 reading holds for at most ``STATION_MAX_HOLD`` seconds: no energy across longer silences),
@@ -303,12 +306,18 @@ class Station:
 
 @dataclass(slots=True)
 class _Request:
-    """One request waiting for its round: its checked rows, its readings, the handler's future."""
+    """One request waiting for its round: its checked rows, its readings, the handler's future.
+
+    ``readings`` and ``prices`` are in the order of ``rows`` (a batch's by time); ``checked``
+    names the rows (readings with the sensor's own time) not stored again when already stored
+    (a batch sent again). The future gets the number of readings stored.
+    """
 
     rows: PreparedReadings
     readings: Sequence[PowerReading]
     prices: Sequence[float | None]
-    future: asyncio.Future[None]
+    future: asyncio.Future[int]
+    checked: Sequence[int] = ()
 
 
 @dataclass(slots=True)
@@ -322,6 +331,8 @@ class _Outcome:
     """A bug rather than a store failure (logged with its traceback, once)."""
     last_id: int = 0
     """The meterlog ``id`` of the round's last reading (0: none stored)."""
+    kept: list[list[int] | None] | None = None
+    """Per request, the indexes of its rows stored (None: all; the duplicates are left out)."""
 
 
 def _new_station(entry_id: str, station_id: str) -> Station:
@@ -532,18 +543,17 @@ class WebhookCoordinator(DataUpdateCoordinator[Mapping[str, Station]]):
         meters and aggregators again, in the order they were stored and with the prices they
         were stored with, so energy and cost continue where they were (a ``total_increasing``
         sensor must not go down) and their windows are written again. That is exactly what the
-        live path did when each station's readings were stored in time order, as a sensor sends
-        them (live, the readings of one write round are applied sorted by time). Without any
+        live path did: it applies the readings in the order they are stored (each batch sorted
+        by time before it is stored, see ``_async_handle`` and ``_apply``). Without any
         saved state (a new entry, or one stopped before its first save) the readings of the
         last ``DEFAULT_MAX_PAST`` are replayed. Availability follows the restored last
         readings: a station silent for too long stays unavailable.
+
+        Raises ``StoreError`` when the saved state cannot be read (setup is retried): starting
+        afresh would save empty totals over the good ones at the next minute's save.
         """
         title = self.config_entry.title
-        try:
-            saved = await self.hass.async_add_executor_job(self.store.load_state, self.state_key)
-        except StoreError as err:
-            LOGGER.warning("Power webhook %s: saved state unusable: %s", title, err)
-            return
+        saved = await self.hass.async_add_executor_job(self.store.load_state, self.state_key)
         started = time.time()
         after_id = 0
         since: float | None = started - DEFAULT_MAX_PAST - REPLAY_MARGIN_S
@@ -770,16 +780,25 @@ class WebhookCoordinator(DataUpdateCoordinator[Mapping[str, Station]]):
                 rows = prepare_reading(
                     first.time, first.station_id, first.watts, prices[0], self._entry_id
                 )
+                checked = _ONE if first.timed else ()
+                queued = _Request(rows, readings, prices, self.hass.loop.create_future(), checked)
             else:
+                # stored in time order, the order they are applied in (a restart replays them
+                # in the order stored)
+                pairs = sorted(zip(readings, prices, strict=True), key=_reading_time)
                 entry_id = self._entry_id
                 rows = prepare_readings(
-                    MeterlogRow(r.time, r.station_id, r.watts, p, entry=entry_id)
-                    for r, p in zip(readings, prices, strict=True)
+                    MeterlogRow(r.time, r.station_id, r.watts, p, entry=entry_id) for r, p in pairs
+                )
+                queued = _Request(
+                    rows,
+                    [r for r, _ in pairs],
+                    [p for _, p in pairs],
+                    self.hass.loop.create_future(),
+                    [index for index, (r, _) in enumerate(pairs) if r.timed],
                 )
             try:
-                await self._async_write(
-                    _Request(rows, readings, prices, self.hass.loop.create_future())
-                )
+                stored = await self._async_write(queued)
             except StoreError:  # logged once per outage by the writer's round
                 return _json_response(
                     {
@@ -794,7 +813,7 @@ class WebhookCoordinator(DataUpdateCoordinator[Mapping[str, Station]]):
         # the body's own time (even one moved back to the arrival) gets the readings back
         if len(readings) == 1 and not readings[0].timed:
             return _json_answer(self._now_answer(prices[0]))
-        return _json_response(self._answer(readings, prices, now), HTTPStatus.OK)
+        return _json_response(self._answer(readings, prices, now, stored), HTTPStatus.OK)
 
     def _admit(self, readings: Sequence[PowerReading], new: Sequence[str]) -> BodyError | None:
         """Count the new stations of a request against :data:`MAX_STATIONS` (None: admitted).
@@ -854,11 +873,19 @@ class WebhookCoordinator(DataUpdateCoordinator[Mapping[str, Station]]):
         return body
 
     def _answer(
-        self, readings: Sequence[PowerReading], prices: Sequence[float | None], now: float
+        self,
+        readings: Sequence[PowerReading],
+        prices: Sequence[float | None],
+        now: float,
+        stored: int,
     ) -> dict[str, object]:
-        """What was stored and the current price, and each reading back with its price."""
+        """What was stored, the duplicates left out, the price now, each reading with its price.
+
+        A duplicate is a reading with its own time that is already stored (a batch sent again).
+        """
         return {
-            "stored": len(readings),
+            "stored": stored,
+            "duplicates": len(readings) - stored,
             "price": self.price_source.price_at(now),
             "unit": PRICE_UNIT,
             "readings": [
@@ -876,10 +903,11 @@ class WebhookCoordinator(DataUpdateCoordinator[Mapping[str, Station]]):
     # once, or ROUND_INTERVAL after the last one. No task sits between the two: on a busy webhook
     # each hop through the event loop is latency every waiting request pays.
 
-    async def _async_write(self, request: _Request) -> None:
+    async def _async_write(self, request: _Request) -> int:
         """Queue a request for the next round and wait until it is stored (or raise StoreError).
 
-        Once stored, its readings are applied to the live state before it is answered.
+        Once stored, its readings are applied to the live state before it is answered. Returns
+        how many of its readings were stored (the others were duplicates).
         """
         if self._stopping:  # (the final rounds take only what was queued before the stop)
             raise StoreUnavailableError("the webhook is stopped")
@@ -887,7 +915,7 @@ class WebhookCoordinator(DataUpdateCoordinator[Mapping[str, Station]]):
         if len(self._pending) == 1 and not self._round_running:
             # start at the end of this loop iteration: requests read together go together
             self.hass.loop.call_soon(self._start_round)
-        await request.future
+        return await request.future
 
     @callback
     def _start_round(self, *, retry_windows: bool = False) -> None:
@@ -943,8 +971,15 @@ class WebhookCoordinator(DataUpdateCoordinator[Mapping[str, Station]]):
         Once the readings are committed nothing can fail the requests any more: whatever goes
         wrong with the windows is reported with them.
         """
+        kept: list[list[int] | None] | None = None
         try:
-            last_id = self.store.add_prepared(*(request.rows for request in batch))
+            if any(request.checked for request in batch):
+                # readings with their own time: one sent again is not stored again
+                last_id, kept = self.store.add_prepared_once(
+                    [request.rows for request in batch], [request.checked for request in batch]
+                )
+            else:
+                last_id = self.store.add_prepared(*(request.rows for request in batch))
         except StoreError as err:
             return _Outcome([err] * len(batch), windows_written=False)
         window_error: Exception | None = None
@@ -958,27 +993,36 @@ class WebhookCoordinator(DataUpdateCoordinator[Mapping[str, Station]]):
             windows_written=window_error is None,
             window_error=window_error,
             last_id=last_id,
+            kept=kept,
         )
 
     @callback
     def _round_done(self, batch: list[_Request], windows: list[Window], outcome: _Outcome) -> None:
         """Apply what was stored, answer the requests, settle the windows, start the next round.
 
-        The readings of the whole round go to the stations at once (in time order), also those
-        of a request whose client went away: they are stored. Whatever fails here, the next
-        round starts: one bad round never stalls the webhook.
+        The readings the round stored go to the stations at once, in the order stored (a
+        restart replays them in that order), also those of a request whose client went away:
+        they are stored. Duplicates left out are not applied again. Whatever fails here, the
+        next round starts: one bad round never stalls the webhook.
         """
         try:
             readings: list[PowerReading] = []
             prices: list[float | None] = []
             refused: list[_Request] = []
-            for request, error in zip(batch, outcome.errors, strict=True):
+            kept = outcome.kept or [None] * len(batch)
+            for request, error, rows in zip(batch, outcome.errors, kept, strict=True):
                 if error is None:
-                    readings.extend(request.readings)
-                    prices.extend(request.prices)
-                    self.accepted += request.rows.count
+                    if rows is None:
+                        readings.extend(request.readings)
+                        prices.extend(request.prices)
+                        count = request.rows.count
+                    else:
+                        readings.extend(request.readings[index] for index in rows)
+                        prices.extend(request.prices[index] for index in rows)
+                        count = len(rows)
+                    self.accepted += count
                     if not request.future.done():
-                        request.future.set_result(None)
+                        request.future.set_result(count)
                 else:
                     refused.append(request)
             self._readings_done(refused, outcome)
@@ -1067,7 +1111,10 @@ class WebhookCoordinator(DataUpdateCoordinator[Mapping[str, Station]]):
 
     @callback
     def _apply(self, readings: Sequence[PowerReading], prices: Sequence[float | None]) -> None:
-        """Feed stored readings (in time order) to their stations and aggregators.
+        """Feed stored readings, in the order stored, to their stations and aggregators.
+
+        (A batch is stored in time order. A restart replays the readings stored after the last
+        save in the order stored: the same path, so the same totals; see ``_async_restore``.)
 
         A station becomes available only when its latest reading is recent (less than
         ``STATION_STALE_AFTER`` old): a buffered batch of old readings updates its totals and
@@ -1075,10 +1122,7 @@ class WebhookCoordinator(DataUpdateCoordinator[Mapping[str, Station]]):
         """
         added: list[str] = []
         changed: set[str] = set()
-        pairs = zip(readings, prices, strict=True)
-        for reading, price in (
-            pairs if len(readings) == 1 else sorted(pairs, key=lambda pair: pair[0].time)
-        ):
+        for reading, price in zip(readings, prices, strict=True):
             station = self._stations.get(reading.station_id)
             if station is None:
                 station = self._stations[reading.station_id] = _new_station(
@@ -1170,6 +1214,14 @@ class _Replay:
     skipped: int
     windows: list[Window]
     last_id: int
+
+
+_ONE: Final = (0,)
+"""``_Request.checked`` of a single reading with its own time."""
+
+
+def _reading_time(pair: tuple[PowerReading, float | None]) -> float:
+    return pair[0].time
 
 
 def _finite_float(value: object) -> bool:

@@ -16,6 +16,7 @@ from pathlib import Path
 import sqlite3
 import threading
 import time
+from types import SimpleNamespace
 from typing import Any
 
 from aiohttp import ClientResponse
@@ -48,7 +49,7 @@ from custom_components.meterit.metering import (
     Window,
     prepare_readings,
 )
-from custom_components.meterit.powerhook import BodyError
+from custom_components.meterit.powerhook import BodyError, StationMeter
 from custom_components.meterit.prices import PriceCoordinator
 from custom_components.meterit.storage import STORE_FILENAME, async_get_store
 from custom_components.meterit.webhook import (
@@ -677,7 +678,40 @@ async def test_bad_saved_state_is_skipped(
     assert coordinator.stations == {}
 
 
-async def test_unreadable_state_and_failed_save_are_logged(
+async def test_unreadable_saved_state_retries_setup_and_keeps_the_totals(
+    hass: HomeAssistant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Starting afresh would save empty totals over the good ones a minute later."""
+    store = await async_get_store(hass)
+    entry = webhook_entry()
+    meter = StationMeter("7", STATION_MAX_HOLD)
+    meter.add(time.time() - 20, 500.0, None)
+    meter.add(time.time() - 10, 500.0, None)
+    saved: dict[str, JsonValue] = {"version": 1, "stations": {"7": {"meter": meter.to_json()}}}
+    await hass.async_add_executor_job(store.save_state, f"webhook_{entry.entry_id}", saved)
+
+    def broken(*_args: object) -> None:
+        raise StoreUnavailableError("io error")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(store, "load_state", broken)
+        entry.add_to_hass(hass)
+        assert not await hass.config_entries.async_setup(entry.entry_id)
+        assert entry.state is ConfigEntryState.SETUP_RETRY
+    still = await hass.async_add_executor_job(store.load_state, f"webhook_{entry.entry_id}")
+    assert still == saved
+
+    # the store reads again: the retry starts from the saved totals
+    assert await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.LOADED
+    coordinator = entry.runtime_data
+    assert isinstance(coordinator, WebhookCoordinator)
+    assert coordinator.stations["7"].meter.energy_kwh == pytest.approx(meter.energy_kwh)
+    assert meter.energy_kwh > 0
+
+
+async def test_failed_save_is_logged(
     hass: HomeAssistant, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     store = await async_get_store(hass)
@@ -685,11 +719,9 @@ async def test_unreadable_state_and_failed_save_are_logged(
     def broken(*_args: object) -> None:
         raise StoreUnavailableError("io error")
 
-    monkeypatch.setattr(store, "load_state", broken)
     monkeypatch.setattr(store, "save_state", broken)
     entry = webhook_entry()
     await setup_loaded(hass, entry, WebhookCoordinator)
-    assert "saved state unusable" in caplog.text
     assert await hass.config_entries.async_unload(entry.entry_id)
     assert "state not saved" in caplog.text
 
@@ -1496,3 +1528,128 @@ async def test_a_reading_through_the_websocket_api_or_a_cloudhook_is_stored(
         assert json.loads(answer["result"]["body"])["stored"] == 1
     await hass.async_block_till_done()
     assert [(r.station_id, r.watts) for r in await stored(hass)] == [("7", 42.5), ("7", 42.5)]
+
+
+# ---------------------------------------------------------------------- batches sent again
+
+
+async def test_a_batch_sent_again_is_not_stored_again(
+    hass: HomeAssistant,
+    hook: MockConfigEntry,
+    client: Client,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A sensor that missed the answer sends its batch again: a reading with its own time that
+    is stored already (same entry, station and time) is neither stored nor counted again, and
+    the answer says how many readings were stored and how many were duplicates."""
+    coordinator = hook.runtime_data
+    assert isinstance(coordinator, WebhookCoordinator)
+    base = hour_ago()
+    sent = [(base + s, 100.0 + s) for s in range(0, 100, 10)]
+    body = {"readings": [{"watts": w, "station_id": 1, "time": t} for t, w in sent]}
+    status, answer = await post_json(client, body)
+    assert (status, answer["stored"], answer["duplicates"]) == (200, len(sent), 0)
+    station = coordinator.stations["1"]
+    before = (dict(station.meter.to_json()), station.meter.ignored, station.aggregator.snapshot())
+
+    status, again = await post_json(client, body)
+    assert (status, again["stored"], again["duplicates"]) == (200, 0, len(sent))
+    assert again["readings"] == answer["readings"]  # each reading back, as the first time
+    assert len(await stored(hass)) == len(sent)
+    after = (dict(station.meter.to_json()), station.meter.ignored, station.aggregator.snapshot())
+    assert after == before  # not applied again either
+    assert coordinator.accepted == len(sent)
+
+    # partly sent before: the last readings again with new ones (in any order); another
+    # station's readings at the same times are no duplicates
+    new = [(base + s, 500.0) for s in range(100, 150, 10)]
+    resent = sent[-4:]
+    other = [(t, 7.0) for t, _ in sent[:3]]
+    body = {
+        "readings": [{"watts": w, "station_id": 1, "time": t} for t, w in new + resent]
+        + [{"watts": w, "station_id": 2, "time": t} for t, w in other]
+    }
+    status, answer = await post_json(client, body)
+    assert (status, answer["stored"], answer["duplicates"]) == (
+        200,
+        len(new) + len(other),
+        len(resent),
+    )
+    rows = await stored(hass)
+    assert sorted((r.station_id, r.time, r.watts) for r in rows) == sorted(
+        [("1", t, w) for t, w in sent + new] + [("2", t, w) for t, w in other]
+    )
+    assert station.meter.readings == len(sent + new)
+    assert coordinator.accepted == len(rows)
+
+    # one reading with its own time, sent twice
+    single = {"watts": 3, "station_id": 3, "time": base + 5}
+    assert [(await post_json(client, single))[1]["stored"] for _ in range(2)] == [1, 0]
+
+    # readings taken on arrival are never duplicates, even at the very same time
+    arrival = time.time()
+    clock = SimpleNamespace(time=lambda: arrival, monotonic=time.monotonic)
+    monkeypatch.setattr(webhook_module, "time", clock)
+    for _ in range(2):
+        status, answer = await post_json(client, {"watts": 4, "station_id": 4})
+        assert (status, answer["stored"]) == (200, 1)
+    assert [r.time for r in await stored(hass) if r.station_id == "4"] == [arrival, arrival]
+
+
+async def test_another_entry_stores_the_same_batch(
+    hass: HomeAssistant, hook: MockConfigEntry, client: Client
+) -> None:
+    """A duplicate is one of the same entry: another webhook's station 1 is another station."""
+    other_id = "ab" * 32
+    other = await setup_loaded(hass, webhook_entry(webhook_id=other_id), WebhookCoordinator)
+    base = hour_ago()
+    body = {"readings": [{"watts": 5, "station_id": 1, "time": base + s} for s in (0, 10)]}
+    for url in (URL, f"/api/webhook/{other_id}"):
+        response = await client.post(url, data=json.dumps(body), headers=JSON_CT)
+        answer = await response.json()
+        assert (response.status, answer["stored"], answer["duplicates"]) == (200, 2, 0)
+    entries = sorted(r.entry or "" for r in await stored(hass))
+    assert entries == sorted([hook.entry_id] * 2 + [other.config_entry.entry_id] * 2)
+
+
+async def test_copies_of_a_batch_written_in_one_round_are_stored_once(
+    hass: HomeAssistant, hook: MockConfigEntry, client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Copies of a batch that queue up together go in one round: one copy is stored, the others
+    are answered as duplicates, and the answers' counts add up to the rows stored."""
+    coordinator = hook.runtime_data
+    assert isinstance(coordinator, WebhookCoordinator)
+    store = coordinator.store
+    original = store.add_prepared
+    held: list[int] = []
+    gate = threading.Event()
+
+    def hold_first(*batches: PreparedReadings) -> int:
+        if not held:
+            held.append(sum(b.count for b in batches))
+            gate.wait(5)  # hold the first round until the copies are queued
+        return original(*batches)
+
+    monkeypatch.setattr(store, "add_prepared", hold_first)
+    first = asyncio.ensure_future(post_json(client, {"watts": 1, "station_id": 9}))
+    async with asyncio.timeout(5):
+        while not held:
+            await asyncio.sleep(0.01)
+    base = hour_ago()
+    body = {"readings": [{"watts": 50, "station_id": 9, "time": base + s} for s in range(0, 50, 5)]}
+    copies = asyncio.gather(*(post_json(client, body) for _ in range(3)))
+    async with asyncio.timeout(5):
+        while len(coordinator._pending) < 3:
+            await asyncio.sleep(0.01)
+    gate.set()
+    assert (await first)[1]["stored"] == 1
+    answers = await copies
+    count = len(body["readings"])
+    assert sorted((status, a["stored"], a["duplicates"]) for status, a in answers) == [
+        (200, 0, count),
+        (200, 0, count),
+        (200, count, 0),
+    ]
+    rows = await stored(hass)
+    assert len(rows) == 1 + count == coordinator.accepted
+    assert len({(r.station_id, r.time) for r in rows}) == len(rows)

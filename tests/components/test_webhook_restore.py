@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import closing
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 import json
 import sqlite3
 import time
@@ -345,3 +346,42 @@ async def test_a_snapshot_saved_before_series_were_per_entry_continues(
     )
     # each reading weighs the time to the next one (in its own window): 10 s and 30 s
     assert [(w.reading_count, w.w_avg) for w in windows] == [(2, (100.0 * 10 + 300.0 * 30) / 40)]
+
+
+def energy_kwh(readings: Sequence[tuple[float, float]]) -> float:
+    """A station's energy from its readings, in time order: each reading's power (> 0) holds
+    until the next one, for at most STATION_MAX_HOLD."""
+    ordered = sorted(readings)
+    return (
+        sum(
+            max(watts, 0.0) * min(following - t, STATION_MAX_HOLD)
+            for (t, watts), (following, _) in pairwise(ordered)
+        )
+        / 3.6e6
+    )
+
+
+async def test_a_batch_not_in_time_order_is_replayed_as_it_was_applied(
+    hass: HomeAssistant,
+    hass_client_no_auth: Callable[[], Awaitable[Client]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A batch may come in any order (a ring buffer sent from its oldest slot on): live, all of
+    it counts. After a crash, its replay must count all of it too, not only what is later than
+    the first reading stored: the energy sensor would go down."""
+    entry = webhook_entry()
+    coordinator = await setup_loaded(hass, entry, WebhookCoordinator)
+    client = await hass_client_no_auth()
+    base = time.time() - 600
+    first = [(base + s, 500.0) for s in range(0, 60, 10)]
+    await post(client, "r", first)
+    await save(coordinator)
+    later = [(base + 60 + s, 1000.0 + s) for s in range(0, 300, 10)]
+    await post(client, "r", later[20:] + later[:20])  # the newest third first
+    before = live(coordinator.stations["r"])
+    assert before[0]["energy_kwh"] == pytest.approx(energy_kwh(first + later))
+    assert before[0]["readings"] == len(first + later)
+
+    await stop_uncleanly(hass, entry, monkeypatch)
+    coordinator = await start_again(hass, entry)
+    assert live(coordinator.stations["r"]) == before

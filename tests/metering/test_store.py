@@ -235,6 +235,62 @@ def test_meterlog_large_batch_in_statements_of_bounded_size(
     assert len(store.query_readings(limit=3 * count)) == 2 * count
 
 
+def test_meterlog_rows_already_stored_are_not_stored_again(store: MeterStore) -> None:
+    """Checked rows are left out when a reading of the same time, station and entry is stored,
+    or comes earlier in the same call; the others are written in order, as by add_prepared."""
+    prepare = store_module.prepare_readings
+    store.add_readings([MeterlogRow(10.0, "1", 1.0, entry="A"), MeterlogRow(20.0, "1", 2.0)])
+    first = prepare(
+        [
+            MeterlogRow(10.0, "1", 9.0, entry="A"),  # stored: left out
+            MeterlogRow(10.0, "2", 9.1, entry="A"),  # another station
+            MeterlogRow(10.0, "1", 9.2, entry="B"),  # another entry
+            MeterlogRow(20.0, "1", 9.3),  # stored without an entry: left out
+            MeterlogRow(30.0, "1", 3.0, 0.2, entry="A"),
+        ]
+    )
+    second = prepare(
+        [
+            MeterlogRow(30.0, "1", 4.0, entry="A"),  # earlier in this call: left out
+            MeterlogRow(30.0, "1", 5.0, entry="A"),  # not checked: written
+            MeterlogRow(40.0, "1", 6.0, entry="A"),
+        ]
+    )
+    third = prepare([MeterlogRow(50.0, "1", 7.0, entry="A")])
+    last, kept = store.add_prepared_once([first, second, third], [range(5), [0, 2], [0]])
+    assert kept == [[1, 2, 4], [1, 2], None]
+    got = [(r.time, r.station_id, r.watts, r.price, r.entry, r.id) for r in store.query_readings()]
+    assert sorted(got, key=lambda row: row[5] or 0)[2:] == [
+        (10.0, "2", 9.1, None, "A", last - 5),
+        (10.0, "1", 9.2, None, "B", last - 4),
+        (30.0, "1", 3.0, 0.2, "A", last - 3),
+        (30.0, "1", 5.0, None, "A", last - 2),
+        (40.0, "1", 6.0, None, "A", last - 1),
+        (50.0, "1", 7.0, None, "A", last),
+    ]
+    assert store.add_prepared_once([first], [range(5)]) == (0, [[]])  # all stored already
+    assert store.add_prepared_once([], []) == (0, [])
+    with pytest.raises(InvalidRecordError, match="per batch"):
+        store.add_prepared_once([first], [])
+
+
+def test_meterlog_large_batch_sent_again_in_part(store: MeterStore) -> None:
+    """More times than one lookup and more rows than one statement take."""
+    count = 2 * store_module.MAX_ROWS_PER_INSERT + 7
+    rows = [MeterlogRow(float(i), str(i % 3), 1.0, entry="A") for i in range(count)]
+    half = count // 2
+    store.add_readings(rows[:half])
+    last, kept = store.add_prepared_once([store_module.prepare_readings(rows)], [range(count)])
+    assert kept == [list(range(half, count))]
+    got = store.query_readings(limit=2 * count)
+    assert sorted(r.time for r in got) == [r.time for r in rows]
+    assert last == got[0].id
+    assert store.add_prepared_once([store_module.prepare_readings(rows)], [range(count)]) == (
+        0,
+        [[]],
+    )
+
+
 @pytest.mark.parametrize(
     ("row", "field"),
     [

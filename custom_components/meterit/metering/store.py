@@ -420,6 +420,53 @@ class MeterStore:
                 ).lastrowid
         return last or 0
 
+    def add_prepared_once(
+        self, batches: Sequence[PreparedReadings], checked: Sequence[Sequence[int]]
+    ) -> tuple[int, list[list[int] | None]]:
+        """:meth:`add_prepared`, leaving out the checked rows that are already stored.
+
+        ``checked[i]`` names rows of ``batches[i]`` (by index; readings with the sensor's own
+        time): such a row is not written when a reading of the same time, station and entry is
+        stored, or comes earlier in this call (a batch sent again). The check and the writes
+        are one transaction: two calls cannot both write the same reading. Returns the ``id``
+        of the last row written (0: none) and, per batch, the indexes of the rows written
+        (None: all of them), in order.
+        """
+        if len(checked) != len(batches):
+            raise InvalidRecordError("one list of checked rows per batch is needed")
+        times: set[float | str | None] = set()
+        for batch, rows in zip(batches, checked, strict=True):
+            params = batch.params
+            times.update(params[_ROW_PARAMS * index] for index in rows)
+        with self._writing() as conn:
+            seen = _stored_keys(conn, list(times))
+            kept_rows: list[list[int] | None] = []
+            out: list[float | str | None] = []
+            for batch, rows in zip(batches, checked, strict=True):
+                params = batch.params
+                check = set(rows)
+                kept: list[int] | None = None
+                for index in range(batch.count):
+                    first = _ROW_PARAMS * index
+                    key = (params[first], params[first + 1], params[first + 4])
+                    if index in check and key in seen:
+                        if kept is None:
+                            kept = list(range(index))
+                        continue
+                    seen.add(key)
+                    if kept is not None:
+                        kept.append(index)
+                    out.extend(params[first : first + _ROW_PARAMS])
+                kept_rows.append(kept)
+            last: int | None = 0
+            step = _ROW_PARAMS * MAX_ROWS_PER_INSERT
+            for first in range(0, len(out), step):
+                chunk = out[first : first + step]
+                last = conn.execute(
+                    _insert_readings_sql(len(chunk) // _ROW_PARAMS), chunk
+                ).lastrowid
+        return last or 0, kept_rows
+
     def query_readings(
         self,
         station_id: str | None = None,
@@ -567,6 +614,27 @@ _ENTRY_READINGS_AFTER: Final = (
     "SELECT time, station_id, watts, price, id, entry FROM meterlog INDEXED BY meterlog_time "
     "WHERE time > ? AND id > ? AND id <= ? AND entry = ? ORDER BY id"
 )
+
+
+_STORED_KEYS_CHUNK: Final = 500
+"""Times per lookup of stored readings (far below SQLite's parameter limit)."""
+
+
+def _stored_keys(
+    conn: sqlite3.Connection, times: Sequence[float | str | None]
+) -> set[tuple[object, object, object]]:
+    """``(time, station_id, entry)`` of the stored readings at any of ``times`` (time index)."""
+    keys: set[tuple[object, object, object]] = set()
+    for first in range(0, len(times), _STORED_KEYS_CHUNK):
+        chunk = times[first : first + _STORED_KEYS_CHUNK]
+        marks = ", ".join("?" * len(chunk))
+        keys.update(
+            conn.execute(
+                f"SELECT time, station_id, entry FROM meterlog WHERE time IN ({marks})",  # noqa: S608
+                chunk,
+            )
+        )
+    return keys
 
 
 @lru_cache(maxsize=64)
