@@ -374,6 +374,8 @@ class WebhookCoordinator(DataUpdateCoordinator[Mapping[str, Station]]):
         self._windows_failing = False
         self._readings_failing = False
         self._dirty = False
+        self._save_lock = asyncio.Lock()
+        """One save at a time: a later state is never overwritten by an earlier one."""
         self._entry_id = entry.entry_id
         self._applied_id = 0
         """The meterlog ``id`` up to which this entry's readings are in the live state."""
@@ -668,15 +670,19 @@ class WebhookCoordinator(DataUpdateCoordinator[Mapping[str, Station]]):
         }
 
     async def _async_save(self) -> None:
-        try:
-            await self.hass.async_add_executor_job(
-                self.store.save_state, self.state_key, self._state_json()
-            )
-        except StoreError as err:
-            LOGGER.warning("Power webhook %s: state not saved: %s", self.config_entry.title, err)
-        else:
-            self._dirty = False
-            self._last_saved = time.time()
+        """Save the live state as it is now (after any save already under way)."""
+        async with self._save_lock:
+            state = self._state_json()
+            self._dirty = False  # (what changes while this one is written makes it dirty again)
+            try:
+                await self.hass.async_add_executor_job(self.store.save_state, self.state_key, state)
+            except StoreError as err:
+                self._dirty = True
+                LOGGER.warning(
+                    "Power webhook %s: state not saved: %s", self.config_entry.title, err
+                )
+            else:
+                self._last_saved = time.time()
 
     async def _async_save_timer(self, _now: datetime) -> None:
         # also hourly without readings: a restart looks for readings from the last save on

@@ -9,12 +9,14 @@ computed here from the posted readings.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 import json
 import sqlite3
+import threading
 import time
 from typing import Any, NoReturn
 
@@ -48,7 +50,7 @@ from custom_components.meterit.webhook import (
     station_series,
 )
 
-from .conftest import WEBHOOK_ID, setup_loaded, state_of, travel, webhook_entry
+from .conftest import WEBHOOK_ID, setup_loaded, state_of, travel, wait_for, webhook_entry
 
 URL = f"/api/webhook/{WEBHOOK_ID}"
 
@@ -385,3 +387,60 @@ async def test_a_batch_not_in_time_order_is_replayed_as_it_was_applied(
     await stop_uncleanly(hass, entry, monkeypatch)
     coordinator = await start_again(hass, entry)
     assert live(coordinator.stations["r"]) == before
+
+
+async def test_saves_are_written_one_after_the_other(
+    hass: HomeAssistant,
+    hass_client_no_auth: Callable[[], Awaitable[Client]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A save that started earlier (a slow disk) never lands over a later one (the later one
+    waits), and readings applied while a save is written leave the state to be saved again."""
+    entry = webhook_entry()
+    coordinator = await setup_loaded(hass, entry, WebhookCoordinator)
+    client = await hass_client_no_auth()
+    base = time.time() - 100
+    await post(client, "1", [(base, 100.0), (base + 10, 200.0)])
+    store = await async_get_store(hass)
+    real = store.save_state
+    gates: list[threading.Event] = []
+
+    def slow(key: str, value: dict[str, JsonValue]) -> None:
+        gate = threading.Event()
+        gates.append(gate)
+        assert gate.wait(10)
+        real(key, value)
+
+    monkeypatch.setattr(store, "save_state", slow)
+
+    # a reading applied while a save is written: still to be saved afterwards
+    first = hass.async_create_task(coordinator._async_save())
+    await wait_for(lambda: len(gates) == 1)
+    await post(client, "1", [(base + 20, 300.0)])
+    gates[0].set()
+    await first
+    assert coordinator._dirty
+
+    # a save started while another is written waits for it
+    first = hass.async_create_task(coordinator._async_save())
+    await wait_for(lambda: len(gates) == 2)
+    await post(client, "1", [(base + 30, 400.0)])
+    second = hass.async_create_task(coordinator._async_save())
+    for _ in range(20):  # time enough for a save run beside the first one to start
+        await asyncio.sleep(0.01)
+    assert len(gates) == 2
+    gates[1].set()
+    await wait_for(lambda: len(gates) == 3)
+    gates[2].set()
+    await first
+    await second
+    assert not coordinator._dirty
+    now = live(coordinator.stations["1"])[0]
+    assert now["last_watts"] == 400.0
+    saved = await saved_state(hass, entry)
+    assert saved is not None
+    stations = saved["stations"]
+    assert isinstance(stations, dict)
+    station = stations["1"]
+    assert isinstance(station, dict)
+    assert station["meter"] == now
