@@ -3,8 +3,9 @@
 One config entry per region. The coordinator owns today's and tomorrow's prices (the region's
 local days) and drives three timers, none of them polling:
 
-- a *fetch* timer: at setup today (and tomorrow when already published) are fetched; the next
-  day is fetched at its publication time (20:15 Europe/Madrid) and retried with
+- a *fetch* timer: at setup today (and tomorrow when already published) are fetched, all at
+  once (setup waits at most ``SETUP_FETCH_TIMEOUT``, and not at all when today is stored); the
+  next day is fetched at its publication time (20:15 Europe/Madrid) and retried with
   ``esios.next_fetch_delay`` backoff until complete, never past midnight;
 - a *tick* timer at the next period boundary (or local midnight, whichever is first): entities
   update exactly when the price changes; at midnight tomorrow becomes today;
@@ -42,6 +43,7 @@ from .esios import (
     DayPrices,
     EsiosAuthError,
     EsiosClient,
+    EsiosConnectionError,
     EsiosError,
     PriceKind,
     PricePeriod,
@@ -64,6 +66,9 @@ ESIOS_BASE_URL: str = DEFAULT_BASE_URL
 
 CONF_REGION: Final = "region"
 REPAIR_AFTER: Final = timedelta(days=1)
+SETUP_FETCH_TIMEOUT: Final = 10.0
+"""Seconds setup waits for ESIOS when today's prices are not stored (then it goes on: the
+entities are unavailable until the retries get them). With today stored it does not wait."""
 """A repair issue is raised when no price could be fetched for this long."""
 
 REGION_NAMES: Final[Mapping[Region, str]] = {
@@ -254,13 +259,29 @@ class PriceCoordinator(DataUpdateCoordinator[PriceData]):
     async def async_start(self) -> None:
         """Load stored prices, fetch what is due and start the timers.
 
-        Raises ``EsiosAuthError`` when ESIOS rejects the token (the caller starts reauth).
+        With today's prices stored, what is due is fetched in the background: a slow or dead
+        ESIOS never holds up Home Assistant's start. Without them, setup waits for ESIOS at
+        most ``SETUP_FETCH_TIMEOUT`` seconds; then the usual retries take over.
+
+        Raises ``EsiosAuthError`` when ESIOS rejects the token during setup (the caller starts
+        reauth; in the background the coordinator starts it).
         """
         self.config_entry.async_on_unload(self._async_stop)
         await self._async_open_store()
         await self._async_load_stored(self._today)
-        async with self._lock:
-            await self._async_fetch_due(force=False, raise_auth=True)
+        if self._complete(self._today):
+            self._publish()
+            self.config_entry.async_create_background_task(
+                self.hass, self._async_fetch_timer(dt_util.utcnow()), f"{DOMAIN} PVPC first fetch"
+            )
+            return
+        try:
+            async with asyncio.timeout(SETUP_FETCH_TIMEOUT), self._lock:
+                await self._async_fetch_due(force=False, raise_auth=True)
+        except TimeoutError:
+            self._async_failed(
+                EsiosConnectionError(f"ESIOS did not answer within {SETUP_FETCH_TIMEOUT:g} s")
+            )
         self._publish()
         self._schedule_fetch()
 
@@ -436,31 +457,38 @@ class PriceCoordinator(DataUpdateCoordinator[PriceData]):
             return EsiosAuthError("ESIOS rejected the API token; re-authentication needed")
         error: EsiosError | None = None
         got_any = False
-        for day in self._due_days(force=force):
-            for kind in self.kinds:
-                have = self._days.get((kind, day))
-                if have is not None and have.complete and not force:
+        wanted = [
+            (day, kind)
+            for day in self._due_days(force=force)
+            for kind in self.kinds
+            if force or not ((have := self._days.get((kind, day))) is not None and have.complete)
+        ]
+        # all at once: the time of the slowest answer, not of all answers in a row
+        results = await asyncio.gather(
+            *(self.client.fetch_day(day, self.region, kind) for day, kind in wanted),
+            return_exceptions=True,
+        )
+        for result in results:
+            if isinstance(result, EsiosAuthError):
+                self._auth_failed = True
+                if raise_auth:
+                    raise result
+                self._async_auth_failed()
+                return result
+        for (day, kind), result in zip(wanted, results, strict=True):
+            if isinstance(result, PricesNotPublishedError):
+                if day != self._today:  # tomorrow is late: not a failure, retry later
+                    LOGGER.debug("PVPC %s: %s not published yet: %s", self.region, day, result)
                     continue
-                try:
-                    fetched = await self.client.fetch_day(day, self.region, kind)
-                except EsiosAuthError as err:
-                    self._auth_failed = True
-                    if raise_auth:
-                        raise
-                    self._async_auth_failed()
-                    return err
-                except PricesNotPublishedError as err:
-                    if day != self._today:  # tomorrow is late: not a failure, retry later
-                        LOGGER.debug("PVPC %s: %s not published yet: %s", self.region, day, err)
-                        continue
-                    error = error or err
-                    continue
-                except EsiosError as err:
-                    error = error or err
-                    continue
+                error = error or result
+            elif isinstance(result, EsiosError):
+                error = error or result
+            elif isinstance(result, BaseException):
+                raise result
+            else:
                 got_any = True
-                self._days[kind, day] = merge_day(have, fetched)
-                await self._async_save(fetched)
+                self._days[kind, day] = merge_day(self._days.get((kind, day)), result)
+                await self._async_save(result)
         if got_any and error is None:
             self._async_succeeded()
         elif error is not None:

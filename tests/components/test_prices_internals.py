@@ -140,9 +140,11 @@ async def test_update_entity_and_refresh_after_token_rejected(
     esios.valid_token = "another"
     with pytest.raises(HomeAssistantError, match="could not be refreshed"):
         await hass.services.async_call(DOMAIN, "refresh_prices", {}, blocking=True)
+    asked = len(esios.requests) - before
+    assert asked == len(coordinator.kinds) == 2  # today's kinds, asked at once
     with pytest.raises(EsiosAuthError):
         await coordinator.async_refresh_prices()  # no request: the token is known to be bad
-    assert len(esios.requests) == before + 1
+    assert len(esios.requests) == before + asked
 
 
 async def test_diagnostics_without_secrets(

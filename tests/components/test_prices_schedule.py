@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from itertools import pairwise
 import json
@@ -13,12 +15,20 @@ from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import issue_registry as ir
 import pytest
+from pytest_homeassistant_custom_component.common import async_fire_time_changed
 
+from custom_components.meterit import prices as prices_module
 from custom_components.meterit.const import DOMAIN
 from custom_components.meterit.prices import PriceCoordinator
 from simulator.esios import FakeEsios, Fault
 
-from .conftest import prices_entry, setup_loaded, shifted_indicator, state_of, travel
+from .conftest import (
+    prices_entry,
+    setup_loaded,
+    shifted_indicator,
+    state_of,
+    travel,
+)
 
 CURRENT = "sensor.pvpc_peninsula_current_price"
 SURPLUS = "sensor.pvpc_peninsula_surplus_price"
@@ -325,3 +335,73 @@ async def test_quarter_hour_periods(
     assert _attr(hass, "rank") == 34
     await travel(hass, freezer, datetime(2025, 10, 2, 6, 30, tzinfo=UTC))
     assert _price(hass) == pytest.approx(0.044)
+
+
+async def _spin(condition: Callable[[], bool]) -> bool:
+    """Let the event loop run (sockets too) until ``condition()``; False if it never came.
+
+    (The clock is frozen in these tests, so no timer fires by itself: not even a sleep's.)
+    """
+    for _ in range(20_000):
+        if condition():
+            return True
+        await asyncio.sleep(0)
+    return condition()
+
+
+async def test_a_slow_esios_holds_setup_only_briefly_and_is_retried(
+    hass: HomeAssistant,
+    esios: FakeEsios,
+    freezer: FrozenDateTimeFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Nothing stored: setup waits at most SETUP_FETCH_TIMEOUT (both kinds asked at once), then
+    loads with the prices unknown and the usual retry armed."""
+    monkeypatch.setattr(prices_module, "SETUP_FETCH_TIMEOUT", 5.0)
+    now = datetime(2024, 3, 9, 9, 30, tzinfo=UTC)
+    freezer.move_to(now)
+    esios.inject(Fault.SLOW)  # (no answer while the clock stands still)
+    entry = prices_entry()
+    entry.add_to_hass(hass)
+    setup = hass.async_create_task(hass.config_entries.async_setup(entry.entry_id))
+    # both kinds are asked before either answers (one after the other, the second request
+    # would wait for the first one's 30-s client timeout)
+    assert await _spin(lambda: len(esios.requests) == 2)
+    assert sorted(r.path for r in esios.requests) == ["/indicators/1001", "/indicators/1739"]
+    assert not setup.done()
+    async_fire_time_changed(hass, now + timedelta(seconds=6))  # past SETUP_FETCH_TIMEOUT
+    assert await setup
+    await hass.async_block_till_done()
+    coordinator = entry.runtime_data
+    assert isinstance(coordinator, PriceCoordinator)
+    assert state_of(hass, CURRENT).state == STATE_UNAVAILABLE
+    assert "did not answer within 5 s" in str(coordinator.diagnostics()["last_error"])
+    retry = _next_fetch(coordinator)
+    assert retry is not None
+
+    esios.inject(None)
+    await travel(hass, freezer, retry)
+    assert _price(hass) > 0
+    assert coordinator.diagnostics()["failing"] is False
+
+
+async def test_with_today_stored_setup_does_not_wait_for_esios(
+    hass: HomeAssistant, esios: FakeEsios, freezer: FrozenDateTimeFactory
+) -> None:
+    """A restart with today's prices stored shows them at once; ESIOS is asked in the
+    background (a slow ESIOS does not hold up setup even within SETUP_FETCH_TIMEOUT)."""
+    freezer.move_to(datetime(2024, 3, 9, 19, 30, tzinfo=UTC))  # tomorrow due: 20:30 in Madrid
+    entry = prices_entry()
+    await setup_loaded(hass, entry, PriceCoordinator)
+    shown = _price(hass)
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+
+    esios.inject(Fault.SLOW)  # (no answer while the clock stands still)
+    asked = len(esios.requests)
+    setup = hass.async_create_task(hass.config_entries.async_setup(entry.entry_id))
+    assert await _spin(setup.done)
+    assert setup.result()
+    assert _price(hass) == shown
+    assert await _spin(lambda: len(esios.requests) == asked + 2)  # tomorrow, in the background
+    assert {r.query["start_date"][:10] for r in esios.requests[asked:]} == {"2024-03-10"}

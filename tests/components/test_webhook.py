@@ -687,7 +687,8 @@ async def test_unreadable_saved_state_retries_setup_and_keeps_the_totals(
     meter = StationMeter("7", STATION_MAX_HOLD)
     meter.add(time.time() - 20, 500.0, None)
     meter.add(time.time() - 10, 500.0, None)
-    saved: dict[str, JsonValue] = {"version": 1, "stations": {"7": {"meter": meter.to_json()}}}
+    saved_meter: dict[str, JsonValue] = dict(meter.to_json())
+    saved: dict[str, JsonValue] = {"version": 1, "stations": {"7": {"meter": saved_meter}}}
     await hass.async_add_executor_job(store.save_state, f"webhook_{entry.entry_id}", saved)
 
     def broken(*_args: object) -> None:
@@ -697,7 +698,8 @@ async def test_unreadable_saved_state_retries_setup_and_keeps_the_totals(
         patch.setattr(store, "load_state", broken)
         entry.add_to_hass(hass)
         assert not await hass.config_entries.async_setup(entry.entry_id)
-        assert entry.state is ConfigEntryState.SETUP_RETRY
+        retrying = entry.state
+    assert retrying is ConfigEntryState.SETUP_RETRY
     still = await hass.async_add_executor_job(store.load_state, f"webhook_{entry.entry_id}")
     assert still == saved
 

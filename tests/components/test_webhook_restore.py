@@ -389,6 +389,11 @@ async def test_a_batch_not_in_time_order_is_replayed_as_it_was_applied(
     assert live(coordinator.stations["r"]) == before
 
 
+def dirty(coordinator: WebhookCoordinator) -> bool:
+    """Whether the live state waits for a save."""
+    return coordinator._dirty
+
+
 async def test_saves_are_written_one_after_the_other(
     hass: HomeAssistant,
     hass_client_no_auth: Callable[[], Awaitable[Client]],
@@ -419,7 +424,7 @@ async def test_saves_are_written_one_after_the_other(
     await post(client, "1", [(base + 20, 300.0)])
     gates[0].set()
     await first
-    assert coordinator._dirty
+    assert dirty(coordinator)
 
     # a save started while another is written waits for it
     first = hass.async_create_task(coordinator._async_save())
@@ -434,7 +439,7 @@ async def test_saves_are_written_one_after_the_other(
     gates[2].set()
     await first
     await second
-    assert not coordinator._dirty
+    assert not dirty(coordinator)
     now = live(coordinator.stations["1"])[0]
     assert now["last_watts"] == 400.0
     saved = await saved_state(hass, entry)
