@@ -17,6 +17,7 @@ from homeassistant.const import CONF_HOST, CONF_NAME, CONF_TOKEN, CONF_WEBHOOK_I
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import instance_id
 from homeassistant.helpers.selector import (
+    BooleanSelector,
     SelectSelector,
     SelectSelectorConfig,
     SelectSelectorMode,
@@ -29,6 +30,7 @@ import probatio
 
 from .const import (
     CONF_IDENTIFIER,
+    CONF_REMOVE_TOKEN,
     CONF_SOURCE,
     DEFAULT_P1_PORT,
     DOMAIN,
@@ -446,24 +448,34 @@ class PricesOptionsFlow(OptionsFlow):
     """Add, change or remove the ESIOS token of a price entry (the entry is reloaded)."""
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
-        """One field: the token; empty removes it (prices then come from the public file)."""
+        """A new token (empty keeps the current one) or, with a token set, removing it.
+
+        The current token is never put in the form: the browser does not get it back.
+        """
         entry = self.config_entry
+        current: str | None = entry.data.get(CONF_TOKEN)
         errors: dict[str, str] = {}
         if user_input is not None:
             token = _clean_token(user_input.get(CONF_TOKEN))
-            if token is not None:
+            remove = bool(user_input.get(CONF_REMOVE_TOKEN))
+            if remove and token is not None:
+                errors["base"] = "remove_or_new_token"
+            elif token is not None:
                 await _async_check_esios_token(self.hass, token, errors)
             if not errors:
-                self.hass.config_entries.async_update_entry(entry, data=_with_token(entry, token))
-                self.hass.config_entries.async_schedule_reload(entry.entry_id)
+                wanted = None if remove else token or current
+                if wanted != current:
+                    self.hass.config_entries.async_update_entry(
+                        entry, data=_with_token(entry, wanted)
+                    )
+                    self.hass.config_entries.async_schedule_reload(entry.entry_id)
                 return self.async_create_entry(data={})
-        current = {CONF_TOKEN: entry.data[CONF_TOKEN]} if CONF_TOKEN in entry.data else {}
+        fields: dict[Any, Any] = {probatio.Optional(CONF_TOKEN): _TOKEN_SELECTOR}
+        if current is not None:
+            fields[probatio.Optional(CONF_REMOVE_TOKEN, default=False)] = BooleanSelector()
         return self.async_show_form(
             step_id="init",
-            data_schema=self.add_suggested_values_to_schema(
-                probatio.Schema({probatio.Optional(CONF_TOKEN): _TOKEN_SELECTOR}),
-                user_input if user_input is not None else current,
-            ),
+            data_schema=probatio.Schema(fields),
             errors=errors,
             description_placeholders={"title": entry.title},
         )

@@ -15,6 +15,7 @@ CONF_IDENTIFIER: Final = "identifier"
 CONF_PRODUCT_TYPE: Final = "product_type"
 CONF_PRODUCT_NAME: Final = "product_name"
 CONF_SERIAL: Final = "serial"
+CONF_REMOVE_TOKEN: Final = "remove_token"  # noqa: S105 (a form field name)
 
 DEFAULT_P1_PORT: Final = 443
 

@@ -24,7 +24,7 @@ from homeassistant.const import (
     UnitOfVolume,
 )
 from homeassistant.core import HomeAssistant, callback
-from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers import device_registry as dr, entity_registry as er
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.util import dt as dt_util
@@ -207,7 +207,9 @@ async def async_setup_entry(
         async_setup_station_sensors(entry, entry.runtime_data, async_add_entities)
         return
     if isinstance(entry.runtime_data, PriceCoordinator):
-        async_add_entities(price_sensors(entry.runtime_data))
+        sensors = price_sensors(entry.runtime_data)
+        _async_remove_gone_price_sensors(hass, entry, sensors)
+        async_add_entities(sensors)
         return
     coordinator = entry.runtime_data
     known: set[str] = set()
@@ -457,6 +459,21 @@ def price_sensors(coordinator: PriceCoordinator) -> list[SensorEntity]:
     if PriceKind.SURPLUS in coordinator.kinds:
         sensors.append(PriceSensor(coordinator, SURPLUS_SENSOR))
     return sensors
+
+
+@callback
+def _async_remove_gone_price_sensors(
+    hass: HomeAssistant, entry: MeteritConfigEntry, sensors: list[SensorEntity]
+) -> None:
+    """Drop the entry's registered sensors that it no longer has, rather than unavailable.
+
+    (The surplus price once the token is removed: it comes back with a token.)
+    """
+    registry = er.async_get(hass)
+    kept = {sensor.unique_id for sensor in sensors}
+    for registered in er.async_entries_for_config_entry(registry, entry.entry_id):
+        if registered.domain == "sensor" and registered.unique_id not in kept:
+            registry.async_remove(registered.entity_id)
 
 
 def _period_list(day: DayPrices | None) -> list[dict[str, str | float]]:

@@ -10,17 +10,19 @@ from homeassistant.config_entries import SOURCE_USER, ConfigEntryState
 from homeassistant.const import CONF_TOKEN
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.helpers import entity_registry as er
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.meterit.config_flow import MeteritConfigFlow
-from custom_components.meterit.const import CONF_SOURCE, DOMAIN
+from custom_components.meterit.const import CONF_REMOVE_TOKEN, CONF_SOURCE, DOMAIN
 from custom_components.meterit.prices import PriceCoordinator
 from simulator.esios import DEFAULT_TOKEN, FakeEsios, Fault
 
 from .conftest import prices_entry, setup_loaded, state_of, travel
 
 SURPLUS = "sensor.pvpc_peninsula_surplus_price"
+CURRENT = "sensor.pvpc_peninsula_current_price"
 
 
 @pytest.fixture(autouse=True)
@@ -119,19 +121,45 @@ async def test_options_add_change_remove_token(hass: HomeAssistant, esios: FakeE
     assert entry.state is ConfigEntryState.LOADED
     assert hass.states.get(SURPLUS) is not None  # reloaded with the indicators API
 
-    # The form offers the current token; an empty field removes it.
+    # The form never carries the current token back to the browser; an empty field keeps it.
     opened = await hass.config_entries.options.async_init(entry.entry_id)
     assert opened["data_schema"] is not None
     schema = opened["data_schema"].schema
-    (key,) = [k for k in schema if k == CONF_TOKEN]
-    assert key.description == {"suggested_value": DEFAULT_TOKEN}
+    assert DEFAULT_TOKEN not in repr(opened)
+    assert sorted(str(k) for k in schema) == [CONF_REMOVE_TOKEN, CONF_TOKEN]
     result = await hass.config_entries.options.async_configure(opened["flow_id"], {})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    assert entry.data[CONF_TOKEN] == DEFAULT_TOKEN
+    assert hass.states.get(SURPLUS) is not None
+
+    # a new token and removing it at once is refused, nothing changes
+    result = await _options(hass, entry.entry_id, {CONF_TOKEN: "x", CONF_REMOVE_TOKEN: True})
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"base": "remove_or_new_token"}
+    assert entry.data[CONF_TOKEN] == DEFAULT_TOKEN
+
+    # removed: the surplus sensor goes away, from the entity registry too
+    registry = er.async_get(hass)
+    assert registry.async_get(SURPLUS) is not None
+    result = await _options(hass, entry.entry_id, {CONF_REMOVE_TOKEN: True})
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done()
     assert CONF_TOKEN not in entry.data
     assert entry.data["region"] == "peninsula"
-    state = hass.states.get(SURPLUS)
-    assert state is None or state.state == "unavailable"
+    assert hass.states.get(SURPLUS) is None
+    assert registry.async_get(SURPLUS) is None
+    assert registry.async_get(CURRENT) is not None
+
+    # without a token there is nothing to remove: one field
+    opened = await hass.config_entries.options.async_init(entry.entry_id)
+    assert [str(k) for k in opened["data_schema"].schema] == [CONF_TOKEN]
+
+    # and a token again brings it back
+    result = await _options(hass, entry.entry_id, {CONF_TOKEN: DEFAULT_TOKEN})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    assert hass.states.get(SURPLUS) is not None
 
 
 async def test_options_only_for_price_entries() -> None:
