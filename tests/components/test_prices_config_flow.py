@@ -153,6 +153,7 @@ async def test_options_add_change_remove_token(hass: HomeAssistant, esios: FakeE
 
     # without a token there is nothing to remove: one field
     opened = await hass.config_entries.options.async_init(entry.entry_id)
+    assert opened["data_schema"] is not None
     assert [str(k) for k in opened["data_schema"].schema] == [CONF_TOKEN]
 
     # and a token again brings it back
