@@ -528,6 +528,32 @@ def test_public_rows_of_other_days_dropped(load: Loader) -> None:
         parse_public_file(payload, region=Region.PENINSULA, day=date(2021, 6, 3))
 
 
+@pytest.mark.parametrize("blank", [None, "", "  "])
+def test_public_blank_price_leaves_out_only_its_hour(load: Loader, blank: object) -> None:
+    payload = load("PVPC_CURV_DD_2021_06_01.json")
+    assert isinstance(payload, dict)
+    blanked = copy.deepcopy(payload)
+    (hole,) = [row for row in blanked["PVPC"] if row["Hora"] == "05-06"]
+    hole["PCB"] = blank
+    day = parse_public_file(blanked, region=Region.PENINSULA, day=date(2021, 6, 1))
+    assert not day.complete  # fetched again later
+    assert len(day.periods) == 23
+    assert all(p.end - p.start == timedelta(hours=1) for p in day.periods)
+    assert day.price_at(utc(2021, 6, 1, 3, 30)) is None  # 05:30 CEST
+    assert day.price_at(utc(2021, 6, 1, 4, 30)) == pytest.approx(
+        comma(row_of(payload, "06-07")["PCB"]) / 1000
+    )
+    # Ceuta reads its own column, which is intact
+    assert parse_public_file(blanked, region=Region.CEUTA, day=date(2021, 6, 1)).complete
+
+
+def test_public_only_blank_prices_are_not_published() -> None:
+    with pytest.raises(PricesNotPublishedError):
+        parse_public_file(
+            _rows({**ROW, "PCB": None}), region=Region.PENINSULA, day=date(2026, 1, 15)
+        )
+
+
 def test_public_empty() -> None:
     with pytest.raises(PricesNotPublishedError, match="yet"):
         parse_public_file({"PVPC": []}, region=Region.PENINSULA, day=date(2026, 1, 15))
@@ -554,7 +580,6 @@ ROW: dict[str, object] = {"Dia": "15/01/2026", "Hora": "00-01", "PCB": "1,0", "C
             r"^PVPC\[3\]\.PCB: not a number \('12,a'\)$",
             None,
         ),
-        (_rows({**ROW, "PCB": None}), r"PVPC\[0\]\.PCB: not a number \(null\)", None),
         (_rows({**ROW, "PCB": "NaN"}), r"PVPC\[0\]\.PCB: not a number \('NaN'\)", None),
         (_rows({"Dia": "15/01/2026", "Hora": "00-01"}), r"PVPC\[0\]\.PCB: missing", None),
         (

@@ -383,7 +383,8 @@ def parse_public_file(payload: object | bytes, *, region: Region, day: date) -> 
     holding it). Prices use a decimal comma and €/MWh; column ``PCB`` or ``CYM`` by region.
     ``Hora`` is a Europe/Madrid local range: a 23-hour day has no ``02-03``, a 25-hour day has it
     twice (first summer time, then winter time). Rows of other days are dropped. Canarias: the
-    same local hour, i.e. the series one hour later in UTC (see the module docstring).
+    same local hour, i.e. the series one hour later in UTC (see the module docstring). A row
+    with an empty or ``null`` price leaves only that period out, as in :func:`parse_indicator`.
     """
     if isinstance(payload, bytes | bytearray | memoryview):
         payload = decode_body(bytes(payload), "public file")
@@ -400,14 +401,16 @@ def parse_public_file(payload: object | bytes, *, region: Region, day: date) -> 
         if _parse_dia(_field(row, "Dia", path), f"{path}.Dia") != day:
             continue
         first_minute, last_minute = _parse_hora(_field(row, "Hora", path), f"{path}.Hora")
-        price = _per_kwh(_decimal(_field(row, column, path), f"{path}.{column}"))
+        value = _field(row, column, path)
         occurrence = occurrences.get(first_minute, 0)
         occurrences[first_minute] = occurrence + 1
         start = _localize(day, first_minute, occurrence, f"{path}.Hora")
-        starts[start] = price
         lengths[start] = timedelta(minutes=last_minute - first_minute)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            continue  # no price for this period: left out (the day is then not complete)
+        starts[start] = _per_kwh(_decimal(value, f"{path}.{column}"))
 
-    ordered = sorted(starts)
+    ordered = sorted(lengths)
     for earlier, later in pairwise(ordered):
         if earlier + lengths[earlier] > later:
             raise _fail("PVPC", f"overlapping periods at {later.isoformat()}")
