@@ -66,10 +66,10 @@ ESIOS_BASE_URL: str = DEFAULT_BASE_URL
 
 CONF_REGION: Final = "region"
 REPAIR_AFTER: Final = timedelta(days=1)
+"""A repair issue is raised when no price could be fetched for this long."""
 SETUP_FETCH_TIMEOUT: Final = 10.0
 """Seconds setup waits for ESIOS when today's prices are not stored (then it goes on: the
 entities are unavailable until the retries get them). With today stored it does not wait."""
-"""A repair issue is raised when no price could be fetched for this long."""
 
 REGION_NAMES: Final[Mapping[Region, str]] = {
     Region.PENINSULA: "Península",
