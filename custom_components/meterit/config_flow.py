@@ -468,6 +468,9 @@ class PricesOptionsFlow(OptionsFlow):
                     self.hass.config_entries.async_update_entry(
                         entry, data=_with_token(entry, wanted)
                     )
+                if wanted != current or token is not None:
+                    # a token typed again (ESIOS accepted it) also reloads: the entry starts
+                    # over with it, as after a reauth
                     self.hass.config_entries.async_schedule_reload(entry.entry_id)
                 return self.async_create_entry(data={})
         fields: dict[Any, Any] = {probatio.Optional(CONF_TOKEN): _TOKEN_SELECTOR}

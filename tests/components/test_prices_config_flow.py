@@ -127,11 +127,23 @@ async def test_options_add_change_remove_token(hass: HomeAssistant, esios: FakeE
     schema = opened["data_schema"].schema
     assert DEFAULT_TOKEN not in repr(opened)
     assert sorted(str(k) for k in schema) == [CONF_REMOVE_TOKEN, CONF_TOKEN]
+    loaded = entry.runtime_data
     result = await hass.config_entries.options.async_configure(opened["flow_id"], {})
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done()
     assert entry.data[CONF_TOKEN] == DEFAULT_TOKEN
     assert hass.states.get(SURPLUS) is not None
+    assert entry.runtime_data is loaded  # nothing typed: not reloaded
+
+    # the same token typed again is checked with ESIOS and reloads the entry
+    checks = len(esios.requests_to("/indicators/"))
+    result = await _options(hass, entry.entry_id, {CONF_TOKEN: f" {DEFAULT_TOKEN} "})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    assert len(esios.requests_to("/indicators/")) > checks
+    assert entry.data[CONF_TOKEN] == DEFAULT_TOKEN
+    assert entry.state is ConfigEntryState.LOADED
+    assert entry.runtime_data is not loaded
 
     # a new token and removing it at once is refused, nothing changes
     result = await _options(hass, entry.entry_id, {CONF_TOKEN: "x", CONF_REMOVE_TOKEN: True})
