@@ -124,8 +124,8 @@ def _pick_coordinator(hass: HomeAssistant, data: dict[str, object]) -> PriceCoor
 def _parse_bound(name: str, value: object, region: Region) -> tuple[datetime, date | None]:
     """A bound of the range in UTC, and the date when it was given as a plain date.
 
-    A plain date (a ``date`` or "YYYY-MM-DD") is midnight at the start of that day in the
-    region (a PVPC day is the region's day, whatever Home Assistant's time zone); a date and
+    A plain date (a ``date``, "YYYY-MM-DD" or any other ISO 8601 date such as "YYYYMMDD") is
+    midnight at the start of that day in the region (a PVPC day is the region's day, whatever Home Assistant's time zone); a date and
     time without an offset is Home Assistant's time; one with an offset is that instant. Only
     instants from the first PVPC day to the end of ``PVPC_LAST_DAY`` (region time) are accepted.
     """
@@ -137,8 +137,11 @@ def _parse_bound(name: str, value: object, region: Region) -> tuple[datetime, da
         day = value
     elif isinstance(value, str):
         text = value.strip()
-        if (day := dt_util.parse_date(text)) is None:
-            moment = dt_util.parse_datetime(text)
+        try:  # every ISO 8601 date, compact ("20240309") too: parse_datetime takes those
+            day = date.fromisoformat(text)
+        except ValueError:
+            if (day := dt_util.parse_date(text)) is None:
+                moment = dt_util.parse_datetime(text)
     if day is not None:
         moment = datetime.combine(day, time(0), region.timezone)
     if moment is None:
@@ -152,6 +155,15 @@ def _parse_bound(name: str, value: object, region: Region) -> tuple[datetime, da
     if not _lowest(region) <= utc < _highest(region):
         raise _out_of_range(name, value)
     return utc, day
+
+
+def _longest_end(start: datetime, region: Region) -> datetime:
+    """The latest end a range from ``start`` may have: ``MAX_RANGE`` of the region's clock."""
+    wall = _wall_time(start, region) + MAX_RANGE
+    end = dt_util.as_utc(wall.replace(tzinfo=region.timezone))
+    if _wall_time(end, region) > wall:  # ``wall`` is in the spring-forward gap: it does not exist
+        end -= timedelta(hours=1)
+    return end
 
 
 def _lowest(region: Region) -> datetime:
@@ -214,7 +226,7 @@ async def _async_get_prices(call: ServiceCall) -> ServiceResponse:
     else:  # the end of tomorrow, or a day after start (all of start's day if it is a date)
         following = day_bounds(start_day, region)[1] if start_day else start + timedelta(days=1)
         end_of_tomorrow = day_bounds(today + timedelta(days=1), region)[1]
-        end = min(max(end_of_tomorrow, following), _highest(region))
+        end = min(max(end_of_tomorrow, following), _longest_end(start, region), _highest(region))
     if end <= start:
         raise _invalid("end_not_after_start", start=_local_iso(start), end=_local_iso(end))
     if _wall_time(end, region) - _wall_time(start, region) > MAX_RANGE:  # 31 days, any DST

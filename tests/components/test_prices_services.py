@@ -424,3 +424,33 @@ async def test_a_null_price_leaves_only_its_hour_out(
     today = coordinator.data.day(date(2024, 3, 9))
     assert today is not None
     assert today.complete
+
+
+async def test_compact_iso_dates_are_the_regions_days(
+    hass: HomeAssistant, entry: MockConfigEntry
+) -> None:
+    await hass.config.async_set_time_zone("America/New_York")
+    response = await _get(hass, start="20240309", end="20240310")
+    madrid_day = datetime(2024, 3, 8, 23, 0, tzinfo=UTC)  # 2024-03-09 00:00 in Madrid
+    assert datetime.fromisoformat(response["start"]) == madrid_day
+    assert datetime.fromisoformat(response["end"]) == madrid_day + timedelta(days=1)
+    assert datetime.fromisoformat(response["prices"][0]["start"]) == madrid_day
+    assert len(response["prices"]) == 24
+
+
+async def test_an_old_start_alone_gets_the_longest_range(
+    hass: HomeAssistant, entry: MockConfigEntry
+) -> None:
+    """The default end (the end of tomorrow) is capped at 31 days after an old start."""
+    response = await _get(hass, start="2021-10-31")
+    assert response["start"] == "2021-10-31T00:00:00+02:00"
+    assert response["end"] == "2021-12-01T00:00:00+01:00"  # 31 days of Madrid's clock
+    days = {p["start"][:10] for p in response["prices"]}
+    assert "2021-10-31" in days
+    assert max(days) <= "2021-11-30"
+    # Across the spring change too: 31 days of wall time, not 31 x 24 hours.
+    response = await _get(hass, start="2022-03-01T12:00:00+01:00")
+    assert response["end"] == "2022-04-01T12:00:00+02:00"
+    # A start whose 31st day later is in the spring-forward gap (02:30 does not exist then).
+    response = await _get(hass, start="2022-02-24T02:30:00+01:00")
+    assert response["end"] == "2022-03-27T01:30:00+01:00"
