@@ -15,7 +15,7 @@ from homeassistant.helpers.typing import ConfigType
 from .const import CONF_IDENTIFIER, CONF_SOURCE, DOMAIN, Source
 from .entity import p1_device_info
 from .entry import MeteritConfigEntry
-from .esios import EsiosAuthError
+from .esios import EsiosAuthError, EsiosError
 from .history import ISSUE_COUNTER_RESET
 from .homewizard import CertificateError, HomeWizardError, UnauthorizedError
 from .metering import StoreError
@@ -60,7 +60,10 @@ async def async_setup_entry(hass: HomeAssistant, entry: MeteritConfigEntry) -> b
 async def _async_setup_prices(hass: HomeAssistant, entry: MeteritConfigEntry) -> PriceCoordinator:
     """Load stored prices, fetch today (and tomorrow once published) and start the timers.
 
-    A network failure is not fatal: entities show stored prices and fetching is retried.
+    Setup waits for ESIOS only when nothing of today's prices is stored, and then at most
+    ``SETUP_FETCH_TIMEOUT`` seconds. If today's prices are still missing, Home Assistant retries
+    the setup later (``ConfigEntryNotReady``); with some stored, the entry sets up with them and
+    fetching is retried in the background. A rejected token starts reauth.
     """
     coordinator = PriceCoordinator(hass, entry)
     try:
@@ -68,6 +71,16 @@ async def _async_setup_prices(hass: HomeAssistant, entry: MeteritConfigEntry) ->
     except EsiosAuthError as err:
         raise ConfigEntryAuthFailed(
             translation_domain=DOMAIN, translation_key="esios_token_rejected"
+        ) from err
+    except EsiosError as err:
+        raise ConfigEntryNotReady(
+            translation_domain=DOMAIN,
+            translation_key="prices_fetch_failed",
+            translation_placeholders={
+                "title": entry.title,
+                "day": coordinator.data.today.isoformat(),
+                "error": str(err),
+            },
         ) from err
     return coordinator
 

@@ -4,9 +4,10 @@ One config entry per region. The coordinator owns today's and tomorrow's prices 
 local days) and drives three timers, none of them polling:
 
 - a *fetch* timer: at setup today (and tomorrow when already published) are fetched, all at
-  once (setup waits at most ``SETUP_FETCH_TIMEOUT``, and not at all when today is stored); the
-  next day is fetched at its publication time (20:15 Europe/Madrid) and retried with
-  ``esios.next_fetch_delay`` backoff until complete, never past midnight;
+  once (setup waits at most ``SETUP_FETCH_TIMEOUT``, and not at all when today is stored; with
+  nothing of today to show it fails and Home Assistant retries it); the next day is fetched at
+  its publication time (20:15 Europe/Madrid) and retried with ``esios.next_fetch_delay``
+  backoff until complete, never past midnight;
 - a *tick* timer at the next period boundary (or local midnight, whichever is first): entities
   update exactly when the price changes; at midnight tomorrow becomes today;
 - no timer at all while both days are complete and tomorrow's publication is in the past.
@@ -68,8 +69,9 @@ CONF_REGION: Final = "region"
 REPAIR_AFTER: Final = timedelta(days=1)
 """A repair issue is raised when no price could be fetched for this long."""
 SETUP_FETCH_TIMEOUT: Final = 10.0
-"""Seconds setup waits for ESIOS when today's prices are not stored (then it goes on: the
-entities are unavailable until the retries get them). With today stored it does not wait."""
+"""Seconds setup waits for ESIOS when today's prices are not stored (every due day and kind is
+asked at once). What arrived by then is kept; with nothing of today's prices, Home Assistant
+retries the setup later (``ConfigEntryNotReady``). With today stored, setup does not wait."""
 
 REGION_NAMES: Final[Mapping[Region, str]] = {
     Region.PENINSULA: "Península",
@@ -260,11 +262,14 @@ class PriceCoordinator(DataUpdateCoordinator[PriceData]):
         """Load stored prices, fetch what is due and start the timers.
 
         With today's prices stored, what is due is fetched in the background: a slow or dead
-        ESIOS never holds up Home Assistant's start. Without them, setup waits for ESIOS at
-        most ``SETUP_FETCH_TIMEOUT`` seconds; then the usual retries take over.
+        ESIOS never holds up Home Assistant's start. Without them, every due day and kind is
+        asked at once and setup waits at most ``SETUP_FETCH_TIMEOUT`` seconds; what arrived by
+        then is kept (and stored), the rest is retried by the usual timers.
 
         Raises ``EsiosAuthError`` when ESIOS rejects the token during setup (the caller starts
-        reauth; in the background the coordinator starts it).
+        reauth; in the background the coordinator starts it), and the fetch's ``EsiosError``
+        when there is still nothing of today's prices (the caller has Home Assistant retry the
+        setup; nothing is logged here and no timer is left).
         """
         self.config_entry.async_on_unload(self._async_stop)
         await self._async_open_store()
@@ -275,13 +280,16 @@ class PriceCoordinator(DataUpdateCoordinator[PriceData]):
                 self.hass, self._async_fetch_timer(dt_util.utcnow()), f"{DOMAIN} PVPC first fetch"
             )
             return
-        try:
-            async with asyncio.timeout(SETUP_FETCH_TIMEOUT), self._lock:
-                await self._async_fetch_due(force=False, raise_auth=True)
-        except TimeoutError:
-            self._async_failed(
-                EsiosConnectionError(f"ESIOS did not answer within {SETUP_FETCH_TIMEOUT:g} s")
+        async with self._lock:
+            error = await self._async_fetch_due(
+                force=False, raise_auth=True, within=SETUP_FETCH_TIMEOUT, report=False
             )
+        if error is not None and self._days.get((PriceKind.CONSUMER, self._today)) is None:
+            raise error
+        if error is None:
+            self._async_succeeded()
+        else:
+            self._async_failed(error)
         self._publish()
         self._schedule_fetch()
 
@@ -451,8 +459,20 @@ class PriceCoordinator(DataUpdateCoordinator[PriceData]):
             days.append(tomorrow)
         return [day for day in days if force or not self._complete(day)]
 
-    async def _async_fetch_due(self, *, force: bool, raise_auth: bool) -> EsiosError | None:
-        """Fetch the days that are due; return the first error (None: all went well)."""
+    async def _async_fetch_due(
+        self,
+        *,
+        force: bool,
+        raise_auth: bool,
+        within: float | None = None,
+        report: bool = True,
+    ) -> EsiosError | None:
+        """Fetch the days that are due; return the first error (None: all went well).
+
+        ``within``: seconds to wait for ESIOS (None: the client's own timeout per request);
+        what answered by then is kept. ``report``: log the outcome and keep the repair issue up
+        to date (setup does that itself, or leaves it to Home Assistant's retries).
+        """
         if self._auth_failed and not raise_auth:
             return EsiosAuthError("ESIOS rejected the API token; re-authentication needed")
         error: EsiosError | None = None
@@ -463,11 +483,7 @@ class PriceCoordinator(DataUpdateCoordinator[PriceData]):
             for kind in self.kinds
             if force or not ((have := self._days.get((kind, day))) is not None and have.complete)
         ]
-        # all at once: the time of the slowest answer, not of all answers in a row
-        results = await asyncio.gather(
-            *(self.client.fetch_day(day, self.region, kind) for day, kind in wanted),
-            return_exceptions=True,
-        )
+        results = await self._async_fetch_all(wanted, within)
         for result in results:
             if isinstance(result, EsiosAuthError):
                 self._auth_failed = True
@@ -489,11 +505,37 @@ class PriceCoordinator(DataUpdateCoordinator[PriceData]):
                 got_any = True
                 self._days[kind, day] = merge_day(self._days.get((kind, day)), result)
                 await self._async_save(result)
+        if not report:
+            return error
         if got_any and error is None:
             self._async_succeeded()
         elif error is not None:
             self._async_failed(error)
         return error
+
+    async def _async_fetch_all(
+        self, wanted: list[tuple[date, PriceKind]], within: float | None
+    ) -> list[DayPrices | BaseException]:
+        """Fetch ``wanted`` all at once: the time of the slowest answer, not of all in a row.
+
+        Each result is the day's prices or the exception of its fetch; a fetch still running
+        after ``within`` seconds is cancelled and its result is an ``EsiosConnectionError``.
+        """
+        if not wanted:
+            return []
+        tasks = [
+            asyncio.create_task(self.client.fetch_day(day, self.region, kind))
+            for day, kind in wanted
+        ]
+        try:
+            _done, pending = await asyncio.wait(tasks, timeout=within)
+        finally:
+            for task in tasks:
+                task.cancel()  # the ones still running (unload, or past ``within``)
+        if pending:
+            await asyncio.wait(pending)
+        late = EsiosConnectionError(f"ESIOS did not answer within {within or 0:g} s")
+        return [late if task.cancelled() else task.exception() or task.result() for task in tasks]
 
     @callback
     def _async_auth_failed(self) -> None:

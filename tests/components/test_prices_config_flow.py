@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+import json
+from pathlib import Path
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
@@ -35,6 +37,15 @@ def _now(freezer: FrozenDateTimeFactory) -> None:
     freezer.move_to(datetime(2024, 3, 9, 9, 30, tzinfo=UTC))
 
 
+@pytest.fixture
+def public_file(esios: FakeEsios, fixtures_dir: Path) -> None:
+    """REE's public file for 2024-03-09 (the 2021-06-01 rows): entries without a token load."""
+    rows = json.loads((fixtures_dir / "esios" / "PVPC_CURV_DD_2021_06_01.json").read_text())
+    esios.add_public_file(
+        date(2024, 3, 9), {"PVPC": [{**row, "Dia": "09/03/2024"} for row in rows["PVPC"]]}
+    )
+
+
 async def _start(hass: HomeAssistant) -> str:
     result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
     assert result["type"] is FlowResultType.MENU
@@ -47,6 +58,7 @@ async def _start(hass: HomeAssistant) -> str:
     return str(result["flow_id"])
 
 
+@pytest.mark.usefixtures("public_file")
 async def test_flow_without_token(hass: HomeAssistant, esios: FakeEsios) -> None:
     flow_id = await _start(hass)
     result = await hass.config_entries.flow.async_configure(flow_id, {"region": "baleares"})
@@ -102,6 +114,7 @@ async def _options(hass: HomeAssistant, entry_id: str, data: dict[str, Any]) -> 
     return await hass.config_entries.options.async_configure(result["flow_id"], data)
 
 
+@pytest.mark.usefixtures("public_file")
 async def test_options_add_change_remove_token(hass: HomeAssistant, esios: FakeEsios) -> None:
     entry = prices_entry(token=None)
     entry.add_to_hass(hass)
@@ -207,6 +220,7 @@ async def test_reauth_when_token_rejected(hass: HomeAssistant, esios: FakeEsios)
     assert hass.config_entries.async_get_entry(entry.entry_id).state is ConfigEntryState.LOADED  # type: ignore[union-attr]
 
 
+@pytest.mark.usefixtures("public_file")
 async def test_reauth_without_token_falls_back_to_public_file(
     hass: HomeAssistant, esios: FakeEsios
 ) -> None:

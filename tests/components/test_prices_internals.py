@@ -175,8 +175,9 @@ async def test_update_entity_after_failed_start_arms_the_period_timer(
     hass: HomeAssistant, esios: FakeEsios, freezer: FrozenDateTimeFactory
 ) -> None:
     """Prices fetched by ``update_entity`` must move on at the next period boundary."""
-    freezer.move_to(datetime(2024, 3, 9, 9, 30, tzinfo=UTC))  # 10:30 in Madrid
-    esios.inject(Fault.SERVER_ERROR)  # nothing at setup: the only timer is midnight's
+    freezer.move_to(datetime(2024, 3, 9, 11, 30, tzinfo=UTC))  # 12:30 in Madrid
+    # only 00-12 h published at setup (the entry loads: part of today is there); no price now
+    esios.inject(Fault.PARTIAL, count=2)
     entry = prices_entry()
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
@@ -188,10 +189,10 @@ async def test_update_entity_after_failed_start_arms_the_period_timer(
         "homeassistant", "update_entity", {"entity_id": CURRENT}, blocking=True
     )
     await hass.async_block_till_done()
-    # PRICES_ESIOS_1001_2024_03_09.json, Península: 10-11 h 44.21, 11-12 h 42.83 €/MWh.
-    assert float(hass.states.get(CURRENT).state) == pytest.approx(0.04421)  # type: ignore[union-attr]
-    await travel(hass, freezer, datetime(2024, 3, 9, 10, 0, tzinfo=UTC))  # 11:00 in Madrid
-    assert float(hass.states.get(CURRENT).state) == pytest.approx(0.04283)  # type: ignore[union-attr]
+    # PRICES_ESIOS_1001_2024_03_09.json, Península: 12-13 h 42.68, 13-14 h 42.14 €/MWh.
+    assert float(hass.states.get(CURRENT).state) == pytest.approx(0.04268)  # type: ignore[union-attr]
+    await travel(hass, freezer, datetime(2024, 3, 9, 12, 0, tzinfo=UTC))  # 13:00 in Madrid
+    assert float(hass.states.get(CURRENT).state) == pytest.approx(0.04214)  # type: ignore[union-attr]
 
 
 def _next_fetch(coordinator: PriceCoordinator) -> datetime | None:

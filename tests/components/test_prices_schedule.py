@@ -11,15 +11,17 @@ from pathlib import Path
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
+from homeassistant.config_entries import ConfigEntry, ConfigEntryState
 from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import issue_registry as ir
 import pytest
-from pytest_homeassistant_custom_component.common import async_fire_time_changed
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
 from custom_components.meterit import prices as prices_module
 from custom_components.meterit.const import DOMAIN
 from custom_components.meterit.prices import PriceCoordinator
+from custom_components.meterit.storage import async_get_store
 from simulator.esios import FakeEsios, Fault
 
 from .conftest import (
@@ -64,6 +66,11 @@ async def _setup(hass: HomeAssistant, **kwargs: Any) -> PriceCoordinator:
 
 def _next_fetch(coordinator: PriceCoordinator) -> datetime | None:
     return coordinator.next_fetch
+
+
+def _state(entry: ConfigEntry[Any]) -> ConfigEntryState:
+    """The entry's state (a call, so that type narrowing does not stick)."""
+    return entry.state
 
 
 def _price(hass: HomeAssistant, entity_id: str = CURRENT) -> float:
@@ -181,16 +188,16 @@ async def test_repair_issue_after_a_day_without_prices(
     freezer: FrozenDateTimeFactory,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    start = datetime(2024, 3, 9, 9, 30, tzinfo=UTC)
+    start = datetime(2024, 3, 9, 9, 30, tzinfo=UTC)  # the last success: setup
     freezer.move_to(start)
-    esios.inject(Fault.SERVER_ERROR)
     coordinator = await _setup(hass)
+    esios.inject(Fault.SERVER_ERROR)  # tomorrow fails from 20:15, and the new day too
+    midnight = datetime(2024, 3, 9, 23, 0, tzinfo=UTC)
     issues = ir.async_get(hass)
-    assert state_of(hass, CURRENT).state == STATE_UNAVAILABLE
-    while (when := coordinator.next_fetch) is not None and when - start < timedelta(days=1):
+    while (when := coordinator.next_fetch or midnight) - start < timedelta(days=1):
         await travel(hass, freezer, when)
         assert issues.async_get_issue(DOMAIN, coordinator.issue_id) is None
-    assert when is not None
+    assert state_of(hass, CURRENT).state == STATE_UNAVAILABLE  # nothing for the 10th
     await travel(hass, freezer, when)
     issue = issues.async_get_issue(DOMAIN, coordinator.issue_id)
     assert issue is not None
@@ -349,40 +356,173 @@ async def _spin(condition: Callable[[], bool]) -> bool:
     return condition()
 
 
-async def test_a_slow_esios_holds_setup_only_briefly_and_is_retried(
+def _fetches_running() -> int:
+    """How many requests for a day of prices are still waiting for ESIOS."""
+    return sum(
+        getattr(task.get_coro(), "__qualname__", "") == "EsiosClient.fetch_day"
+        for task in asyncio.all_tasks()
+    )
+
+
+async def _retry_setup(hass: HomeAssistant, freezer: FrozenDateTimeFactory, when: datetime) -> None:
+    """Move the clock to ``when``; Home Assistant's setup retry (a background task) runs."""
+    await travel(hass, freezer, when)
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+
+async def _setup_in_background(hass: HomeAssistant, entry: MockConfigEntry) -> asyncio.Task[bool]:
+    entry.add_to_hass(hass)
+    return hass.async_create_task(hass.config_entries.async_setup(entry.entry_id))
+
+
+async def test_a_slow_esios_holds_setup_only_briefly_then_setup_is_retried(
     hass: HomeAssistant,
     esios: FakeEsios,
     freezer: FrozenDateTimeFactory,
     monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """Nothing stored: setup waits at most SETUP_FETCH_TIMEOUT (both kinds asked at once), then
-    loads with the prices unknown and the usual retry armed."""
+    fails as not ready (nothing to show) and Home Assistant retries it; no warning of ours."""
     monkeypatch.setattr(prices_module, "SETUP_FETCH_TIMEOUT", 5.0)
     now = datetime(2024, 3, 9, 9, 30, tzinfo=UTC)
     freezer.move_to(now)
-    esios.inject(Fault.SLOW)  # (no answer while the clock stands still)
+    esios.slow_seconds = 3600.0  # never answers while these tests run
+    esios.inject(Fault.SLOW)
     entry = prices_entry()
-    entry.add_to_hass(hass)
-    setup = hass.async_create_task(hass.config_entries.async_setup(entry.entry_id))
+    setup = await _setup_in_background(hass, entry)
     # both kinds are asked before either answers (one after the other, the second request
     # would wait for the first one's 30-s client timeout)
     assert await _spin(lambda: len(esios.requests) == 2)
     assert sorted(r.path for r in esios.requests) == ["/indicators/1001", "/indicators/1739"]
     assert not setup.done()
+    async_fire_time_changed(hass, now + timedelta(seconds=4))  # not yet
+    assert not await _spin(setup.done)
     async_fire_time_changed(hass, now + timedelta(seconds=6))  # past SETUP_FETCH_TIMEOUT
-    assert await setup
+    assert await _spin(setup.done)
+    assert setup.result() is False
+    assert _state(entry) is ConfigEntryState.SETUP_RETRY
+    assert entry.reason is not None
+    assert "2024-03-09" in entry.reason
+    assert "did not answer within 5 s" in entry.reason
+    assert hass.states.get(CURRENT) is None
+    assert "keeping what we have" not in caplog.text  # Home Assistant reports the retry
+
+    esios.inject(None)
+    await _retry_setup(hass, freezer, now + timedelta(seconds=6 + 11))
+    assert entry.state is ConfigEntryState.LOADED
+    assert _price(hass) == pytest.approx(0.04421)  # 10:30 in Madrid: 44.21 €/MWh
+    assert _price(hass, SURPLUS) == pytest.approx(-0.001)
+
+
+async def test_a_failing_esios_without_stored_prices_retries_setup(
+    hass: HomeAssistant, esios: FakeEsios, freezer: FrozenDateTimeFactory
+) -> None:
+    """ESIOS answers at once but with errors: not ready, retried by Home Assistant, and the
+    retries stop once the prices arrive."""
+    now = datetime(2024, 3, 9, 9, 30, tzinfo=UTC)
+    freezer.move_to(now)
+    esios.inject(Fault.SERVER_ERROR)
+    entry = prices_entry()
+    entry.add_to_hass(hass)
+    assert not await hass.config_entries.async_setup(entry.entry_id)
+    assert _state(entry) is ConfigEntryState.SETUP_RETRY
+    assert "HTTP 500" in (entry.reason or "")
+    asked = len(esios.requests)
+    await _retry_setup(hass, freezer, now + timedelta(seconds=6))  # first retry: 5 s
+    assert _state(entry) is ConfigEntryState.SETUP_RETRY
+    assert len(esios.requests) == asked + 2
+    esios.inject(None)
+    await _retry_setup(hass, freezer, now + timedelta(seconds=6 + 11))  # second: 10 s
+    assert entry.state is ConfigEntryState.LOADED
+    assert _price(hass) == pytest.approx(0.04421)
+
+
+async def test_setup_keeps_the_kind_that_answered_before_the_timeout(
+    hass: HomeAssistant,
+    esios: FakeEsios,
+    freezer: FrozenDateTimeFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Nothing stored; one indicator answers, the other hangs past SETUP_FETCH_TIMEOUT. The
+    prices that arrived are kept and stored, whichever kind it was."""
+    monkeypatch.setattr(prices_module, "SETUP_FETCH_TIMEOUT", 5.0)
+    now = datetime(2024, 3, 9, 9, 30, tzinfo=UTC)
+    freezer.move_to(now)
+    esios.slow_seconds = 3600.0
+    esios.inject(Fault.SLOW, count=1)  # only the first request hangs
+    entry = prices_entry()
+    setup = await _setup_in_background(hass, entry)
+    assert await _spin(lambda: len(esios.requests) == 2)
+    assert await _spin(lambda: _fetches_running() == 1)  # the other answer has arrived
+    consumer_hung = esios.requests[0].path == "/indicators/1001"
+    async_fire_time_changed(hass, now + timedelta(seconds=6))
+    assert await _spin(setup.done)
+    stored = await async_get_store(hass)
+    answered = "surplus" if consumer_hung else "consumer"
+    points = await hass.async_add_executor_job(
+        stored.query_prices, "peninsula", answered, now.timestamp() - 86400, now.timestamp() + 86400
+    )
+    assert len(points) == 24
+    if consumer_hung:  # nothing to show: Home Assistant retries the setup
+        assert setup.result() is False
+        assert _state(entry) is ConfigEntryState.SETUP_RETRY
+        return
+    # today's consumer prices are there: loaded; the surplus price comes with the retry
+    assert setup.result() is True
     await hass.async_block_till_done()
+    assert _price(hass) == pytest.approx(0.04421)
+    assert state_of(hass, SURPLUS).state == STATE_UNAVAILABLE
     coordinator = entry.runtime_data
     assert isinstance(coordinator, PriceCoordinator)
-    assert state_of(hass, CURRENT).state == STATE_UNAVAILABLE
     assert "did not answer within 5 s" in str(coordinator.diagnostics()["last_error"])
     retry = _next_fetch(coordinator)
     assert retry is not None
+    await travel(hass, freezer, retry)
+    assert _price(hass, SURPLUS) == pytest.approx(-0.001)
 
+
+async def test_setup_goes_on_with_the_consumer_price_alone(
+    hass: HomeAssistant, esios: FakeEsios, fixtures_dir: Path, freezer: FrozenDateTimeFactory
+) -> None:
+    """Nothing stored; the consumer price arrives, the surplus price is not there: the entry
+    sets up with what it has and fetches the surplus price again with its own timer."""
+    freezer.move_to(datetime(2024, 3, 9, 9, 30, tzinfo=UTC))
+    surplus = _load(fixtures_dir, "PRICES_ESIOS_1739_2024_03_09.json")
+    esios.add_indicator(1739, date(2024, 3, 9), {"indicator": {"id": 1739, "values": []}})
+    coordinator = await _setup(hass)
+    assert _price(hass) == pytest.approx(0.04421)
+    assert state_of(hass, SURPLUS).state == STATE_UNAVAILABLE
+    retry = _next_fetch(coordinator)
+    assert retry is not None
+    esios.add_indicator(1739, date(2024, 3, 9), surplus)
+    await travel(hass, freezer, retry)
+    assert _price(hass, SURPLUS) == pytest.approx(-0.001)
+
+
+async def test_with_some_of_today_stored_setup_goes_on_when_esios_fails(
+    hass: HomeAssistant, esios: FakeEsios, freezer: FrozenDateTimeFactory
+) -> None:
+    """Half of today stored (published partly): a failing ESIOS does not stop the setup; the
+    stored prices are shown and the fetch is retried by the entry's own timer."""
+    now = datetime(2024, 3, 9, 9, 30, tzinfo=UTC)  # 10:30 in Madrid: within the stored half
+    freezer.move_to(now)
+    esios.inject(Fault.PARTIAL, count=2)
+    entry = prices_entry()
+    await setup_loaded(hass, entry, PriceCoordinator)
+    assert len(_attr(hass, "today")) == 12
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+
+    esios.inject(Fault.SERVER_ERROR)
+    coordinator = await setup_loaded(hass, entry, PriceCoordinator)
+    assert len(_attr(hass, "today")) == 12
+    assert _price(hass) == pytest.approx(0.04421)
+    retry = _next_fetch(coordinator)
+    assert retry is not None
     esios.inject(None)
     await travel(hass, freezer, retry)
-    assert _price(hass) > 0
-    assert coordinator.diagnostics()["failing"] is False
+    assert len(_attr(hass, "today")) == 24
 
 
 async def test_with_today_stored_setup_does_not_wait_for_esios(

@@ -124,7 +124,10 @@ async def test_get_prices_bad_arguments(
     assert caught.value.translation_domain == DOMAIN
 
 
-async def test_surplus_needs_token(hass: HomeAssistant, esios: FakeEsios) -> None:
+async def test_surplus_needs_token(
+    hass: HomeAssistant, esios: FakeEsios, freezer: FrozenDateTimeFactory
+) -> None:
+    freezer.move_to(datetime(2021, 6, 1, 8, 30, tzinfo=UTC))  # a public file: the entry loads
     config_entry = prices_entry(region="ceuta", token=None)
     config_entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(config_entry.entry_id)
@@ -135,8 +138,13 @@ async def test_surplus_needs_token(hass: HomeAssistant, esios: FakeEsios) -> Non
 
 
 async def test_several_entries_need_a_choice(
-    hass: HomeAssistant, entry: MockConfigEntry, esios: FakeEsios
+    hass: HomeAssistant, entry: MockConfigEntry, esios: FakeEsios, fixtures_dir: Path
 ) -> None:
+    # a public file for the day (the 2021-06-01 rows), so that the entry without token loads
+    rows = json.loads((fixtures_dir / "esios" / "PVPC_CURV_DD_2021_06_01.json").read_text())
+    esios.add_public_file(
+        date(2024, 3, 9), {"PVPC": [{**row, "Dia": "09/03/2024"} for row in rows["PVPC"]]}
+    )
     other = prices_entry(region="melilla", token=None)
     other.add_to_hass(hass)
     assert await hass.config_entries.async_setup(other.entry_id)
