@@ -784,7 +784,12 @@ class WebhookCoordinator(DataUpdateCoordinator[Mapping[str, Station]]):
             if len(readings) == 1:
                 first = readings[0]
                 rows = prepare_reading(
-                    first.time, first.station_id, first.watts, prices[0], self._entry_id
+                    first.time,
+                    first.station_id,
+                    first.watts,
+                    prices[0],
+                    entry=self._entry_id,
+                    sent=first.sent,
                 )
                 checked = _ONE if first.timed else ()
                 queued = _Request(rows, readings, prices, self.hass.loop.create_future(), checked)
@@ -794,7 +799,8 @@ class WebhookCoordinator(DataUpdateCoordinator[Mapping[str, Station]]):
                 pairs = sorted(zip(readings, prices, strict=True), key=_reading_time)
                 entry_id = self._entry_id
                 rows = prepare_readings(
-                    MeterlogRow(r.time, r.station_id, r.watts, p, entry=entry_id) for r, p in pairs
+                    MeterlogRow(r.time, r.station_id, r.watts, p, entry=entry_id, sent=r.sent)
+                    for r, p in pairs
                 )
                 queued = _Request(
                     rows,
@@ -1464,6 +1470,7 @@ class ReadingsView(HomeAssistantView):
                         "watts": row.watts,
                         "price": row.price,
                         "entry_id": row.entry,
+                        "sent": None if row.sent is None else _iso(row.sent),
                     }
                     for row in rows
                 ],

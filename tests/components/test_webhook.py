@@ -1598,6 +1598,44 @@ async def test_a_batch_sent_again_is_not_stored_again(
     assert [r.time for r in await stored(hass) if r.station_id == "4"] == [arrival, arrival]
 
 
+async def test_a_fast_clocks_batch_sent_again_is_not_stored_again(
+    hass: HomeAssistant, client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A clock 5 s fast: its batch is moved back on arrival, and by another amount when it is
+    sent again 10 s later; the readings are known again by the times they were sent with."""
+    arrival = float(int(time.time()))
+
+    def at(moment: float) -> None:
+        clock = SimpleNamespace(time=lambda: moment, monotonic=time.monotonic)
+        monkeypatch.setattr(webhook_module, "time", clock)
+
+    body = {
+        "readings": [{"watts": 100.0 + s, "station_id": 1, "time": arrival + s} for s in (1, 5)]
+    }
+    at(arrival)
+    status, first = await post_json(client, body)
+    assert (status, first["stored"], first["duplicates"]) == (200, 2, 0)
+    at(arrival + 10)  # no reading ahead any more: this time none is moved back
+    status, again = await post_json(client, body)
+    assert (status, again["stored"], again["duplicates"]) == (200, 0, 2)
+    rows = [r for r in await stored(hass) if r.station_id == "1"]
+    assert sorted((r.sent, r.time) for r in rows) == [
+        (arrival + 1, arrival - 4),  # stored moved back by 5 s, with the time it was sent with
+        (arrival + 5, arrival),
+    ]
+
+    # the single form: a reading 5 s ahead is taken on arrival, and known again later
+    single = {"watts": 42.0, "station_id": 7, "time": arrival + 25}
+    at(arrival + 20)
+    assert (await post_json(client, single))[1]["stored"] == 1
+    at(arrival + 30)
+    status, again = await post_json(client, single)
+    assert (status, again["stored"], again["duplicates"]) == (200, 0, 1)
+    assert [(r.sent, r.time) for r in await stored(hass) if r.station_id == "7"] == [
+        (arrival + 25, arrival + 20)
+    ]
+
+
 async def test_another_entry_stores_the_same_batch(
     hass: HomeAssistant, hook: MockConfigEntry, client: Client
 ) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Generator
 from contextlib import closing
+import math
 from pathlib import Path
 import sqlite3
 import threading
@@ -42,7 +43,7 @@ def test_new_file_is_wal_and_current(tmp_path: Path) -> None:
     path = tmp_path / "meterit.db"
     store = MeterStore(str(path))
     try:
-        assert store.schema_version == SCHEMA_VERSION == 4
+        assert store.schema_version == SCHEMA_VERSION == 5
     finally:
         store.close()
     store.close()  # idempotent
@@ -199,7 +200,7 @@ def test_meterlog_one_prepared_reading_is_checked_as_a_batch_of_one(
     got = store.query_readings()[0]
     assert (got.time, got.station_id, got.watts, got.price) == fields
     assert (got.id, got.entry) == (got_id, None)
-    with_entry = store_module.prepare_reading(*fields, "E1")
+    with_entry = store_module.prepare_reading(*fields, entry="E1")
     assert with_entry == store_module.prepare_readings([MeterlogRow(*fields, entry="E1")])
     store.add_prepared(with_entry)
     assert [r.entry for r in store.query_readings()] == ["E1", None]
@@ -272,6 +273,111 @@ def test_meterlog_rows_already_stored_are_not_stored_again(store: MeterStore) ->
     assert store.add_prepared_once([], []) == (0, [])
     with pytest.raises(InvalidRecordError, match="per batch"):
         store.add_prepared_once([first], [])
+
+
+def test_meterlog_sent_again_is_known_by_its_sent_time(store: MeterStore) -> None:
+    """A resent reading is the same sent time, station and entry, whatever time it was stored
+    at (a fast clock moves a batch back by a different amount on each send)."""
+
+    def prepare(rows: list[MeterlogRow]) -> store_module.PreparedReadings:
+        return store_module.prepare_readings(rows)
+
+    store.add_readings(
+        [
+            MeterlogRow(95.0, "1", 1.0, entry="A", sent=100.0),  # moved back 5 s when stored
+            MeterlogRow(96.0, "1", 2.0, entry="A", sent=101.0),
+        ]
+    )
+    again = prepare(
+        [
+            MeterlogRow(93.0, "1", 1.0, entry="A", sent=100.0),  # moved back 7 s this time
+            MeterlogRow(94.0, "1", 2.0, entry="A", sent=101.0),
+            MeterlogRow(95.0, "1", 3.0, entry="A", sent=102.0),  # new; a stored row's time
+        ]
+    )
+    last, kept = store.add_prepared_once([again], [range(3)])
+    assert kept == [[2]]
+    got = sorted(store.query_readings(), key=lambda r: r.id or 0)
+    assert [(r.time, r.sent, r.watts, r.id) for r in got] == [
+        (95.0, 100.0, 1.0, last - 2),
+        (96.0, 101.0, 2.0, last - 1),
+        (95.0, 102.0, 3.0, last),
+    ]
+    # within one call too: the second reading sent at 103 is left out
+    twice = prepare(
+        [
+            MeterlogRow(97.0, "1", 4.0, entry="A", sent=103.0),
+            MeterlogRow(98.0, "1", 4.0, entry="A", sent=103.0),
+        ]
+    )
+    assert store.add_prepared_once([twice], [range(2)])[1] == [[0]]
+    with pytest.raises(InvalidRecordError, match="'sent' must be finite"):
+        prepare([MeterlogRow(1.0, "1", 1.0, sent=math.inf)])
+
+
+def test_sent_time_lookup_uses_the_partial_index(tmp_path: Path) -> None:
+    """The duplicate check never scans the table: both halves of the lookup use an index."""
+    path = tmp_path / "meterit.db"
+    MeterStore(path).close()
+    with closing(sqlite3.connect(path, isolation_level=None)) as conn:
+        plan = " / ".join(
+            row[3]
+            for row in conn.execute(
+                "EXPLAIN QUERY PLAN SELECT sent, station_id, entry FROM meterlog "
+                "WHERE sent IN (?, ?) UNION ALL SELECT time, station_id, entry FROM meterlog "
+                "WHERE time IN (?, ?) AND sent IS NULL",
+                (1.0, 2.0, 1.0, 2.0),
+            )
+        )
+    assert "meterlog_sent" in plan
+    assert "meterlog_time" in plan
+    assert "SCAN meterlog" not in plan
+
+
+def _make_v4(path: Path) -> None:
+    """A v4 file as it was written: rows with an entry, without a sent time."""
+    with closing(sqlite3.connect(path, isolation_level=None)) as conn:
+        for migrate in store_module.MIGRATIONS[:4]:
+            migrate(conn)
+        conn.executemany(
+            "INSERT INTO meterlog (time, station_id, watts, price, entry) VALUES (?, ?, ?, ?, ?)",
+            [
+                (10.0, "1", 100.0, 0.2, "A"),
+                (20.0, "1", 200.0, None, "A"),
+                (30.0, "2", 3.0, 0.1, None),
+            ],
+        )
+        conn.execute("PRAGMA user_version = 4")
+
+
+def test_migrates_v4_rows_keep_their_ids_and_count_as_sent_at_their_time(
+    tmp_path: Path,
+) -> None:
+    """v5: the rows from before keep their ids, with no sent time; a batch sent before the
+    upgrade and again after it is still recognised, by the stored time."""
+    path = tmp_path / "v4.db"
+    _make_v4(path)
+    store = MeterStore(path)
+    try:
+        assert store.schema_version == SCHEMA_VERSION == 5
+        old = store.query_readings()
+        assert [(r.id, r.time, r.station_id, r.entry, r.sent) for r in old] == [
+            (3, 30.0, "2", None, None),
+            (2, 20.0, "1", "A", None),
+            (1, 10.0, "1", "A", None),
+        ]
+        again = store_module.prepare_readings(
+            [
+                MeterlogRow(10.0, "1", 100.0, 0.2, entry="A", sent=10.0),
+                MeterlogRow(20.0, "1", 200.0, entry="A", sent=20.0),
+                MeterlogRow(25.0, "1", 250.0, entry="A", sent=25.0),
+            ]
+        )
+        last, kept = store.add_prepared_once([again], [range(3)])
+        assert (last, kept) == (4, [[2]])
+        assert [(r.id, r.sent) for r in store.query_readings() if r.time == 25.0] == [(4, 25.0)]
+    finally:
+        store.close()
 
 
 def test_meterlog_large_batch_sent_again_in_part(store: MeterStore) -> None:
@@ -382,12 +488,13 @@ def test_migrates_v1_file_keeping_data(tmp_path: Path) -> None:
         assert store.add_readings([MeterlogRow(1.0, "1", 2.0)]) == 1
     finally:
         store.close()
-    # v3: the meterlog keeps its time index only
+    # v3: the (station, time) index is gone; v5: the partial index of sent times
     with closing(sqlite3.connect(path, isolation_level=None)) as conn:
         indexes = conn.execute(
             "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'meterlog'"
+            " ORDER BY name"
         ).fetchall()
-    assert indexes == [("meterlog_time",)]
+    assert indexes == [("meterlog_sent",), ("meterlog_time",)]
 
 
 def _make_v3(path: Path) -> None:
@@ -408,7 +515,7 @@ def test_migrates_v3_meterlog_rows_keep_no_entry(tmp_path: Path) -> None:
     _make_v3(path)
     store = MeterStore(path)
     try:
-        assert store.schema_version == SCHEMA_VERSION == 4
+        assert store.schema_version == SCHEMA_VERSION == 5
         old = store.query_readings()
         assert [(r.time, r.station_id, r.watts, r.price, r.entry) for r in old] == [
             (20.0, "1", 5000.0, None, None),
@@ -426,8 +533,14 @@ def test_migrates_v3_meterlog_rows_keep_no_entry(tmp_path: Path) -> None:
     with closing(sqlite3.connect(path)) as conn:
         indexes = conn.execute(
             "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'meterlog'"
+            " ORDER BY name"
         ).fetchall()
-    assert indexes == [("meterlog_time",)]  # no index more: writes stay as lean
+        # v5's index is partial: rows without a sent time (taken on arrival) are not in it
+        in_sent_index = conn.execute(
+            "SELECT count(*) FROM meterlog INDEXED BY meterlog_sent WHERE sent IS NOT NULL"
+        ).fetchone()[0]
+    assert indexes == [("meterlog_sent",), ("meterlog_time",)]
+    assert in_sent_index == 0
 
 
 def test_entry_readings_after_in_stored_order(store: MeterStore) -> None:

@@ -97,11 +97,23 @@ def _migrate_4(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE meterlog ADD COLUMN entry TEXT NULL")
 
 
+def _migrate_5(conn: sqlite3.Connection) -> None:
+    """v5: each meterlog row keeps the time its sensor gave (``sent``; NULL: none given).
+
+    A batch sent again (the sensor missed the answer) is recognised by the times it carries,
+    even when a fast clock moved it back by a different amount each time. The index holds only
+    the rows with a sent time: the usual reading, taken on arrival, does not pay for it.
+    """
+    conn.execute("ALTER TABLE meterlog ADD COLUMN sent REAL NULL")
+    conn.execute("CREATE INDEX meterlog_sent ON meterlog (sent) WHERE sent IS NOT NULL")
+
+
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     _migrate_1,
     _migrate_2,
     _migrate_3,
     _migrate_4,
+    _migrate_5,
 )
 """``MIGRATIONS[i]`` upgrades a file from version ``i`` to ``i + 1``."""
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -154,7 +166,9 @@ class MeterlogRow:
     """One webhook power reading with its price (€/kWh, None when unknown).
 
     ``id`` is assigned by the store (None when writing). ``entry`` is the config entry that
-    stored the reading (None: unknown, rows written before schema v4).
+    stored the reading (None: unknown, rows written before schema v4). ``sent`` is the time the
+    sensor gave (None: a reading taken on arrival, or written before schema v5); ``time``
+    differs from it when a fast sensor clock moved the reading back.
     """
 
     time: float
@@ -163,6 +177,7 @@ class MeterlogRow:
     price: float | None = None
     id: int | None = None
     entry: str | None = None
+    sent: float | None = None
 
 
 @dataclass(slots=True, frozen=True)
@@ -426,8 +441,10 @@ class MeterStore:
         """:meth:`add_prepared`, leaving out the checked rows that are already stored.
 
         ``checked[i]`` names rows of ``batches[i]`` (by index; readings with the sensor's own
-        time): such a row is not written when a reading of the same time, station and entry is
-        stored, or comes earlier in this call (a batch sent again). The check and the writes
+        time): such a row is not written when a reading of the same sent time (the time as the
+        sensor gave it), station and entry is stored, or comes earlier in this call (a batch
+        sent again). Rows stored before schema v5 have no sent time: their time stands in.
+        A checked row without a sent time is checked by its time. The check and the writes
         are one transaction: two calls cannot both write the same reading. Returns the ``id``
         of the last row written (0: none) and, per batch, the indexes of the rows written
         (None: all of them), in order.
@@ -437,7 +454,7 @@ class MeterStore:
         times: set[float | str | None] = set()
         for batch, rows in zip(batches, checked, strict=True):
             params = batch.params
-            times.update(params[_ROW_PARAMS * index] for index in rows)
+            times.update(_sent_key(params, _ROW_PARAMS * index) for index in rows)
         with self._writing() as conn:
             seen = _stored_keys(conn, list(times))
             kept_rows: list[list[int] | None] = []
@@ -448,7 +465,7 @@ class MeterStore:
                 kept: list[int] | None = None
                 for index in range(batch.count):
                     first = _ROW_PARAMS * index
-                    key = (params[first], params[first + 1], params[first + 4])
+                    key = (_sent_key(params, first), params[first + 1], params[first + 4])
                     if index in check and key in seen:
                         if kept is None:
                             kept = list(range(index))
@@ -485,7 +502,7 @@ class MeterStore:
         if entry is not None:
             where.append("entry = ?")
             params.append(entry)
-        sql = "SELECT time, station_id, watts, price, id, entry FROM meterlog"
+        sql = "SELECT time, station_id, watts, price, id, entry, sent FROM meterlog"
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY time DESC, id DESC LIMIT ? OFFSET ?"
@@ -605,13 +622,13 @@ def _check_window(row: tuple[object, ...]) -> None:
 
 
 MAX_ROWS_PER_INSERT: Final = 1_000
-"""Rows per multi-row INSERT (5 parameters each: far below SQLite's parameter limit)."""
-_ROW_PARAMS: Final = 5
-"""Parameters of one meterlog row: time, station_id, watts, price, entry."""
+"""Rows per multi-row INSERT (6 parameters each: far below SQLite's parameter limit)."""
+_ROW_PARAMS: Final = 6
+"""Parameters of one meterlog row: time, station_id, watts, price, entry, sent."""
 
 # the time index bounds the scan (never the whole table); the rowid checks need no table lookup
 _ENTRY_READINGS_AFTER: Final = (
-    "SELECT time, station_id, watts, price, id, entry FROM meterlog INDEXED BY meterlog_time "
+    "SELECT time, station_id, watts, price, id, entry, sent FROM meterlog INDEXED BY meterlog_time "
     "WHERE time > ? AND id > ? AND id <= ? AND entry = ? ORDER BY id"
 )
 
@@ -623,25 +640,39 @@ _STORED_KEYS_CHUNK: Final = 500
 def _stored_keys(
     conn: sqlite3.Connection, times: Sequence[float | str | None]
 ) -> set[tuple[object, object, object]]:
-    """``(time, station_id, entry)`` of the stored readings at any of ``times`` (time index)."""
+    """``(sent, station_id, entry)`` of the stored readings sent at any of ``times``.
+
+    A row without a sent time (stored before schema v5, or taken on arrival) counts with its
+    time. Both lookups use an index: the partial ``meterlog_sent`` one, and ``meterlog_time``.
+    """
     keys: set[tuple[object, object, object]] = set()
     for first in range(0, len(times), _STORED_KEYS_CHUNK):
-        chunk = times[first : first + _STORED_KEYS_CHUNK]
+        chunk = list(times[first : first + _STORED_KEYS_CHUNK])
         marks = ", ".join("?" * len(chunk))
         keys.update(
             conn.execute(
-                f"SELECT time, station_id, entry FROM meterlog WHERE time IN ({marks})",  # noqa: S608
-                chunk,
+                f"SELECT sent, station_id, entry FROM meterlog WHERE sent IN ({marks}) "  # noqa: S608
+                "UNION ALL SELECT time, station_id, entry FROM meterlog "
+                f"WHERE time IN ({marks}) AND sent IS NULL",
+                chunk + chunk,
             )
         )
     return keys
 
 
+def _sent_key(params: Sequence[float | str | None], first: int) -> float | str | None:
+    """The sent time of the row at ``params[first:]``, or its time when it has none."""
+    sent = params[first + 5]
+    return params[first] if sent is None else sent
+
+
 @lru_cache(maxsize=64)
 def _insert_readings_sql(count: int) -> str:
     # only placeholders are repeated: the values are bound parameters
-    placeholders = ", ".join(["(?, ?, ?, ?, ?)"] * count)
-    return f"INSERT INTO meterlog (time, station_id, watts, price, entry) VALUES {placeholders}"  # noqa: S608
+    placeholders = ", ".join(["(?, ?, ?, ?, ?, ?)"] * count)
+    return (
+        f"INSERT INTO meterlog (time, station_id, watts, price, entry, sent) VALUES {placeholders}"  # noqa: S608
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -661,21 +692,35 @@ def prepare_readings(rows: Iterable[MeterlogRow]) -> PreparedReadings:
     count = 0
     for index, row in enumerate(rows):
         params.extend(
-            _meterlog_values(index, row.time, row.station_id, row.watts, row.price, entry=row.entry)
+            _meterlog_values(
+                index,
+                row.time,
+                row.station_id,
+                row.watts,
+                row.price,
+                entry=row.entry,
+                sent=row.sent,
+            )
         )
         count += 1
     return PreparedReadings(count, params)
 
 
 def prepare_reading(
-    time: float, station_id: str, watts: float, price: float | None, entry: str | None = None
+    time: float,
+    station_id: str,
+    watts: float,
+    price: float | None,
+    *,
+    entry: str | None = None,
+    sent: float | None = None,
 ) -> PreparedReadings:
     """:func:`prepare_readings` of one row given by its fields (the webhook's common case).
 
     Same checks, without building a :class:`MeterlogRow` and a generator for a single row.
     """
     return PreparedReadings(
-        1, list(_meterlog_values(0, time, station_id, watts, price, entry=entry))
+        1, list(_meterlog_values(0, time, station_id, watts, price, entry=entry, sent=sent))
     )
 
 
@@ -691,7 +736,8 @@ def _meterlog_values(
     price: float | None,
     *,
     entry: str | None,
-) -> tuple[float, str, float, float | None, str | None]:
+    sent: float | None = None,
+) -> tuple[float, str, float, float | None, str | None, float | None]:
     if not _finite(time):
         raise InvalidRecordError(f"meterlog row {index}: field 'time' must be finite: {time!r}")
     if not isinstance(station_id, str) or not station_id:
@@ -706,7 +752,11 @@ def _meterlog_values(
         raise InvalidRecordError(
             f"meterlog row {index}: field 'entry' must be non-empty or None: {entry!r}"
         )
-    return (time, station_id, watts, price, entry)
+    if sent is not None and not _finite(sent):
+        raise InvalidRecordError(
+            f"meterlog row {index}: field 'sent' must be finite or None: {sent!r}"
+        )
+    return (time, station_id, watts, price, entry, sent)
 
 
 def _price_values(index: int, p: PricePoint) -> tuple[str, str, float, float, float]:

@@ -55,13 +55,19 @@ _REQUIRED_KEYS: Final = ("watts", "station_id")
 class PowerReading:
     """One validated reading: station, power (W) and time (UTC unix seconds).
 
-    ``timed``: the body gave the reading's own ``time`` (False: taken at the arrival time).
+    ``sent``: the reading's own ``time`` as the body gave it (None: taken at the arrival time).
+    ``time`` is earlier than ``sent`` when the sensor's clock ran fast (see :func:`_shift_back`).
     """
 
     station_id: str
     watts: float
     time: float
-    timed: bool = False
+    sent: float | None = None
+
+    @property
+    def timed(self) -> bool:
+        """Whether the body gave the reading's own time."""
+        return self.sent is not None
 
 
 def check_content_type(header: str | None) -> None:
@@ -123,7 +129,7 @@ def parse_body(raw: bytes, *, now: float, max_past: float = DEFAULT_MAX_PAST) ->
         return _parse_batch(data["readings"], now=now, max_past=max_past)
     reading = _parse_reading(data, "", now=now, max_past=max_past)
     if reading.time > now:  # a fast clock (within MAX_FUTURE_SKEW): taken on arrival
-        return [PowerReading(reading.station_id, reading.watts, now, timed=True)]
+        return [PowerReading(reading.station_id, reading.watts, now, reading.sent)]
     return [reading]
 
 
@@ -188,7 +194,7 @@ def _shift_back(readings: list[PowerReading], now: float) -> list[PowerReading]:
     return [
         r
         if (shift := excess.get(r.station_id)) is None
-        else PowerReading(r.station_id, r.watts, min(r.time - shift, now), r.timed)
+        else PowerReading(r.station_id, r.watts, min(r.time - shift, now), r.sent)
         for r in readings
     ]
 
@@ -208,7 +214,8 @@ def _parse_reading(
     raw_time = obj.get("time")
     if raw_time is None:
         return PowerReading(station, watts, now)
-    return PowerReading(station, watts, _parse_time(raw_time, prefix + "time", now, max_past), True)
+    sent = _parse_time(raw_time, prefix + "time", now, max_past)
+    return PowerReading(station, watts, sent, sent)
 
 
 def _parse_watts(value: object, field: str) -> float:
