@@ -130,6 +130,8 @@ costs the writer thread less; a request that finds the writer idle long enough n
 it. Tests set it to 0 (its own test sets it back)."""
 MAX_PENDING_WINDOWS: Final = 20_000
 MAX_CACHED_ANSWERS: Final = 64
+MAX_CACHED_REMOTES: Final = 256
+"""Remote addresses whose local-only check is kept (the cache is emptied when full)."""
 PRICE_HISTORY_S: Final = 2 * 86_400.0
 STATE_VERSION: Final = 1
 STATE_REFRESH_S: Final = 3600.0
@@ -388,6 +390,8 @@ class WebhookCoordinator(DataUpdateCoordinator[Mapping[str, Station]]):
         """New stations of requests under way (not yet applied), with how many requests."""
         self._cap_logged = False
         self._remote_logged = False
+        # remote address -> local or not: the address is parsed once, not on every request
+        self._local_remotes: dict[str, bool] = {}
 
     @property
     def state_key(self) -> str:
@@ -741,10 +745,16 @@ class WebhookCoordinator(DataUpdateCoordinator[Mapping[str, Station]]):
         remote = request.remote
         local = False
         if not (is_cloud_connection(self.hass) or remote is None):
-            try:
-                local = network_util.is_local(ip_address(remote))
-            except ValueError:
-                local = False
+            known = self._local_remotes.get(remote)
+            if known is None:
+                try:
+                    known = network_util.is_local(ip_address(remote))
+                except ValueError:
+                    known = False
+                if len(self._local_remotes) >= MAX_CACHED_REMOTES:
+                    self._local_remotes.clear()
+                self._local_remotes[remote] = known
+            local = known
         if not local:
             LOGGER.log(
                 logging.DEBUG if self._remote_logged else logging.WARNING,

@@ -603,6 +603,32 @@ async def test_local_only(
     assert len(await stored(hass)) == 1
 
 
+async def test_local_check_parses_each_address_once(
+    hass: HomeAssistant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The local-network check of a remote address is made once and kept (a bounded cache):
+    a sensor posting every few seconds from one address does not pay for it again."""
+    coordinator = await setup_loaded(hass, webhook_entry(), WebhookCoordinator)
+    asked: list[str] = []
+
+    def is_local(address: Any) -> bool:
+        asked.append(str(address))
+        return str(address).startswith("192.168.")
+
+    monkeypatch.setattr("homeassistant.util.network.is_local", is_local)
+    remotes = ["192.168.1.20", "192.168.1.20", "8.8.8.8", "8.8.8.8", "not an address", None]
+    results = [coordinator._is_local(SimpleNamespace(remote=r)) for r in remotes]  # type: ignore[arg-type]
+    assert results == [True, True, False, False, False, False]
+    assert asked == ["192.168.1.20", "8.8.8.8"]
+    # full: emptied, so any number of addresses takes bounded memory
+    for index in range(webhook_module.MAX_CACHED_REMOTES + 1):
+        coordinator._is_local(SimpleNamespace(remote=f"10.0.{index // 256}.{index % 256}"))  # type: ignore[arg-type]
+    assert len(coordinator._local_remotes) <= webhook_module.MAX_CACHED_REMOTES
+    asked.clear()
+    assert coordinator._is_local(SimpleNamespace(remote="192.168.1.20"))  # type: ignore[arg-type]
+    assert asked == ["192.168.1.20"]  # forgotten with the rest
+
+
 async def test_state_survives_a_restart(
     hass: HomeAssistant, hook: MockConfigEntry, client: Client
 ) -> None:
@@ -1317,12 +1343,13 @@ async def test_the_webhook_id_is_in_no_warning_whatever_the_request(
     checks are Meterit's own: GET gets a 405, HEAD a 200, a remote request the empty 200 the
     webhook component answers (once logged at WARNING, later at DEBUG)."""
     caplog.set_level(logging.DEBUG)
-    await setup_loaded(hass, webhook_entry(), WebhookCoordinator)
+    coordinator = await setup_loaded(hass, webhook_entry(), WebhookCoordinator)
     client = await hass_client_no_auth()
     get = await client.get(URL)
     head = await client.head(URL)
     put = await client.put(URL, json={"watts": 1, "station_id": 1})
     monkeypatch.setattr("homeassistant.util.network.is_local", lambda _ip: False)
+    coordinator._local_remotes.clear()  # kept per address: here the address "moves" network
     remote = [await client.post(URL, json={"watts": 2, "station_id": 1}) for _ in range(2)]
     leaks = [
         (r.name, r.levelname)
