@@ -125,9 +125,10 @@ def _parse_bound(name: str, value: object, region: Region) -> tuple[datetime, da
     """A bound of the range in UTC, and the date when it was given as a plain date.
 
     A plain date (a ``date``, "YYYY-MM-DD" or any other ISO 8601 date such as "YYYYMMDD") is
-    midnight at the start of that day in the region (a PVPC day is the region's day, whatever Home Assistant's time zone); a date and
-    time without an offset is Home Assistant's time; one with an offset is that instant. Only
-    instants from the first PVPC day to the end of ``PVPC_LAST_DAY`` (region time) are accepted.
+    midnight at the start of that day in the region (a PVPC day is the region's day, whatever
+    Home Assistant's time zone); a date and time without an offset is Home Assistant's time;
+    one with an offset is that instant. Only instants from the first PVPC day to the end of
+    ``PVPC_LAST_DAY`` (region time) are accepted.
     """
     moment: datetime | None = None
     day: date | None = None
@@ -137,7 +138,7 @@ def _parse_bound(name: str, value: object, region: Region) -> tuple[datetime, da
         day = value
     elif isinstance(value, str):
         text = value.strip()
-        try:  # every ISO 8601 date, compact ("20240309") too: parse_datetime takes those
+        try:  # any ISO date is a day: parse_datetime reads "20240309" as a datetime
             day = date.fromisoformat(text)
         except ValueError:
             if (day := dt_util.parse_date(text)) is None:

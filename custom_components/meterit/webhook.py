@@ -740,7 +740,8 @@ class WebhookCoordinator(DataUpdateCoordinator[Mapping[str, Station]]):
         """The webhook component's local-only check, made the same way.
 
         Local: not through Home Assistant Cloud, and a remote address that
-        ``network_util.is_local`` accepts. A refused request is logged once per load (later ones at debug level), without the ID.
+        ``network_util.is_local`` accepts (kept per address: it never changes). A refused
+        request is logged once per load (later ones at debug level), without the ID.
         """
         remote = request.remote
         local = False
