@@ -334,20 +334,19 @@ def test_sent_time_lookup_uses_the_partial_index(tmp_path: Path) -> None:
     assert "SCAN meterlog" not in plan
 
 
-def _make_v4(path: Path) -> None:
-    """A v4 file as it was written: rows with an entry, without a sent time."""
+def _make_old(path: Path, version: int, rows: list[tuple[object, ...]]) -> None:
+    """A file of schema ``version`` as it was written, with these meterlog rows (as many
+    columns as that version had: time, station_id, watts, price, then entry from v4)."""
+    columns = ("time", "station_id", "watts", "price", "entry")[: len(rows[0])]
+    marks = ", ".join("?" * len(columns))
     with closing(sqlite3.connect(path, isolation_level=None)) as conn:
-        for migrate in store_module.MIGRATIONS[:4]:
+        for migrate in store_module.MIGRATIONS[:version]:
             migrate(conn)
         conn.executemany(
-            "INSERT INTO meterlog (time, station_id, watts, price, entry) VALUES (?, ?, ?, ?, ?)",
-            [
-                (10.0, "1", 100.0, 0.2, "A"),
-                (20.0, "1", 200.0, None, "A"),
-                (30.0, "2", 3.0, 0.1, None),
-            ],
+            f"INSERT INTO meterlog ({', '.join(columns)}) VALUES ({marks})",  # noqa: S608
+            rows,
         )
-        conn.execute("PRAGMA user_version = 4")
+        conn.execute(f"PRAGMA user_version = {version}")
 
 
 def test_migrates_v4_rows_keep_their_ids_and_count_as_sent_at_their_time(
@@ -356,7 +355,12 @@ def test_migrates_v4_rows_keep_their_ids_and_count_as_sent_at_their_time(
     """v5: the rows from before keep their ids, with no sent time; a batch sent before the
     upgrade and again after it is still recognised, by the stored time."""
     path = tmp_path / "v4.db"
-    _make_v4(path)
+    # rows with an entry, without a sent time
+    _make_old(
+        path,
+        4,
+        [(10.0, "1", 100.0, 0.2, "A"), (20.0, "1", 200.0, None, "A"), (30.0, "2", 3.0, 0.1, None)],
+    )
     store = MeterStore(path)
     try:
         assert store.schema_version == SCHEMA_VERSION == 5
@@ -497,22 +501,10 @@ def test_migrates_v1_file_keeping_data(tmp_path: Path) -> None:
     assert indexes == [("meterlog_sent",), ("meterlog_time",)]
 
 
-def _make_v3(path: Path) -> None:
-    """A v3 file as it was written: meterlog rows without an entry."""
-    with closing(sqlite3.connect(path, isolation_level=None)) as conn:
-        for migrate in store_module.MIGRATIONS[:3]:
-            migrate(conn)
-        conn.executemany(
-            "INSERT INTO meterlog (time, station_id, watts, price) VALUES (?, ?, ?, ?)",
-            [(10.0, "1", 100.0, 0.2), (20.0, "1", 5000.0, None)],
-        )
-        conn.execute("PRAGMA user_version = 3")
-
-
 def test_migrates_v3_meterlog_rows_keep_no_entry(tmp_path: Path) -> None:
     """v4: meterlog rows name their entry; the rows from before stay, without one."""
     path = tmp_path / "v3.db"
-    _make_v3(path)
+    _make_old(path, 3, [(10.0, "1", 100.0, 0.2), (20.0, "1", 5000.0, None)])  # without an entry
     store = MeterStore(path)
     try:
         assert store.schema_version == SCHEMA_VERSION == 5
