@@ -4,10 +4,10 @@ One config entry per region. The coordinator owns today's and tomorrow's prices 
 local days) and drives three timers, none of them polling:
 
 - a *fetch* timer: at setup today (and tomorrow when already published) are fetched, all at
-  once (setup waits at most ``SETUP_FETCH_TIMEOUT``, and not at all when today is stored; with
-  nothing of today to show it fails and Home Assistant retries it); the next day is fetched at
-  its publication time (20:15 Europe/Madrid) and retried with ``esios.next_fetch_delay``
-  backoff until complete, never past midnight;
+  once (setup waits at most ``SETUP_FETCH_TIMEOUT``, and not at all when some of today is
+  stored; with nothing of today to show it fails and Home Assistant retries it); the next day
+  is fetched at its publication time (20:15 Europe/Madrid) and retried with
+  ``esios.next_fetch_delay`` backoff until complete, never past midnight;
 - a *tick* timer at the next period boundary (or local midnight, whichever is first): entities
   update exactly when the price changes; at midnight tomorrow becomes today;
 - no timer at all while both days are complete and tomorrow's publication is in the past.
@@ -69,9 +69,10 @@ CONF_REGION: Final = "region"
 REPAIR_AFTER: Final = timedelta(days=1)
 """A repair issue is raised when no price could be fetched for this long."""
 SETUP_FETCH_TIMEOUT: Final = 10.0
-"""Seconds setup waits for ESIOS when today's prices are not stored (every due day and kind is
-asked at once). What arrived by then is kept; with nothing of today's prices, Home Assistant
-retries the setup later (``ConfigEntryNotReady``). With today stored, setup does not wait."""
+"""Seconds setup waits for ESIOS when none of today's consumer prices is stored (every due day
+and kind is asked at once). What arrived by then is kept; with still nothing of today's prices,
+Home Assistant retries the setup later (``ConfigEntryNotReady``). With some of today stored,
+setup does not wait."""
 
 REGION_NAMES: Final[Mapping[Region, str]] = {
     Region.PENINSULA: "Península",
@@ -228,6 +229,11 @@ class PriceCoordinator(DataUpdateCoordinator[PriceData]):
         return f"no_prices_{self.config_entry.entry_id}"
 
     @property
+    def auth_failed(self) -> bool:
+        """Whether ESIOS rejected the token (nothing is fetched until the entry is reloaded)."""
+        return self._auth_failed
+
+    @property
     def next_fetch(self) -> datetime | None:
         """When the next scheduled fetch runs (None: nothing scheduled)."""
         return self._next_fetch_at
@@ -261,20 +267,21 @@ class PriceCoordinator(DataUpdateCoordinator[PriceData]):
     async def async_start(self) -> None:
         """Load stored prices, fetch what is due and start the timers.
 
-        With today's prices stored, what is due is fetched in the background: a slow or dead
-        ESIOS never holds up Home Assistant's start. Without them, every due day and kind is
-        asked at once and setup waits at most ``SETUP_FETCH_TIMEOUT`` seconds; what arrived by
-        then is kept (and stored), the rest is retried by the usual timers.
+        With any of today's consumer prices stored (all of them, or the part published when
+        they were fetched), what is due is fetched in the background: a slow or dead ESIOS
+        never holds up Home Assistant's start. Without them, every due day and kind is asked at
+        once and setup waits at most ``SETUP_FETCH_TIMEOUT`` seconds; what arrived by then is
+        kept (and stored), the rest is retried by the usual timers.
 
         Raises ``EsiosAuthError`` when ESIOS rejects the token during setup (the caller starts
         reauth; in the background the coordinator starts it), and the fetch's ``EsiosError``
-        when there is still nothing of today's prices (the caller has Home Assistant retry the
-        setup; nothing is logged here and no timer is left).
+        when there is still nothing of today's consumer prices (the caller has Home Assistant
+        retry the setup; nothing is logged here and no timer is left).
         """
         self.config_entry.async_on_unload(self._async_stop)
         await self._async_open_store()
         await self._async_load_stored(self._today)
-        if self._complete(self._today):
+        if self._has_today():
             self._publish()
             self.config_entry.async_create_background_task(
                 self.hass, self._async_fetch_timer(dt_util.utcnow()), f"{DOMAIN} PVPC first fetch"
@@ -284,7 +291,7 @@ class PriceCoordinator(DataUpdateCoordinator[PriceData]):
             error = await self._async_fetch_due(
                 force=False, raise_auth=True, within=SETUP_FETCH_TIMEOUT, report=False
             )
-        if error is not None and self._days.get((PriceKind.CONSUMER, self._today)) is None:
+        if error is not None and not self._has_today():
             raise error
         if error is None:
             self._async_succeeded()
@@ -390,6 +397,10 @@ class PriceCoordinator(DataUpdateCoordinator[PriceData]):
 
     def _local_today(self) -> date:
         return dt_util.utcnow().astimezone(self.region.timezone).date()
+
+    def _has_today(self) -> bool:
+        """Whether any of today's consumer prices are known: the entities have a day to show."""
+        return (PriceKind.CONSUMER, self._today) in self._days
 
     def _complete(self, day: date) -> bool:
         return all(

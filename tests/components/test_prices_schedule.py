@@ -438,39 +438,61 @@ async def test_a_failing_esios_without_stored_prices_retries_setup(
     assert _price(hass) == pytest.approx(0.04421)
 
 
-async def test_setup_keeps_the_kind_that_answered_before_the_timeout(
+def _hang(monkeypatch: pytest.MonkeyPatch, indicator: int) -> Callable[[], None]:
+    """The fake ESIOS answers ``indicator`` only when it stops (the other one at once), until
+    the returned function is called (requests that hang by then go on hanging)."""
+    answer = FakeEsios._answer
+    hanging = [indicator]
+
+    async def answer_or_hang(
+        esios: FakeEsios, payload: object, fault: Fault | None, name: str
+    ) -> Any:
+        if isinstance(payload, dict) and payload.get("indicator", {}).get("id") in hanging:
+            await esios._stopping.wait()
+        return await answer(esios, payload, fault, name)
+
+    monkeypatch.setattr(FakeEsios, "_answer", answer_or_hang)
+    return hanging.clear
+
+
+async def _stored(hass: HomeAssistant, kind: str, around: datetime) -> int:
+    """How many periods of ``kind`` the store has within a day of ``around``."""
+    store = await async_get_store(hass)
+    points = await hass.async_add_executor_job(
+        store.query_prices,
+        "peninsula",
+        kind,
+        around.timestamp() - 86400,
+        around.timestamp() + 86400,
+    )
+    return len(points)
+
+
+async def test_setup_timeout_keeps_the_consumer_price_that_answered(
     hass: HomeAssistant,
     esios: FakeEsios,
     freezer: FrozenDateTimeFactory,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Nothing stored; one indicator answers, the other hangs past SETUP_FETCH_TIMEOUT. The
-    prices that arrived are kept and stored, whichever kind it was."""
+    """Nothing stored; the consumer price answers, the surplus price hangs past
+    SETUP_FETCH_TIMEOUT: the entry loads with the consumer price (kept and stored, not thrown
+    away with the timeout) and its own timer fetches the surplus price later."""
     monkeypatch.setattr(prices_module, "SETUP_FETCH_TIMEOUT", 5.0)
     now = datetime(2024, 3, 9, 9, 30, tzinfo=UTC)
     freezer.move_to(now)
-    esios.slow_seconds = 3600.0
-    esios.inject(Fault.SLOW, count=1)  # only the first request hangs
+    answer = _hang(monkeypatch, 1739)
     entry = prices_entry()
     setup = await _setup_in_background(hass, entry)
     assert await _spin(lambda: len(esios.requests) == 2)
-    assert await _spin(lambda: _fetches_running() == 1)  # the other answer has arrived
-    consumer_hung = esios.requests[0].path == "/indicators/1001"
+    assert await _spin(lambda: _fetches_running() == 1)  # the consumer price has arrived
+    assert not setup.done()
     async_fire_time_changed(hass, now + timedelta(seconds=6))
     assert await _spin(setup.done)
-    stored = await async_get_store(hass)
-    answered = "surplus" if consumer_hung else "consumer"
-    points = await hass.async_add_executor_job(
-        stored.query_prices, "peninsula", answered, now.timestamp() - 86400, now.timestamp() + 86400
-    )
-    assert len(points) == 24
-    if consumer_hung:  # nothing to show: Home Assistant retries the setup
-        assert setup.result() is False
-        assert _state(entry) is ConfigEntryState.SETUP_RETRY
-        return
-    # today's consumer prices are there: loaded; the surplus price comes with the retry
     assert setup.result() is True
     await hass.async_block_till_done()
+    assert _fetches_running() == 0  # the hanging request was cancelled
+    assert await _stored(hass, "consumer", now) == 24
+    assert await _stored(hass, "surplus", now) == 0
     assert _price(hass) == pytest.approx(0.04421)
     assert state_of(hass, SURPLUS).state == STATE_UNAVAILABLE
     coordinator = entry.runtime_data
@@ -478,7 +500,43 @@ async def test_setup_keeps_the_kind_that_answered_before_the_timeout(
     assert "did not answer within 5 s" in str(coordinator.diagnostics()["last_error"])
     retry = _next_fetch(coordinator)
     assert retry is not None
+    answer()  # ESIOS answers both again
     await travel(hass, freezer, retry)
+    assert _price(hass, SURPLUS) == pytest.approx(-0.001)
+
+
+async def test_setup_timeout_without_the_consumer_price_is_retried_keeping_the_surplus_price(
+    hass: HomeAssistant,
+    esios: FakeEsios,
+    freezer: FrozenDateTimeFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Nothing stored; the surplus price answers, the consumer price hangs past
+    SETUP_FETCH_TIMEOUT: nothing to show, so Home Assistant retries the setup, but the surplus
+    price that arrived is stored; the retry asks only for what is still missing."""
+    monkeypatch.setattr(prices_module, "SETUP_FETCH_TIMEOUT", 5.0)
+    now = datetime(2024, 3, 9, 9, 30, tzinfo=UTC)
+    freezer.move_to(now)
+    answer = _hang(monkeypatch, 1001)
+    entry = prices_entry()
+    setup = await _setup_in_background(hass, entry)
+    assert await _spin(lambda: len(esios.requests) == 2)
+    assert await _spin(lambda: _fetches_running() == 1)  # the surplus price has arrived
+    async_fire_time_changed(hass, now + timedelta(seconds=6))
+    assert await _spin(setup.done)
+    assert setup.result() is False
+    assert _state(entry) is ConfigEntryState.SETUP_RETRY
+    assert "did not answer within 5 s" in (entry.reason or "")
+    assert _fetches_running() == 0
+    assert await _stored(hass, "surplus", now) == 24
+    assert await _stored(hass, "consumer", now) == 0
+
+    answer()
+    asked = len(esios.requests)
+    await _retry_setup(hass, freezer, now + timedelta(seconds=6 + 11))
+    assert _state(entry) is ConfigEntryState.LOADED
+    assert [r.path for r in esios.requests[asked:]] == ["/indicators/1001"]
+    assert _price(hass) == pytest.approx(0.04421)
     assert _price(hass, SURPLUS) == pytest.approx(-0.001)
 
 
@@ -500,11 +558,11 @@ async def test_setup_goes_on_with_the_consumer_price_alone(
     assert _price(hass, SURPLUS) == pytest.approx(-0.001)
 
 
-async def test_with_some_of_today_stored_setup_goes_on_when_esios_fails(
+async def test_with_part_of_today_stored_setup_does_not_wait_for_esios(
     hass: HomeAssistant, esios: FakeEsios, freezer: FrozenDateTimeFactory
 ) -> None:
-    """Half of today stored (published partly): a failing ESIOS does not stop the setup; the
-    stored prices are shown and the fetch is retried by the entry's own timer."""
+    """Half of today stored (published partly): setup shows it at once and asks ESIOS in the
+    background, slow or failing; a failure is retried by the entry's own timer."""
     now = datetime(2024, 3, 9, 9, 30, tzinfo=UTC)  # 10:30 in Madrid: within the stored half
     freezer.move_to(now)
     esios.inject(Fault.PARTIAL, count=2)
@@ -514,15 +572,112 @@ async def test_with_some_of_today_stored_setup_goes_on_when_esios_fails(
     assert await hass.config_entries.async_unload(entry.entry_id)
     await hass.async_block_till_done()
 
+    esios.slow_seconds = 3600.0
+    esios.inject(Fault.SLOW)  # (it used to hold the setup for SETUP_FETCH_TIMEOUT)
+    asked = len(esios.requests)
+    setup = hass.async_create_task(hass.config_entries.async_setup(entry.entry_id))
+    assert await _spin(setup.done)
+    assert setup.result() is True
+    assert len(_attr(hass, "today")) == 12
+    assert _price(hass) == pytest.approx(0.04421)
+    assert await _spin(lambda: len(esios.requests) == asked + 2)  # today again, in the background
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+    assert _fetches_running() == 0
+
     esios.inject(Fault.SERVER_ERROR)
     coordinator = await setup_loaded(hass, entry, PriceCoordinator)
     assert len(_attr(hass, "today")) == 12
-    assert _price(hass) == pytest.approx(0.04421)
+    await hass.async_block_till_done(wait_background_tasks=True)
     retry = _next_fetch(coordinator)
     assert retry is not None
     esios.inject(None)
     await travel(hass, freezer, retry)
     assert len(_attr(hass, "today")) == 24
+
+
+async def test_with_todays_consumer_price_stored_a_new_token_does_not_hold_setup(
+    hass: HomeAssistant, esios: FakeEsios, freezer: FrozenDateTimeFactory
+) -> None:
+    """Today's consumer price stored, the surplus price not (not published then, or a token
+    just added): setup does not wait for ESIOS, the surplus price comes in the background."""
+    now = datetime(2024, 3, 9, 9, 30, tzinfo=UTC)
+    freezer.move_to(now)
+    surplus = {"indicator": {"id": 1739, "values": []}}
+    esios.add_indicator(1739, date(2024, 3, 9), surplus)
+    entry = prices_entry()
+    await setup_loaded(hass, entry, PriceCoordinator)
+    assert state_of(hass, SURPLUS).state == STATE_UNAVAILABLE
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+
+    esios.slow_seconds = 3600.0
+    esios.inject(Fault.SLOW)
+    setup = hass.async_create_task(hass.config_entries.async_setup(entry.entry_id))
+    assert await _spin(setup.done)
+    assert setup.result() is True
+    assert _price(hass) == pytest.approx(0.04421)
+    assert state_of(hass, SURPLUS).state == STATE_UNAVAILABLE
+
+
+async def test_with_today_stored_a_rejected_token_starts_reauth_in_the_background(
+    hass: HomeAssistant,
+    esios: FakeEsios,
+    freezer: FrozenDateTimeFactory,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Today stored, the token revoked meanwhile: setup loads at once with the stored prices
+    (no ConfigEntryNotReady, no ConfigEntryAuthFailed); the background fetch meets the 401,
+    starts reauth, arms no retry and logs no token."""
+    freezer.move_to(datetime(2024, 3, 9, 19, 30, tzinfo=UTC))  # tomorrow due
+    entry = prices_entry()
+    await setup_loaded(hass, entry, PriceCoordinator)
+    shown = state_of(hass, CURRENT).state
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+
+    esios.valid_token = "a-new-token-the-entry-does-not-have"
+    coordinator = await setup_loaded(hass, entry, PriceCoordinator)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert state_of(hass, CURRENT).state == shown
+    flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    assert [f["context"]["source"] for f in flows] == ["reauth"]
+    assert coordinator.next_fetch is None
+    assert coordinator.auth_failed
+    assert entry.data["token"] not in caplog.text
+
+
+async def test_unload_cancels_the_first_fetch_in_the_background(
+    hass: HomeAssistant,
+    esios: FakeEsios,
+    freezer: FrozenDateTimeFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Today stored; of the background fetch of tomorrow one request has been answered, the
+    other still waits for ESIOS when the entry is unloaded: the unload cancels it at once, no
+    timer is left, and a reload works."""
+    freezer.move_to(datetime(2024, 3, 9, 19, 30, tzinfo=UTC))  # 2024-03-10: not in the fake
+    entry = prices_entry()
+    await setup_loaded(hass, entry, PriceCoordinator)
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+
+    answer = _hang(monkeypatch, 1739)
+    asked = len(esios.requests)
+    coordinator = await setup_loaded(hass, entry, PriceCoordinator)
+    assert await _spin(lambda: len(esios.requests) == asked + 2)
+    assert await _spin(lambda: _fetches_running() == 1)  # 1001 answered: not published
+    unload = hass.async_create_task(hass.config_entries.async_unload(entry.entry_id))
+    assert await _spin(unload.done)
+    assert unload.result()
+    assert _fetches_running() == 0
+    assert "did not complete in time" not in caplog.text
+    assert coordinator.next_fetch is None
+    assert coordinator._unsub_tick is None
+    answer()
+    await setup_loaded(hass, entry, PriceCoordinator)
+    assert state_of(hass, CURRENT).state != STATE_UNAVAILABLE
 
 
 async def test_with_today_stored_setup_does_not_wait_for_esios(
