@@ -9,6 +9,7 @@ from homeassistant.components import webhook
 from homeassistant.config_entries import (
     SOURCE_REAUTH,
     ConfigEntry,
+    ConfigEntryState,
     ConfigFlow,
     ConfigFlowResult,
     OptionsFlow,
@@ -48,7 +49,7 @@ from .homewizard import (
     UnsupportedDeviceError,
 )
 from .p1 import async_create_client
-from .prices import CONF_REGION, REGION_NAMES, create_client, pvpc_unique_id
+from .prices import CONF_REGION, REGION_NAMES, PriceCoordinator, create_client, pvpc_unique_id
 from .webhook import (
     CONF_LOCAL_ONLY,
     example_body,
@@ -426,6 +427,27 @@ def _clean_token(value: object) -> str | None:
     return value.strip()
 
 
+def _token_rejected(hass: HomeAssistant, entry: ConfigEntry) -> bool:
+    """Whether a price entry is stuck on a rejected token.
+
+    Its setup failed (``ConfigEntryAuthFailed``), a reauth flow is pending, or the loaded
+    entry stopped fetching after ESIOS rejected the token.
+    """
+    runtime = getattr(entry, "runtime_data", None)
+    return (
+        entry.state is ConfigEntryState.SETUP_ERROR
+        or any(entry.async_get_active_flows(hass, {SOURCE_REAUTH}))
+        or (isinstance(runtime, PriceCoordinator) and runtime.auth_failed)
+    )
+
+
+@callback
+def _abort_reauth(hass: HomeAssistant, entry: ConfigEntry) -> None:
+    """Drop the entry's pending reauth flows (its reload starts one again if still needed)."""
+    for flow in list(entry.async_get_active_flows(hass, {SOURCE_REAUTH})):
+        hass.config_entries.flow.async_abort(flow["flow_id"])
+
+
 def _with_token(entry: ConfigEntry, token: str | None) -> dict[str, Any]:
     data = {key: value for key, value in entry.data.items() if key != CONF_TOKEN}
     if token is not None:
@@ -468,9 +490,14 @@ class PricesOptionsFlow(OptionsFlow):
                     self.hass.config_entries.async_update_entry(
                         entry, data=_with_token(entry, wanted)
                     )
-                if wanted != current or token is not None:
+                rejected = _token_rejected(self.hass, entry)
+                if wanted != current or token is not None or rejected:
                     # a token typed again (ESIOS accepted it) also reloads: the entry starts
-                    # over with it, as after a reauth
+                    # over with it, as after a reauth; so does an entry whose token ESIOS
+                    # rejected (its pending reauth is answered here: asked again if still
+                    # rejected)
+                    if rejected:
+                        _abort_reauth(self.hass, entry)
                     self.hass.config_entries.async_schedule_reload(entry.entry_id)
                 return self.async_create_entry(data={})
         fields: dict[Any, Any] = {probatio.Optional(CONF_TOKEN): _TOKEN_SELECTOR}

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
-from homeassistant.config_entries import SOURCE_USER, ConfigEntryState
+from homeassistant.config_entries import SOURCE_USER, ConfigEntry, ConfigEntryState
 from homeassistant.const import CONF_TOKEN
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
@@ -254,3 +254,94 @@ async def test_token_revoked_while_running(
     assert DEFAULT_TOKEN not in caplog.text
     # Today's prices are still shown.
     assert state_of(hass, "sensor.pvpc_peninsula_current_price").state != "unavailable"
+
+
+def _auth_failed(coordinator: PriceCoordinator) -> bool:
+    """Whether the coordinator stopped on a rejected token (a call: narrowing does not stick)."""
+    return coordinator.auth_failed
+
+
+def _reauth_flows(hass: HomeAssistant) -> list[str]:
+    return [
+        str(flow["flow_id"])
+        for flow in hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+        if flow["context"]["source"] == "reauth"
+    ]
+
+
+def _state(entry: ConfigEntry[Any]) -> ConfigEntryState:
+    """The entry's state (a call, so that type narrowing does not stick)."""
+    return entry.state
+
+
+async def test_options_reload_an_entry_whose_setup_token_was_rejected(
+    hass: HomeAssistant, esios: FakeEsios
+) -> None:
+    """Setup failed on a rejected token (reauth pending). Saving the options, even with the
+    field empty, sets the entry up again with its token: still rejected, it asks again (one
+    reauth, not two); taken again by REE, it loads and the stale reauth is gone."""
+    entry = prices_entry(token="revoked-token")
+    entry.add_to_hass(hass)
+    assert not await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert _state(entry) is ConfigEntryState.SETUP_ERROR
+    (first,) = _reauth_flows(hass)
+
+    asked = len(esios.requests)
+    result = await _options(hass, entry.entry_id, {})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    assert len(esios.requests) > asked  # set up again
+    assert _state(entry) is ConfigEntryState.SETUP_ERROR
+    (second,) = _reauth_flows(hass)
+    assert second != first
+
+    esios.valid_token = "revoked-token"  # REE takes the token again
+    result = await _options(hass, entry.entry_id, {})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    assert _state(entry) is ConfigEntryState.LOADED
+    assert entry.data[CONF_TOKEN] == "revoked-token"
+    assert _reauth_flows(hass) == []
+    assert hass.states.get(SURPLUS) is not None
+
+
+async def test_options_reload_an_entry_that_stopped_on_a_rejected_token(
+    hass: HomeAssistant, esios: FakeEsios, freezer: FrozenDateTimeFactory
+) -> None:
+    """Loaded, the token rejected at 20:15: fetching stopped and reauth is pending. Saving the
+    options with the field empty (REE took the token again) restarts the entry, which fetches
+    tomorrow; a new token typed in the options also answers the pending reauth."""
+    freezer.move_to(datetime(2024, 3, 9, 19, 0, tzinfo=UTC))
+    entry = prices_entry()
+    coordinator = await setup_loaded(hass, entry, PriceCoordinator)
+    esios.valid_token = "another-token"
+    await travel(hass, freezer, datetime(2024, 3, 9, 19, 15, tzinfo=UTC))
+    assert _auth_failed(coordinator)
+    assert coordinator.next_fetch is None
+    assert len(_reauth_flows(hass)) == 1
+
+    esios.valid_token = DEFAULT_TOKEN
+    asked = len(esios.requests_to("/indicators/"))
+    result = await _options(hass, entry.entry_id, {})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert _state(entry) is ConfigEntryState.LOADED
+    restarted = entry.runtime_data
+    assert isinstance(restarted, PriceCoordinator)
+    assert restarted is not coordinator
+    assert not _auth_failed(restarted)
+    assert len(esios.requests_to("/indicators/")) > asked  # fetching again (tomorrow)
+    assert _reauth_flows(hass) == []
+
+    # revoked again; this time a new token is typed: checked, stored, reauth answered
+    esios.valid_token = "new-token"
+    await travel(hass, freezer, datetime(2024, 3, 9, 19, 20, tzinfo=UTC))
+    assert _auth_failed(restarted)
+    assert len(_reauth_flows(hass)) == 1
+    result = await _options(hass, entry.entry_id, {CONF_TOKEN: "new-token"})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert entry.data[CONF_TOKEN] == "new-token"
+    assert _state(entry) is ConfigEntryState.LOADED
+    assert _reauth_flows(hass) == []
