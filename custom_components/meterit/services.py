@@ -158,13 +158,17 @@ def _parse_bound(name: str, value: object, region: Region) -> tuple[datetime, da
     return utc, day
 
 
-def _longest_end(start: datetime, region: Region) -> datetime:
-    """The latest end a range from ``start`` may have: ``MAX_RANGE`` of the region's clock."""
-    wall = _wall_time(start, region) + MAX_RANGE
-    end = dt_util.as_utc(wall.replace(tzinfo=region.timezone))
-    if _wall_time(end, region) > wall:  # ``wall`` is in the spring-forward gap: it does not exist
-        end -= timedelta(hours=1)
-    return end
+def _default_end(start: datetime, start_day: date | None, today: date, region: Region) -> datetime:
+    """The end of a range given without one: the end of ``start``'s day in the region.
+
+    For a start today (and for the default start, today 00:00) it is the end of tomorrow: every
+    published price, as the entities show them. ``start_day`` is the start as a plain date
+    (None: an instant); ``today`` is the region's today.
+    """
+    day = start_day or start.astimezone(region.timezone).date()
+    if day == today:
+        day = today + timedelta(days=1)
+    return min(day_bounds(day, region)[1], _highest(region))
 
 
 def _lowest(region: Region) -> datetime:
@@ -224,10 +228,8 @@ async def _async_get_prices(call: ServiceCall) -> ServiceResponse:
     )
     if ATTR_END in data:
         end, _ = _parse_bound(ATTR_END, data[ATTR_END], region)
-    else:  # the end of tomorrow, or a day after start (all of start's day if it is a date)
-        following = day_bounds(start_day, region)[1] if start_day else start + timedelta(days=1)
-        end_of_tomorrow = day_bounds(today + timedelta(days=1), region)[1]
-        end = min(max(end_of_tomorrow, following), _longest_end(start, region), _highest(region))
+    else:
+        end = _default_end(start, start_day, today, region)
     if end <= start:
         raise _invalid("end_not_after_start", start=_local_iso(start), end=_local_iso(end))
     if _wall_time(end, region) - _wall_time(start, region) > MAX_RANGE:  # 31 days, any DST

@@ -367,20 +367,27 @@ async def test_plain_dates_are_the_regions_days(
     ]
 
 
+@pytest.mark.parametrize(("start", "end"), [("2024-03-09", "2024-03-10"), ("20240309", "20240310")])
 async def test_plain_dates_in_canarias_are_canary_days(
-    hass: HomeAssistant, esios: FakeEsios, freezer: FrozenDateTimeFactory
+    hass: HomeAssistant, esios: FakeEsios, freezer: FrozenDateTimeFactory, start: str, end: str
 ) -> None:
+    """Dashed or compact, a date is Canarias' own day, not Madrid's (Home Assistant's zone)."""
     freezer.move_to(datetime(2024, 3, 9, 9, 30, tzinfo=UTC))
     canarias = prices_entry(region="canarias")
     canarias.add_to_hass(hass)
     assert await hass.config_entries.async_setup(canarias.entry_id)
     await hass.async_block_till_done()
-    response = await _get(hass, start="2024-03-09", end="2024-03-10")
     canary_day = datetime(2024, 3, 9, 0, 0, tzinfo=UTC)  # Atlantic/Canary is UTC in winter
-    assert datetime.fromisoformat(response["start"]) == canary_day
-    assert [datetime.fromisoformat(p["start"]) for p in response["prices"]] == [
-        canary_day + timedelta(hours=hour) for hour in range(24)
-    ]
+    for data in ({"start": start, "end": end}, {"start": start}):
+        response = await _get(hass, **data)
+        assert datetime.fromisoformat(response["start"]) == canary_day
+        assert [datetime.fromisoformat(p["start"]) for p in response["prices"]] == [
+            canary_day + timedelta(hours=hour) for hour in range(24)
+        ]
+    # a past day alone is that day, Canarias' own too
+    response = await _get(hass, start=start.replace("09", "08"))
+    assert datetime.fromisoformat(response["start"]) == canary_day - timedelta(days=1)
+    assert datetime.fromisoformat(response["end"]) == canary_day
 
 
 # ------------------------------------------------------------ a null value in an ESIOS answer
@@ -434,31 +441,51 @@ async def test_a_null_price_leaves_only_its_hour_out(
     assert today.complete
 
 
+@pytest.mark.parametrize(("start", "end"), [("2024-03-09", "2024-03-10"), ("20240309", "20240310")])
 async def test_compact_iso_dates_are_the_regions_days(
-    hass: HomeAssistant, entry: MockConfigEntry
+    hass: HomeAssistant, entry: MockConfigEntry, start: str, end: str
 ) -> None:
+    """Dashed or compact, a date is Madrid's day on the Península, whatever Home Assistant's
+    time zone (a compact date used to be read as a time at Home Assistant's midnight)."""
     await hass.config.async_set_time_zone("America/New_York")
-    response = await _get(hass, start="20240309", end="20240310")
     madrid_day = datetime(2024, 3, 8, 23, 0, tzinfo=UTC)  # 2024-03-09 00:00 in Madrid
-    assert datetime.fromisoformat(response["start"]) == madrid_day
+    for data in ({"start": start, "end": end}, {"start": start}):
+        response = await _get(hass, **data)
+        assert datetime.fromisoformat(response["start"]) == madrid_day
+        assert datetime.fromisoformat(response["prices"][0]["start"]) == madrid_day
+        assert len(response["prices"]) == 24
+    response = await _get(hass, start=start, end=end)
     assert datetime.fromisoformat(response["end"]) == madrid_day + timedelta(days=1)
-    assert datetime.fromisoformat(response["prices"][0]["start"]) == madrid_day
-    assert len(response["prices"]) == 24
 
 
-async def test_an_old_start_alone_gets_the_longest_range(
-    hass: HomeAssistant, entry: MockConfigEntry
-) -> None:
-    """The default end (the end of tomorrow) is capped at 31 days after an old start."""
-    response = await _get(hass, start="2021-10-31")
+async def test_a_past_start_alone_gets_its_day(hass: HomeAssistant, entry: MockConfigEntry) -> None:
+    """Without an end, a start before today gets the end of its own day in the region (it used
+    to get everything up to tomorrow: more than 31 days back that failed as too long)."""
+    response = await _get(hass, start="2021-10-31")  # the 25-hour day, fetched from ESIOS
     assert response["start"] == "2021-10-31T00:00:00+02:00"
-    assert response["end"] == "2021-12-01T00:00:00+01:00"  # 31 days of Madrid's clock
-    days = {p["start"][:10] for p in response["prices"]}
-    assert "2021-10-31" in days
-    assert max(days) <= "2021-11-30"
-    # Across the spring change too: 31 days of wall time, not 31 x 24 hours.
-    response = await _get(hass, start="2022-03-01T12:00:00+01:00")
-    assert response["end"] == "2022-04-01T12:00:00+02:00"
-    # A start whose 31st day later is in the spring-forward gap (02:30 does not exist then).
-    response = await _get(hass, start="2022-02-24T02:30:00+01:00")
-    assert response["end"] == "2022-03-27T01:30:00+01:00"
+    assert response["end"] == "2021-11-01T00:00:00+01:00"
+    assert len(response["prices"]) == 25
+    assert {p["start"][:10] for p in response["prices"]} == {"2021-10-31"}
+    # an instant: up to the end of its day (Madrid's), not a whole day after it
+    response = await _get(hass, start="2021-10-31T20:00:00+01:00")
+    assert response["end"] == "2021-11-01T00:00:00+01:00"
+    assert len(response["prices"]) == 4
+    # yesterday alone is yesterday
+    response = await _get(hass, start="2024-03-08")
+    assert response["end"] == "2024-03-09T00:00:00+01:00"
+
+
+async def test_a_start_today_alone_gets_tomorrow_too(
+    hass: HomeAssistant, entry: MockConfigEntry, esios: FakeEsios, freezer: FrozenDateTimeFactory
+) -> None:
+    """From now (or any time today) the default end is the end of tomorrow: every published
+    price, as with no start at all; a start after tomorrow gets its own day."""
+    response = await _get(hass, start="2024-03-09T10:15:00+01:00")
+    assert response["end"] == "2024-03-11T00:00:00+01:00"
+    assert len(response["prices"]) == 14  # 10:00-24:00; tomorrow is not published yet
+    response = await _get(hass, start="2024-03-09")
+    assert response["end"] == "2024-03-11T00:00:00+01:00"
+    response = await _get(hass, start="2024-03-10")
+    assert response["end"] == "2024-03-11T00:00:00+01:00"
+    response = await _get(hass, start="2024-03-12 08:00:00")
+    assert response["end"] == "2024-03-13T00:00:00+01:00"
