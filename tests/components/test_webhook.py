@@ -48,6 +48,7 @@ from custom_components.meterit.metering import (
     StoreUnavailableError,
     Window,
     prepare_readings,
+    store as store_module,
 )
 from custom_components.meterit.powerhook import BodyError, StationMeter
 from custom_components.meterit.prices import PriceCoordinator
@@ -487,6 +488,20 @@ async def test_readings_view_pages_newest_first(
     assert [r["watts"] for r in station["readings"]] == [103.0, 101.0]
     everything = await (await authed.get(READINGS_VIEW_URL)).json()
     assert len(everything["readings"]) == 5
+    # each reading sent with its own time: ``sent`` is that time (none was moved back)
+    readings = everything["readings"]
+    assert [r["sent"] for r in readings] == [r["time"] for r in readings]
+
+    # ``sent`` as the sensor sent it: null when taken on arrival, ahead when moved back
+    ahead = float(int(time.time())) + 5
+    for body in ({"watts": 7, "station_id": 3}, {"watts": 8, "station_id": 4, "time": ahead}):
+        status, _ = await post_json(client, body)
+        assert status == 200
+    for station_id, sent in (("3", None), ("4", datetime.fromtimestamp(ahead, UTC).isoformat())):
+        page = await (await authed.get(READINGS_VIEW_URL, params={"station_id": station_id})).json()
+        [reading] = page["readings"]
+        assert reading["sent"] == sent
+        assert reading["time"] != sent
     for params, field in (
         ({"limit": "0"}, "limit"),
         ({"limit": "x"}, "limit"),
@@ -1629,7 +1644,8 @@ async def test_a_fast_clocks_batch_sent_again_is_not_stored_again(
     hass: HomeAssistant, client: Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A clock 5 s fast: its batch is moved back on arrival, and by another amount when it is
-    sent again 10 s later; the readings are known again by the times they were sent with."""
+    sent again 2 s and 10 s later; the readings are known again by the times they were sent
+    with."""
     arrival = float(int(time.time()))
 
     def at(moment: float) -> None:
@@ -1642,6 +1658,9 @@ async def test_a_fast_clocks_batch_sent_again_is_not_stored_again(
     at(arrival)
     status, first = await post_json(client, body)
     assert (status, first["stored"], first["duplicates"]) == (200, 2, 0)
+    at(arrival + 2)  # 3 s ahead now: moved back by 3 s, not 5
+    status, again = await post_json(client, body)
+    assert (status, again["stored"], again["duplicates"]) == (200, 0, 2)
     at(arrival + 10)  # no reading ahead any more: this time none is moved back
     status, again = await post_json(client, body)
     assert (status, again["stored"], again["duplicates"]) == (200, 0, 2)
@@ -1660,6 +1679,48 @@ async def test_a_fast_clocks_batch_sent_again_is_not_stored_again(
     assert (status, again["stored"], again["duplicates"]) == (200, 0, 1)
     assert [(r.sent, r.time) for r in await stored(hass) if r.station_id == "7"] == [
         (arrival + 25, arrival + 20)
+    ]
+
+
+async def test_a_batch_stored_before_the_upgrade_is_known_after_it(
+    hass: HomeAssistant,
+    hass_client_no_auth: Callable[[], Awaitable[Client]],
+    hass_client: Callable[[], Awaitable[Client]],
+) -> None:
+    """Readings stored before schema v5 have no sent time: a batch stored then and sent again
+    after the upgrade is recognised by the time stored (the time sent, as no fast clock moved
+    it); the rows keep their ids, and the readings view shows no sent time for them."""
+    entry = webhook_entry()
+    base = hour_ago()
+    before = [(base + s, 100.0 + s) for s in range(0, 50, 10)]
+    with closing(sqlite3.connect(hass.config.path(STORE_FILENAME), isolation_level=None)) as db:
+        for migrate in store_module.MIGRATIONS[:4]:
+            migrate(db)
+        db.executemany(
+            "INSERT INTO meterlog (time, station_id, watts, price, entry) VALUES (?, ?, ?, ?, ?)",
+            [(t, "1", w, None, entry.entry_id) for t, w in before],
+        )
+        db.execute("PRAGMA user_version = 4")
+    coordinator = await setup_loaded(hass, entry, WebhookCoordinator)
+    assert (await async_get_store(hass)).schema_version == store_module.SCHEMA_VERSION == 5
+    station = coordinator.stations["1"]
+    assert station.meter.readings == len(before)  # replayed: no state saved after them
+
+    new = (base + 60, 7.0)
+    body = {"readings": [{"watts": w, "station_id": 1, "time": t} for t, w in [*before, new]]}
+    status, answer = await post_json(await hass_client_no_auth(), body)
+    assert (status, answer["stored"], answer["duplicates"]) == (200, 1, len(before))
+    assert station.meter.readings == len(before) + 1  # the old ones not applied again
+
+    response = await (await hass_client()).get(READINGS_VIEW_URL)
+    assert response.status == 200
+    rows = [
+        (r["id"], r["time"], r["watts"], r["sent"]) for r in (await response.json())["readings"]
+    ]
+    iso = [datetime.fromtimestamp(t, UTC).isoformat() for t, _ in [*before, new]]
+    assert rows == [(len(before) + 1, iso[-1], new[1], iso[-1])] + [
+        (index + 1, iso[index], watts, None)
+        for index, (_, watts) in reversed(list(enumerate(before)))
     ]
 
 

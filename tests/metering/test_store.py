@@ -323,10 +323,7 @@ def test_sent_time_lookup_uses_the_partial_index(tmp_path: Path) -> None:
         plan = " / ".join(
             row[3]
             for row in conn.execute(
-                "EXPLAIN QUERY PLAN SELECT sent, station_id, entry FROM meterlog "
-                "WHERE sent IN (?, ?) UNION ALL SELECT time, station_id, entry FROM meterlog "
-                "WHERE time IN (?, ?) AND sent IS NULL",
-                (1.0, 2.0, 1.0, 2.0),
+                "EXPLAIN QUERY PLAN " + store_module._stored_keys_sql(2), (1.0, 2.0, 1.0, 2.0)
             )
         )
     assert "meterlog_sent" in plan
@@ -544,7 +541,7 @@ def test_entry_readings_after_in_stored_order(store: MeterStore) -> None:
     )
     store.add_readings(
         [
-            MeterlogRow(130.0, "1", 3.0, 0.3, entry="A"),
+            MeterlogRow(130.0, "1", 3.0, 0.3, entry="A", sent=135.0),  # sent 5 s ahead
             MeterlogRow(125.0, "1", 99.0, entry="B"),  # another entry's station 1
             MeterlogRow(120.0, "2", 4.0, entry="A"),  # stored later, taken earlier
             MeterlogRow(5.0, "1", 5.0, entry="A"),  # older than ``since``
@@ -553,9 +550,9 @@ def test_entry_readings_after_in_stored_order(store: MeterStore) -> None:
     )
     store.add_readings([MeterlogRow(150.0, "3", 7.0, entry="B")])
     rows, last = store.entry_readings_after("A", mark, 50.0)
-    assert [(r.time, r.station_id, r.watts, r.price, r.entry) for r in rows] == [
-        (130.0, "1", 3.0, 0.3, "A"),
-        (120.0, "2", 4.0, None, "A"),
+    assert [(r.time, r.station_id, r.watts, r.price, r.entry, r.sent) for r in rows] == [
+        (130.0, "1", 3.0, 0.3, "A", 135.0),
+        (120.0, "2", 4.0, None, "A", None),
     ]
     assert last == store.query_readings(limit=1)[0].id == mark + 6
     assert store.entry_readings_after("A", last, 0.0) == ([], last)

@@ -648,16 +648,19 @@ def _stored_keys(
     keys: set[tuple[object, object, object]] = set()
     for first in range(0, len(times), _STORED_KEYS_CHUNK):
         chunk = list(times[first : first + _STORED_KEYS_CHUNK])
-        marks = ", ".join("?" * len(chunk))
-        keys.update(
-            conn.execute(
-                f"SELECT sent, station_id, entry FROM meterlog WHERE sent IN ({marks}) "  # noqa: S608
-                "UNION ALL SELECT time, station_id, entry FROM meterlog "
-                f"WHERE time IN ({marks}) AND sent IS NULL",
-                chunk + chunk,
-            )
-        )
+        keys.update(conn.execute(_stored_keys_sql(len(chunk)), chunk + chunk))
     return keys
+
+
+@lru_cache(maxsize=8)
+def _stored_keys_sql(count: int) -> str:
+    """The lookup of :func:`_stored_keys` for ``count`` times (bound twice: ``2 * count``)."""
+    marks = ", ".join("?" * count)
+    return (
+        f"SELECT sent, station_id, entry FROM meterlog WHERE sent IN ({marks}) "  # noqa: S608
+        "UNION ALL SELECT time, station_id, entry FROM meterlog "
+        f"WHERE time IN ({marks}) AND sent IS NULL"
+    )
 
 
 def _sent_key(params: Sequence[float | str | None], first: int) -> float | str | None:
