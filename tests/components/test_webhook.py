@@ -494,7 +494,11 @@ async def test_readings_view_pages_newest_first(
 
     # ``sent`` as the sensor sent it: null when taken on arrival, ahead when moved back
     ahead = float(int(time.time())) + 5
-    for body in ({"watts": 7, "station_id": 3}, {"watts": 8, "station_id": 4, "time": ahead}):
+    bodies: list[dict[str, float]] = [
+        {"watts": 7, "station_id": 3},
+        {"watts": 8, "station_id": 4, "time": ahead},
+    ]
+    for body in bodies:
         status, _ = await post_json(client, body)
         assert status == 200
     for station_id, sent in (("3", None), ("4", datetime.fromtimestamp(ahead, UTC).isoformat())):
