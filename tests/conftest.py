@@ -11,9 +11,11 @@ import pytest
 # thread then prints every statement between tests, hundreds of lines that hide real output.
 logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-if not SHARED.is_dir():  # a clone that is not beside ../shared
-    SHARED = Path(__file__).resolve().parents[1] / ".." / "shared"
+# ../shared beside the clone, or further up (a git worktree in a folder of worktrees).
+SHARED = next(
+    (p / "shared" for p in Path(__file__).resolve().parents[1:] if (p / "shared").is_dir()),
+    Path(__file__).resolve().parents[2] / "shared",
+)
 FIXTURES = SHARED / "fixtures"
 
 

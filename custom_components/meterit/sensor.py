@@ -37,6 +37,7 @@ from .homewizard import ExternalMeter, Measurement
 from .p1 import P1Coordinator
 from .powerhook import StationMeter
 from .prices import PriceCoordinator, PriceData, PriceEntity
+from .prices_tariff import TariffPeriodSensor
 from .webhook import StationEntity, WebhookCoordinator
 
 PARALLEL_UPDATES = 0  # push: nothing to poll
@@ -458,6 +459,7 @@ def price_sensors(coordinator: PriceCoordinator) -> list[SensorEntity]:
     ]
     if PriceKind.SURPLUS in coordinator.kinds:
         sensors.append(PriceSensor(coordinator, SURPLUS_SENSOR))
+    sensors.append(TariffPeriodSensor(coordinator))
     return sensors
 
 
