@@ -26,12 +26,12 @@ class TariffPeriodSensor(PriceEntity, SensorEntity):
     """The 2.0TD period in force (p1 peak, p2 flat, p3 valley) in the entry's region."""
 
     _attr_device_class = SensorDeviceClass.ENUM
-    _attr_options = [period.value for period in TariffPeriod]
     _attr_translation_key = TARIFF_PERIOD_KEY
 
     def __init__(self, coordinator: PriceCoordinator) -> None:
         """One per price entry."""
         super().__init__(coordinator, TARIFF_PERIOD_KEY)
+        self._attr_options = [period.value for period in TariffPeriod]
         self._unsub_change: CALLBACK_TYPE | None = None
 
     @property
