@@ -21,6 +21,7 @@ from .homewizard import CertificateError, HomeWizardError, UnauthorizedError
 from .metering import StoreError
 from .p1 import P1Coordinator, async_create_client
 from .prices import PriceCoordinator
+from .prices_cheapest import async_setup_cheapest_window_service
 from .services import async_setup_services
 from .webhook import WebhookCoordinator, async_setup_webhook_entry
 
@@ -36,6 +37,7 @@ PLATFORMS: dict[Source, list[Platform]] = {
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     """Register the integration's actions (once, for all entries)."""
     async_setup_services(hass)
+    async_setup_cheapest_window_service(hass)
     return True
 
 
