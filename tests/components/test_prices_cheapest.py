@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 from datetime import UTC, date, datetime, timedelta
-import json
 from pathlib import Path
 from typing import Any
 
@@ -17,15 +16,18 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from custom_components.meterit.const import DOMAIN
 from simulator.esios import FakeEsios
 
-from .conftest import prices_entry, shifted_indicator
-
-HOUR = timedelta(hours=1)
-PENINSULA = 8741
-# 2024-03-09 21:00 in Madrid: today's and (published at 20:15) tomorrow's prices are known.
-EVENING = datetime(2024, 3, 9, 20, 0, tzinfo=UTC)
-MIDNIGHT = datetime(2024, 3, 9, 23, 0, tzinfo=UTC)  # 2024-03-10 00:00 in Madrid
-
-type Prices = dict[datetime, float]
+from .cheapest_common import (
+    EVENING,
+    HOUR,
+    MIDNIGHT,
+    PENINSULA,
+    Prices,
+    brute as _brute,
+    load as _load,
+    peninsula as _peninsula,
+    tomorrow_payload,
+)
+from .conftest import prices_entry
 
 
 @pytest.fixture(autouse=True)
@@ -33,52 +35,10 @@ def _in_spain(madrid: None) -> None:
     """Every test here runs with Home Assistant in Europe/Madrid."""
 
 
-def _load(fixtures_dir: Path, name: str) -> Any:
-    return json.loads((fixtures_dir / "esios" / name).read_text())
-
-
-def _peninsula(payload: Any) -> Prices:
-    """Start (UTC) → €/kWh of the Península values of an indicator payload."""
-    return {
-        datetime.fromisoformat(v["datetime_utc"].replace("Z", "+00:00")): v["value"] / 1000
-        for v in payload["indicator"]["values"]
-        if v["geo_id"] == PENINSULA
-    }
-
-
-def _set(payload: Any, at: datetime, eur_mwh: float) -> None:
-    for value in payload["indicator"]["values"]:
-        if value["geo_id"] == PENINSULA and value["datetime_utc"].startswith(
-            at.strftime("%Y-%m-%dT%H:%M")
-        ):
-            value["value"] = eur_mwh
-
-
-def _brute(
-    prices: Prices, length: timedelta, first: datetime, last: datetime, step: timedelta
-) -> tuple[datetime, float]:
-    """Earliest cheapest start in [first, last - length] on multiples of ``step``, by minutes."""
-    minute = timedelta(minutes=1)
-    best: tuple[float, datetime] | None = None
-    start = first
-    while start + length <= last:
-        cost = 0.0
-        for m in range(int(length / minute)):
-            t = start + m * minute
-            cost += prices[max(k for k in prices if k <= t)]  # the period in force at t
-        if best is None or cost < best[0] - 1e-12:
-            best = (cost, start)
-        start += step
-    assert best is not None
-    return best[1], best[0] / (length / minute)
-
-
 @pytest.fixture
 def tomorrow(esios: FakeEsios, fixtures_dir: Path) -> Any:
-    """2024-03-10's consumer prices: the 9th's a day later, with a cheap first hour."""
-    payload = shifted_indicator(_load(fixtures_dir, "PRICES_ESIOS_1001_2024_03_09.json"), 1, 3.0)
-    _set(payload, MIDNIGHT, 1.0)  # 00:00-01:00 in Madrid
-    _set(payload, MIDNIGHT + HOUR, 500.0)  # 01:00-02:00
+    """2024-03-10's consumer prices (cheap at 00:00, dear at 01:00), served by the fake."""
+    payload = tomorrow_payload(fixtures_dir)
     esios.add_indicator(1001, date(2024, 3, 10), payload)
     return payload
 
