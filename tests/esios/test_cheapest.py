@@ -8,7 +8,7 @@ from fractions import Fraction
 from hypothesis import given, strategies as st
 import pytest
 
-from custom_components.meterit.esios import PricePeriod, Region, parse_indicator
+from custom_components.meterit.esios import PricePeriod, Region, parse_indicator, parse_public_file
 from custom_components.meterit.esios.cheapest import TIE, cheapest_block
 
 from .conftest import Loader
@@ -129,6 +129,23 @@ def test_on_the_25_hour_day(load: Loader) -> None:
     best = min(range(23), key=lambda i: (sum(p.price for p in day.periods[i : i + 3]), i))
     assert block.start == day.periods[best].start
     assert block.average == pytest.approx(sum(p.price for p in day.periods[best : best + 3]) / 3)
+
+
+def test_on_the_23_hour_day_across_the_missing_hour(load: Loader) -> None:
+    """2022-03-27: 02:00-03:00 does not exist; 01:00-04:00 local is two real hours."""
+    day = parse_public_file(
+        load("PVPC_CURV_DD_2022_03_27.json"), region=Region.PENINSULA, day=date(2022, 3, 27)
+    )
+    assert len(day.periods) == 23
+    for length in (2, 5):
+        block = cheapest_block(day.periods, length * HOUR, day.start, day.end, HOUR)
+        assert block is not None
+        assert block.end - block.start == length * HOUR
+        best = min(
+            range(24 - length), key=lambda i: (sum(p.price for p in day.periods[i : i + length]), i)
+        )
+        assert block.start == day.periods[best].start
+        assert len(block.periods) == length
 
 
 # ------------------------------------------------------------------------------ brute force
