@@ -112,7 +112,7 @@ async def _async_get_cheapest_window(call: ServiceCall) -> ServiceResponse:
     earliest = (
         _parse_bound(ATTR_EARLIEST_START, data[ATTR_EARLIEST_START], region)[0]
         if ATTR_EARLIEST_START in data
-        else dt_util.utcnow()
+        else dt_util.utcnow().replace(microsecond=0)  # a start to the second
     )
     latest = (
         _parse_bound(ATTR_LATEST_END, data[ATTR_LATEST_END], region)[0]

@@ -93,6 +93,19 @@ async def test_defaults_from_now_to_the_end_of_tomorrow(
     assert response["start"].endswith("+01:00")  # Home Assistant's time zone
 
 
+async def test_now_is_a_start_to_the_second(
+    hass: HomeAssistant, entry: MockConfigEntry, freezer: FrozenDateTimeFactory, known: Prices
+) -> None:
+    # Now is 21:00:30.5: the block starts at 21:00:30, the only start that ends by 23:00:31.
+    freezer.move_to(EVENING + timedelta(seconds=30.5))
+    response = await _cheapest(hass, duration="02:00", latest_end="2024-03-09 23:00:31")
+    assert response["start"] == "2024-03-09T21:00:30+01:00"
+    expected = (
+        known[EVENING] * 3570 + known[EVENING + HOUR] * 3600 + known[EVENING + 2 * HOUR] * 30
+    ) / 7200
+    assert response["average_price"] == pytest.approx(expected, abs=1e-6)
+
+
 async def test_a_block_across_midnight(
     hass: HomeAssistant, entry: MockConfigEntry, known: Prices
 ) -> None:
