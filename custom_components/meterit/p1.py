@@ -22,7 +22,6 @@ from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 from homeassistant.util import dt as dt_util
-from homewizard_energy.v2.cacert import CACERT as HOMEWIZARD_CA
 
 from .const import (
     CONF_IDENTIFIER,
@@ -43,6 +42,7 @@ from .homewizard import (
     ParsedMeasurement,
     UnauthorizedError,
     create_ssl_context,
+    homewizard_ca,
 )
 
 if TYPE_CHECKING:
@@ -94,7 +94,7 @@ def _parse_port(text: str) -> int:
 
 
 def _build_ssl_context(verify_identity: bool) -> ssl.SSLContext:
-    cadata = HOMEWIZARD_CA
+    cadata = homewizard_ca()
     if extra := os.environ.get(ENV_EXTRA_CA_FILE):
         cadata = cadata + "\n" + Path(extra).read_text(encoding="ascii")
     return create_ssl_context(cadata, verify_identity=verify_identity)

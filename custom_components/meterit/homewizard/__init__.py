@@ -26,7 +26,7 @@ from .models import (
     parse_ws_message,
 )
 from .stream import MeasurementStream
-from .tls import create_ssl_context
+from .tls import create_ssl_context, homewizard_ca
 
 __all__ = [
     "CertificateError",
@@ -48,6 +48,7 @@ __all__ = [
     "UnsupportedDeviceError",
     "WsMessage",
     "create_ssl_context",
+    "homewizard_ca",
     "parse_measurement",
     "parse_ws_message",
 ]

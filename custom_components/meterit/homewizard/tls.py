@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 import ssl
+from typing import Final
 
-from homewizard_energy.v2.cacert import CACERT
+__all__ = ["HOMEWIZARD_CA_FILE", "HOMEWIZARD_CA_SHA256", "create_ssl_context", "homewizard_ca"]
 
-__all__ = ["create_ssl_context"]
+#: HomeWizard's "Appliance Access CA" (self-signed, valid 2021-12-18 to 2031-12-16), as
+#: python-homewizard-energy 10.2.0 ships it (``homewizard_energy/v2/cacert.py``, Apache-2.0).
+HOMEWIZARD_CA_FILE: Final = Path(__file__).with_name("homewizard_ca.pem")
+#: SHA-256 of the CA certificate (DER); a test checks the file and the library's copy against it.
+HOMEWIZARD_CA_SHA256: Final = "4ec277e62033fae8bc373e3f2a976676d3f665683873f1ea8e3bdf78ac680003"
+
+
+def homewizard_ca() -> str:
+    """The PEM of HomeWizard's CA (blocking: reads the file shipped beside this module)."""
+    return HOMEWIZARD_CA_FILE.read_text(encoding="ascii")
 
 
 def create_ssl_context(
@@ -29,7 +40,7 @@ def create_ssl_context(
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     try:
-        context.load_verify_locations(cadata=CACERT if cadata is None else cadata)
+        context.load_verify_locations(cadata=homewizard_ca() if cadata is None else cadata)
     except (ssl.SSLError, ValueError) as err:
         raise ValueError(f"cadata: not a valid PEM CA certificate ({err})") from err
     # Like python-homewizard-energy: HomeWizard's CA is an X.509 v1 certificate, so the
