@@ -37,7 +37,10 @@ def test_manifest() -> None:
     assert manifest["version"] == project["version"]
     assert manifest["config_flow"] is True
     assert manifest["iot_class"] == "local_push"
-    assert manifest["zeroconf"] == ["_homewizard._tcp.local."]
+    # API v2 announcements of P1 meters only (Home Assistant lower-cases the value it matches)
+    assert manifest["zeroconf"] == [
+        {"type": "_homewizard._tcp.local.", "properties": {"product_type": "hwe-p1"}}
+    ]
     assert {"recorder", "webhook"} <= set(manifest["dependencies"])
     for requirement in manifest["requirements"]:
         assert ">=" in requirement, f"{requirement}: use a range, not a pin"
