@@ -34,7 +34,11 @@ async def test_home_assistant_starts_a_flow_only_for_p1_meters(
     """The manifest's matcher, as Home Assistant's zeroconf matches it, names the P1 meter."""
     matchers = [m for m in (await async_get_zeroconf(hass))[SERVICE] if m["domain"] == DOMAIN]
     assert matchers
-    props = {"api_version": "2.0.0", "serial": "5c2fafabcdef", "product_name": "P1 Meter"}
+    props: dict[str, str | None] = {
+        "api_version": "2.0.0",
+        "serial": "5c2fafabcdef",
+        "product_name": "P1 Meter",
+    }
     if product_type is not None:
         props["product_type"] = product_type
     matched = [m for m in matchers if _match_against_props(m.get("properties", {}), props)]
