@@ -20,6 +20,7 @@ from .history import ISSUE_COUNTER_RESET
 from .homewizard import CertificateError, HomeWizardError, UnauthorizedError
 from .metering import StoreError
 from .p1 import P1Coordinator, async_create_client
+from .p1_devices import async_remove_last_seen
 from .prices import PriceCoordinator
 from .prices_cheapest import async_setup_cheapest_window_service
 from .services import async_setup_services
@@ -152,20 +153,27 @@ async def async_unload_entry(hass: HomeAssistant, entry: MeteritConfigEntry) -> 
 async def async_remove_config_entry_device(
     hass: HomeAssistant, entry: MeteritConfigEntry, device_entry: dr.AnyDeviceEntry
 ) -> bool:
-    """Let the user delete the device of a power webhook station (its entities go with it).
+    """Let the user delete a power webhook station or an external meter not reported now.
 
-    The station leaves the webhook's live and saved state; if it posts again it comes back as a
-    new device. The P1 meter's devices and the PVPC device are refused: their entry provides
-    them as long as it is set up (like core's ``homewizard``, which offers no deletion either).
-    A webhook entry that is not loaded refuses too (its saved state is not open).
+    A station leaves the webhook's live and saved state; if it posts again it comes back as a
+    new device. A gas, water or heat meter of a P1 meter may go when the meter does not report
+    it now (one it reports again comes back as a new device). The P1 meter itself and the PVPC
+    device are refused: their entry provides them as long as it is set up. An entry that is not
+    loaded refuses too (what its source reports now is not known).
     """
     runtime = getattr(entry, "runtime_data", None)
-    if not isinstance(runtime, WebhookCoordinator) or not isinstance(device_entry, dr.DeviceEntry):
+    if not isinstance(device_entry, dr.DeviceEntry):
         return False
-    return runtime.async_remove_station(device_entry.identifiers)
+    if isinstance(runtime, P1Coordinator):
+        return runtime.devices.async_remove_device(device_entry.identifiers)
+    if isinstance(runtime, WebhookCoordinator):
+        return runtime.async_remove_station(device_entry.identifiers)
+    return False
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: MeteritConfigEntry) -> None:
-    """Delete what a removed entry leaves behind: its repair issues."""
+    """Delete what a removed entry leaves behind: its repair issues, its meters' last-seen."""
     for issue_id in (f"no_prices_{entry.entry_id}", f"{ISSUE_COUNTER_RESET}_{entry.entry_id}"):
         ir.async_delete_issue(hass, DOMAIN, issue_id)
+    if Source(entry.data.get(CONF_SOURCE, Source.P1)) is Source.P1:
+        await async_remove_last_seen(hass, entry.entry_id)

@@ -44,6 +44,7 @@ from .homewizard import (
     create_ssl_context,
     homewizard_ca,
 )
+from .p1_devices import ExternalDevices
 
 if TYPE_CHECKING:
     from .entry import MeteritConfigEntry
@@ -157,6 +158,7 @@ class P1Coordinator(DataUpdateCoordinator[P1Data]):
         self.stream: MeasurementStream | None = None
         self.stale_after = P1_STALE_AFTER
         self.pushes = 0
+        self.devices = ExternalDevices(hass, entry.entry_id, device.serial)
         # windows, store, statistics (history.py); a confirmed meter reset re-arms the guard
         self.history = MeterHistory(
             hass,
@@ -180,6 +182,9 @@ class P1Coordinator(DataUpdateCoordinator[P1Data]):
         # history first: it restores the last window state and fills the gap since then
         await self.history.async_start(self.data.measurement)
         entry.async_on_unload(self.history.async_stop)
+        await self.devices.async_start(self.data.measurement.external)
+        entry.async_on_unload(self.devices.async_track())
+        entry.async_on_unload(self.devices.async_stop)
         name, port = split_host_port(entry.data[CONF_HOST])
         self.stream = MeasurementStream(
             name,
@@ -219,6 +224,7 @@ class P1Coordinator(DataUpdateCoordinator[P1Data]):
         """Take one measurement push from the stream."""
         # windows first (no I/O): a confirmed meter reset re-arms the guard for this push
         self.history.async_add_measurement(parsed.measurement)
+        self.devices.async_seen(parsed.measurement.external)
         checked = self._guard.check(parsed.measurement, received_monotonic)
         self._report(checked.problems)
         self._last_push = received_monotonic

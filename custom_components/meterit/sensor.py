@@ -227,7 +227,7 @@ async def async_setup_entry(
             key = f"external_{meter.unique_id}"
             if key not in known and meter.unit in EXTERNAL_UNITS:
                 known.add(key)
-                new.append(P1ExternalSensor(coordinator, meter))
+                new.append(P1ExternalSensor(coordinator, meter, known.discard))
         if new:
             async_add_entities(new)
 
@@ -258,9 +258,13 @@ class P1ExternalSensor(P1Entity, SensorEntity):
     _attr_state_class = SensorStateClass.TOTAL_INCREASING
     _attr_name = None
 
-    def __init__(self, coordinator: P1Coordinator, meter: ExternalMeter) -> None:
+    def __init__(
+        self, coordinator: P1Coordinator, meter: ExternalMeter, on_remove: Callable[[str], None]
+    ) -> None:
         """Describe the external meter from its first report."""
-        super().__init__(coordinator, f"external_{meter.unique_id}")
+        self._key = f"external_{meter.unique_id}"
+        self._forget = on_remove
+        super().__init__(coordinator, self._key)
         self._meter_id = meter.unique_id
         unit_class, unit = EXTERNAL_UNITS[meter.unit or ""]
         self._attr_device_class = EXTERNAL_CLASSES.get(meter.type, unit_class)
@@ -275,6 +279,11 @@ class P1ExternalSensor(P1Entity, SensorEntity):
             ),
             serial_number=meter.unique_id,
         )
+
+    async def async_will_remove_from_hass(self) -> None:
+        """Its device was removed (or the entry unloads): a new report adds it again."""
+        self._forget(self._key)
+        await super().async_will_remove_from_hass()
 
     @property
     def native_value(self) -> float | None:
