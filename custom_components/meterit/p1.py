@@ -187,6 +187,7 @@ class P1Coordinator(DataUpdateCoordinator[P1Data]):
         entry.async_on_unload(self.devices.async_stop)
         name, port = split_host_port(entry.data[CONF_HOST])
         self.stream = MeasurementStream(
+            async_get_clientsession(self.hass),
             name,
             entry.data[CONF_TOKEN],
             port=port,

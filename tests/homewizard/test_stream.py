@@ -12,6 +12,7 @@ import math
 import ssl
 import time
 
+import aiohttp
 from aiohttp import web
 import pytest
 
@@ -51,6 +52,19 @@ class Recorder:
         return [parsed.measurement.power_w for parsed, _ in self.items]
 
 
+# The session of the running test (``stream_session``): streams run on a caller's session.
+_SESSIONS: list[aiohttp.ClientSession] = []
+
+
+@pytest.fixture(autouse=True)
+async def stream_session() -> AsyncIterator[aiohttp.ClientSession]:
+    """A client session for the test's streams, like Home Assistant's shared one."""
+    async with aiohttp.ClientSession() as http:
+        _SESSIONS.append(http)
+        yield http
+        _SESSIONS.remove(http)
+
+
 async def wait_until(predicate: Callable[[], bool], limit: float = 5.0) -> None:
     async with asyncio.timeout(limit):
         while not predicate():
@@ -74,6 +88,7 @@ def make_stream(
     }
     options.update(kwargs)
     return MeasurementStream(
+        _SESSIONS[-1],
         host,
         token,
         port=port,
@@ -548,15 +563,21 @@ async def test_internal_errors_are_contained(
     assert any("unexpected error" in r.getMessage() for r in caplog.records)
 
 
-async def test_send_identify_on_a_closed_socket(client_ssl: ssl.SSLContext) -> None:
-    from websockets.exceptions import ConnectionClosedError  # noqa: PLC0415
-
-    class Closed:
-        async def send(self, text: str) -> None:
-            raise ConnectionClosedError(None, None)
-
-    stream = make_stream("127.0.0.1", 1, "T", _CN, client_ssl, Recorder())
-    stream._ws = Closed()  # type: ignore[assignment]
+async def test_send_identify_on_a_closed_socket(
+    meter: FakeP1Meter,
+    token: str,
+    client_ssl: ssl.SSLContext,
+    stream_session: aiohttp.ClientSession,
+) -> None:
+    """A socket that closed before the stream noticed: identify is a clear error."""
+    stream = meter_stream(meter, token, client_ssl, Recorder())
+    ws = await stream_session.ws_connect(
+        f"wss://{meter.host}:{meter.port}/api/ws",
+        ssl=client_ssl,
+        server_hostname=meter.identifier,
+    )
+    await ws.close()
+    stream._ws = ws
     stream._connected = True
     with pytest.raises(ConnectionFailedError, match="closed"):
         await stream.send_identify()
@@ -580,3 +601,38 @@ async def test_distinct_warnings_are_bounded(
     reported = [m for m in warnings_of(caplog) if "reported an error" in m]
     assert len(reported) == 256  # the first 256 distinct texts; the rest at debug level
     assert reported[-1].endswith("e:255")
+
+
+async def test_the_stream_runs_on_the_callers_session(
+    meter: FakeP1Meter, token: str, client_ssl: ssl.SSLContext, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The upgrade goes through the session handed in (Home Assistant's shared one); the
+    token appears in no log line, at any level, of any library."""
+    caplog.set_level(logging.DEBUG)
+    upgrades: list[str] = []
+
+    async def on_request_start(
+        session: aiohttp.ClientSession, context: object, params: aiohttp.TraceRequestStartParams
+    ) -> None:
+        upgrades.append(f"{params.method} {params.url}")
+
+    trace = aiohttp.TraceConfig()
+    trace.on_request_start.append(on_request_start)
+    rec = Recorder()
+    async with aiohttp.ClientSession(trace_configs=[trace]) as http:
+        stream = MeasurementStream(
+            http,
+            meter.host,
+            token,
+            port=meter.port,
+            identifier=meter.identifier,
+            ssl_context=client_ssl,
+            on_measurement=rec.on_measurement,
+            on_connection=rec.on_connection,
+        )
+        async with running(stream):
+            await wait_until(lambda: rec.states == [True])
+            await meter.push({"power_w": 7})
+            await wait_until(lambda: 7.0 in rec.powers)
+    assert upgrades == [f"GET wss://{meter.host}:{meter.port}/api/ws"]
+    assert token not in caplog.text

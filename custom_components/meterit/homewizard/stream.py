@@ -15,6 +15,12 @@ by either of these rules, which the simulator implements the same way:
 Any other failure (timeout, refused, TLS, closed mid-handshake, silence longer than
 ``receive_timeout``) is logged once and retried. A certificate failure is retried too,
 since the meter may come back; ``last_error`` tells the caller what happened.
+
+The WebSocket runs on the caller's ``aiohttp.ClientSession`` (Home Assistant's shared one) with
+the device's own TLS context per connection, as the REST client does. No ping: the device pushes
+every second (every 10 s on DSMR 4), so ``receive_timeout`` finds a dead link; aiohttp's
+heartbeat also leaves a timer behind after close (aiohttp 3.14). The reconnect with backoff is
+this module's.
 """
 
 from __future__ import annotations
@@ -28,8 +34,8 @@ import ssl
 import time
 from typing import TYPE_CHECKING, Final
 
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
+import aiohttp
+from yarl import URL
 
 from .client import certificate_error
 from .errors import (
@@ -48,27 +54,22 @@ __all__ = ["MeasurementStream"]
 
 _LOGGER = logging.getLogger("custom_components.meterit.homewizard")
 
-_PING_INTERVAL: Final = 20.0
 _MAX_MESSAGE: Final = 1 << 20
 _STABLE_AFTER: Final = 60.0
 _UNAUTHORIZED_CLOSE_CODES: Final = frozenset({1008, 4001})
 _HTTP_UNAUTHORIZED: Final = 401
 _HTTP_NOT_FOUND: Final = 404
 _MAX_WARNED: Final = 256  # distinct warning keys remembered (device text can vary endlessly)
+_ABNORMAL_CLOSURE: Final = 1006  # no close frame (RFC 6455)
+_DATA: Final = frozenset({aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY})
 
 
-class _QuietFrames(logging.LoggerAdapter[logging.Logger]):
-    """Logger for ``websockets``: it logs every frame at debug level, the token included.
+class _ClosedError(Exception):
+    """The WebSocket closed (a close frame, an abort or a protocol error); ``code`` as sent."""
 
-    Debug is never enabled through this adapter, whatever the level of the logger.
-    """
-
-    def isEnabledFor(self, level: int) -> bool:  # noqa: N802 - logging API
-        """Refuse debug (frame dumps); defer to the logger for anything higher."""
-        return level > logging.DEBUG and self.logger.isEnabledFor(level)
-
-
-_WS_LOGGER: Final = _QuietFrames(logging.getLogger("custom_components.meterit.homewizard.ws"))
+    def __init__(self, code: int) -> None:
+        super().__init__(code)
+        self.code = code
 
 
 class _Phase(StrEnum):
@@ -83,6 +84,7 @@ class MeasurementStream:
 
     def __init__(
         self,
+        session: aiohttp.ClientSession,
         host: str,
         token: str,
         *,
@@ -98,6 +100,8 @@ class MeasurementStream:
     ) -> None:
         """Prepare the stream; nothing happens until ``run()`` is awaited.
 
+        The ``session`` belongs to the caller (Home Assistant's shared session).
+
         ``on_measurement(parsed, received_monotonic)`` is called synchronously for every
         valid ``measurement`` push; ``on_connection(True)`` once authorized and subscribed,
         ``on_connection(False)`` when an established stream drops (not on cancellation).
@@ -105,7 +109,9 @@ class MeasurementStream:
         bare = host.strip("[]")
         self.host = bare
         self.identifier = identifier
+        self._session = session
         self._uri = f"wss://{f'[{bare}]' if ':' in bare else bare}:{port}/api/ws"
+        self._url = URL.build(scheme="wss", host=bare, port=port, path="/api/ws")
         self._token = token
         self._ssl = ssl_context
         self._on_measurement = on_measurement
@@ -114,7 +120,7 @@ class MeasurementStream:
         self._receive_timeout = receive_timeout
         self._backoff_initial = backoff_initial
         self._backoff_max = backoff_max
-        self._ws: ClientConnection | None = None
+        self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._connected = False
         self._last_error: HomeWizardError | None = None
         self._phase = _Phase.CONNECTING
@@ -142,8 +148,8 @@ class MeasurementStream:
         if ws is None or not self._connected:
             raise ConnectionFailedError(f"{self.host}: the stream is not connected")
         try:
-            await ws.send(json.dumps({"type": "identify"}))
-        except ConnectionClosed as err:
+            await ws.send_str(json.dumps({"type": "identify"}))
+        except (aiohttp.ClientError, ConnectionError) as err:
             raise ConnectionFailedError(f"{self.host}: the stream closed") from err
 
     async def run(self) -> None:
@@ -200,35 +206,7 @@ class MeasurementStream:
 
     async def _connect_and_stream(self) -> None:
         self._phase = _Phase.CONNECTING
-        try:
-            ws = await connect(
-                self._uri,
-                ssl=self._ssl,
-                server_hostname=self.identifier,
-                open_timeout=self._open_timeout,
-                ping_interval=_PING_INTERVAL,
-                ping_timeout=_PING_INTERVAL,
-                close_timeout=min(self._open_timeout, 5.0),
-                max_size=_MAX_MESSAGE,
-                proxy=None,
-                compression=None,
-                logger=_WS_LOGGER,
-            )
-        except ssl.SSLError as err:
-            raise certificate_error(err, self.host, self.identifier) from err
-        except TimeoutError as err:
-            raise ConnectionFailedError(
-                f"no WebSocket handshake within {self._open_timeout:g} s"
-            ) from err
-        except InvalidStatus as err:
-            status = err.response.status_code
-            if status == _HTTP_UNAUTHORIZED:
-                raise UnauthorizedError("the device refused the WebSocket (HTTP 401)") from err
-            if status == _HTTP_NOT_FOUND:
-                raise UnsupportedDeviceError("the device has no /api/ws (HTTP 404)") from err
-            raise ConnectionFailedError(f"WebSocket upgrade refused (HTTP {status})") from err
-        except (InvalidHandshake, InvalidURI, OSError) as err:
-            raise ConnectionFailedError(f"{type(err).__name__}: {err}") from err
+        ws = await self._connect()
         self._ws = ws
         try:
             try:
@@ -247,23 +225,61 @@ class MeasurementStream:
                 _LOGGER.debug("%s: connected", self.host)
             self._notify_connection(True)
             await self._receive_loop(ws)
-        except ConnectionClosed as err:
-            code = err.rcvd.code if err.rcvd is not None else 1006
-            if self._phase is _Phase.AUTH_SENT and code in _UNAUTHORIZED_CLOSE_CODES:
+        except _ClosedError as err:
+            if self._phase is _Phase.AUTH_SENT and err.code in _UNAUTHORIZED_CLOSE_CODES:
                 raise UnauthorizedError(
-                    f"the device closed the WebSocket after authorization (code {code})"
+                    f"the device closed the WebSocket after authorization (code {err.code})"
                 ) from err
             raise ConnectionFailedError(
-                f"the device closed the WebSocket ({self._phase}, code {code})"
+                f"the device closed the WebSocket ({self._phase}, code {err.code})"
             ) from err
         finally:
             self._ws = None
             await ws.close()
 
-    async def _next(self, ws: ClientConnection) -> WsMessage:
+    async def _connect(self) -> aiohttp.ClientWebSocketResponse:
+        """Open the WebSocket (TLS with the device's CA and identity); map failures to ours."""
+        try:
+            async with asyncio.timeout(self._open_timeout):
+                return await self._session.ws_connect(
+                    self._url,
+                    ssl=self._ssl,
+                    server_hostname=self.identifier,
+                    timeout=aiohttp.ClientWSTimeout(ws_close=min(self._open_timeout, 5.0)),
+                    max_msg_size=_MAX_MESSAGE,
+                    autoclose=True,
+                    autoping=True,
+                )
+        except TimeoutError as err:
+            raise ConnectionFailedError(
+                f"no WebSocket handshake within {self._open_timeout:g} s"
+            ) from err
+        except aiohttp.WSServerHandshakeError as err:
+            if err.status == _HTTP_UNAUTHORIZED:
+                raise UnauthorizedError("the device refused the WebSocket (HTTP 401)") from err
+            if err.status == _HTTP_NOT_FOUND:
+                raise UnsupportedDeviceError("the device has no /api/ws (HTTP 404)") from err
+            raise ConnectionFailedError(f"WebSocket upgrade refused (HTTP {err.status})") from err
+        except (aiohttp.ClientSSLError, ssl.SSLError) as err:
+            raise certificate_error(err, self.host, self.identifier) from err
+        except (aiohttp.ClientError, OSError) as err:
+            raise ConnectionFailedError(f"{type(err).__name__}: {err}") from err
+
+    @staticmethod
+    async def _recv(ws: aiohttp.ClientWebSocketResponse) -> str | bytes:
+        """The next data frame; raise _ClosedError when the connection ends instead."""
+        message = await ws.receive()
+        if message.type in _DATA:
+            data: str | bytes = message.data
+            return data
+        if message.type is aiohttp.WSMsgType.CLOSE and isinstance(message.data, int):
+            raise _ClosedError(message.data)
+        raise _ClosedError(ws.close_code or _ABNORMAL_CLOSURE)
+
+    async def _next(self, ws: aiohttp.ClientWebSocketResponse) -> WsMessage:
         """Receive the next well-formed message, skipping (and logging) malformed ones."""
         while True:
-            raw = await ws.recv()
+            raw = await self._recv(ws)
             try:
                 return parse_ws_message(raw)
             except InvalidResponseError as err:
@@ -278,25 +294,32 @@ class MeasurementStream:
             raise UnauthorizedError(f"the device rejected the token ({text[:80]})")
         self._warn_once(f"error:{text[:80]}", "%s: the device reported an error: %s", text[:200])
 
-    async def _handshake(self, ws: ClientConnection) -> None:
+    async def _handshake(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         self._phase = _Phase.AWAITING_REQUEST
         while (message := await self._next(ws)).type != "authorization_requested":
             if message.type == "error":
                 self._check_error(message)
-        await ws.send(json.dumps({"type": "authorization", "data": self._token}))
+        await self._send(ws, {"type": "authorization", "data": self._token})
         self._phase = _Phase.AUTH_SENT
         while (message := await self._next(ws)).type != "authorized":
             if message.type == "error":
                 self._check_error(message)
-        await ws.send(json.dumps({"type": "subscribe", "data": "measurement"}))
+        await self._send(ws, {"type": "subscribe", "data": "measurement"})
 
-    async def _receive_loop(self, ws: ClientConnection) -> None:
+    @staticmethod
+    async def _send(ws: aiohttp.ClientWebSocketResponse, message: dict[str, str]) -> None:
+        try:
+            await ws.send_str(json.dumps(message))
+        except (aiohttp.ClientError, ConnectionError) as err:
+            raise _ClosedError(ws.close_code or _ABNORMAL_CLOSURE) from err
+
+    async def _receive_loop(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout(None) as deadline:
                 while True:
                     deadline.reschedule(loop.time() + self._receive_timeout)
-                    raw = await ws.recv()
+                    raw = await self._recv(ws)
                     self._handle(raw, time.monotonic())
         except TimeoutError as err:
             raise ConnectionFailedError(
