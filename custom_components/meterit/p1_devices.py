@@ -119,8 +119,9 @@ class ExternalDevices:
                 )
                 registry.async_update_device(device.id, remove_config_entry_id=self._entry_id)
                 del self._seen[unique_id]
+        keep = with_device | self.reported
         for unique_id, seen in list(self._seen.items()):  # no device: forget it once stale
-            if unique_id not in with_device | self.reported and now - seen >= self.stale_after:
+            if unique_id not in keep and now - seen >= self.stale_after:
                 del self._seen[unique_id]
         if self._seen != self._saved:
             self._schedule_save()

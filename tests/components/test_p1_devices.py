@@ -264,3 +264,20 @@ async def test_the_sweep_runs_on_its_interval(
     await hass.async_block_till_done()
     assert _device(hass, p1_setup, gas_id) is None
     assert _device(hass, p1_setup, water_id) is not None
+
+
+async def test_a_meter_without_a_device_is_forgotten_once_stale(
+    hass: HomeAssistant, meter: FakeP1Meter, p1_setup: MockConfigEntry, full: dict[str, Any]
+) -> None:
+    """A reported meter in a unit Meterit has no sensor for leaves no record behind."""
+    heat = {"unique_id": "heat-1", "type": "heat_meter", "value": 1.5, "unit": "kWh"}
+    with_heat = {**full, "external": [*full["external"], heat]}
+    await _report(hass, meter, p1_setup, with_heat)
+    assert _device(hass, p1_setup, "heat-1") is None
+    await _report(hass, meter, p1_setup, full)
+    devices = _coordinator(p1_setup).devices
+    last = devices.last_seen["heat-1"]
+    devices.async_sweep(last + STALE_AFTER - timedelta(minutes=1))
+    assert "heat-1" in devices.last_seen
+    devices.async_sweep(last + STALE_AFTER)
+    assert set(devices.last_seen) == set(_ids(full))
