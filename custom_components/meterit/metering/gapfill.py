@@ -228,15 +228,15 @@ class SyntheticRun(Sequence[Window]):
             index += self.size
         if not 0 <= index < self.size:
             raise IndexError(index)
-        start = self.first + index * self.resolution
-        end = start + self.resolution
-        imp, t1, t2, exp = self.shares
+        begin = self.first + index * self.resolution
+        end = begin + self.resolution
+        imp, _, _, exp = self.shares
         return synthetic_window(
             self.series,
             self.resolution,
-            start,
-            import_wh=None if imp is None else imp.between(start, end),
-            export_wh=None if exp is None else exp.between(start, end),
+            begin,
+            import_wh=None if imp is None else imp.between(begin, end),
+            export_wh=None if exp is None else exp.between(begin, end),
             counters=tuple(None if s is None else s.counter(end) for s in self.shares),  # type: ignore[arg-type]
         )
 
