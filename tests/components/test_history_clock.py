@@ -1,4 +1,4 @@
-"""The live path (fake P1 meter) when Home Assistant's clock jumps: no energy lost or doubled."""
+"""The live path (fake P1 meter) when time jumps: the clock either way, or a 100-day outage."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from .test_history import (
     hour_stats,
     push,
     start,
+    stop,
     stored,
     wh,
 )
@@ -29,6 +30,7 @@ from .test_history import (
 T0 = datetime(2026, 6, 21, 10, 0, 10, tzinfo=UTC).timestamp()
 MINUTE = 60.0
 HOUR = 3600.0
+DAY = 86_400.0
 
 
 @pytest.fixture
@@ -132,3 +134,33 @@ async def test_a_clock_jump_keeps_the_counters_energy_in_windows_and_statistics(
             if w.start >= hour_end
         )
         assert round(rows[-1]["sum"] * 1000) + later == total
+
+
+async def test_a_hundred_day_outage_keeps_every_watt_hour(
+    hass: HomeAssistant,
+    meter: FakeP1Meter,
+    clock: Clock,
+    entry: MockConfigEntry,
+) -> None:
+    entry.add_to_hass(hass)
+    await start(hass, entry)
+    counters = Counters()
+    await pushes(hass, clock, entry, meter, counters, [T0 + 10, T0 + 20])
+    await stop(hass, entry)
+    clock.t = T0 + 100 * DAY
+    counters.imp += 960_000  # 9.6 kWh a day while Home Assistant was off
+    meter.measurement = {**meter.measurement, **counters.step()}
+    await start(hass, entry)  # its REST reading closes the gap
+    end = clock.t + 600
+    await pushes(hass, clock, entry, meter, counters, [clock.t + 10, end])
+    await fire(hass, clock, end + 400)
+
+    windows = await stored(hass, 300, T0 - HOUR, end + HOUR)
+    assert len(windows) >= 100 * 288
+    imported = counters.imp - round(IMPORT0 * 1000)
+    assert sum(wh(w.energy_import_kwh or 0.0) for w in windows) == imported
+    rows = (await hour_stats(hass, T0 - HOUR, end))[IMPORT_ID]
+    assert len(rows) >= 100 * 24
+    hour_end = rows[-1]["start"] + 3600
+    later = sum(wh(w.energy_import_kwh or 0.0) for w in windows if w.start >= hour_end)
+    assert round(rows[-1]["sum"] * 1000) + later == imported
