@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import ClassVar
 
 from hypothesis import given, strategies as st
 import pytest
@@ -17,7 +18,7 @@ from custom_components.meterit.metering import (
     WindowAggregator,
     hourly_statistics,
 )
-from custom_components.meterit.metering.gapfill import WindowBatch
+from custom_components.meterit.metering.gapfill import SyntheticRun, WindowBatch
 from custom_components.meterit.metering.timeline import Closed, Timeline
 
 from .helpers import Meter, wh
@@ -29,11 +30,21 @@ MINUTE = 60.0
 HOUR = 3600.0
 
 
+@pytest.fixture(autouse=True)
+def close_stores() -> Iterator[None]:
+    yield
+    while Pipeline.opened:
+        Pipeline.opened.pop().close()
+
+
 class Pipeline:
     """Readings -> Timeline -> MeterStore, as the live path does it (state with every write)."""
 
+    opened: ClassVar[list[MeterStore]] = []
+
     def __init__(self, path: Path) -> None:
         self.store = MeterStore(path)
+        self.opened.append(self.store)
         self.timeline = Timeline(WindowAggregator(SERIES))
         self.first: Reading | None = None
         self.last: Reading | None = None
@@ -248,11 +259,20 @@ def test_no_clock_jump_loses_or_adds_energy(
     assert_energy_kept(p, (300,))
 
 
-def test_windows_of_a_lazy_run_compare_as_a_list() -> None:
+def test_windows_of_a_batch_read_as_a_list() -> None:
+    run = SyntheticRun(SERIES, 300, 300.0, 2, (None, None, None, None))
+    batch = WindowBatch([Window(SERIES, 300, 0.0, 300.0), run, Window(SERIES, 300, 900.0, 1200.0)])
+    assert [w.start for w in batch] == [0.0, 300.0, 600.0, 900.0]
+    assert [batch[k].start for k in range(4)] == [0.0, 300.0, 600.0, 900.0]
+    assert batch[-2] == run[1] == run[-1]
+    assert [w.start for w in batch[1:3]] == [300.0, 600.0]
+    assert "SyntheticRun" in repr(batch)
+    with pytest.raises(IndexError):
+        run[2]
     batch = WindowBatch([Window(SERIES, 300, 0.0, 300.0)])
     assert batch == [Window(SERIES, 300, 0.0, 300.0)]
     assert batch != []
-    assert batch != "x"
+    assert batch != 5
     assert batch[-1] == batch[0] == batch[:1][0]
     with pytest.raises(IndexError):
         batch[1]

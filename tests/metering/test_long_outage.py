@@ -34,12 +34,13 @@ def close_and_store(store: MeterStore, days: float) -> tuple[WindowBatch, int]:
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
+        store.close()
     return closed, peak
 
 
 def test_a_hundred_day_outage_keeps_its_energy_in_the_store(tmp_path: Path) -> None:
-    store = MeterStore(tmp_path / "store.db")
-    closed, _ = close_and_store(store, 100)
+    closed, _ = close_and_store(MeterStore(tmp_path / "store.db"), 100)
+    store = MeterStore(tmp_path / "store.db")  # what is on disk
     before, after = outage(100)
     windows = store.query_windows("p1", 300, T - 300, after.t + 3600)
     assert len(windows) == 100 * 288 + 1
@@ -54,6 +55,7 @@ def test_a_hundred_day_outage_keeps_its_energy_in_the_store(tmp_path: Path) -> N
     assert windows[-2].import_kwh <= after.import_kwh
     assert [w.start for w in windows] == [windows[0].start + 300 * k for k in range(len(windows))]
     assert any(isinstance(part, SyntheticRun) for part in closed.parts)
+    store.close()
 
 
 def test_the_memory_of_a_gap_does_not_grow_with_its_length(tmp_path: Path) -> None:
