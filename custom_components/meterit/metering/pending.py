@@ -43,11 +43,13 @@ class PendingWindows:
         """
         windows.extend(self.windows)
         merges.extend(self.merges)
-        self.windows = _recent(windows, now - SHORT_RETENTION_S)
-        self.merges = _recent(merges, now - SHORT_RETENTION_S)
+        self.windows = keep_recent(windows, now)
+        self.merges = keep_recent(merges, now)
 
 
-def _recent(batch: WindowBatch, since: float) -> WindowBatch:
+def keep_recent(batch: WindowBatch, now: float) -> WindowBatch:
+    """``batch`` without the short windows the store would purge at ``now`` (5 min and up: all)."""
+    since = now - SHORT_RETENTION_S
     out = WindowBatch()
     for part in batch.parts:
         if part.resolution >= RESOLUTION_5MIN:
