@@ -19,7 +19,8 @@ A :class:`MeterHistory` adapts ``metering`` to Home Assistant for one series (a 
   that was replaced or reset: a new counter segment starts (no energy across it) and a repair
   issue says what happened; a single glitch is ignored (that counter is dropped from the reading);
 * Home Assistant's clock going back (NTP) by more than :data:`CLOCK_BACK_TOLERANCE` closes the
-  open windows and restarts the windows' time base from the new time (counters kept);
+  open windows and goes on at the new time (counters kept); until the clock is past the
+  windows already closed, new windows are added to the stored ones (``metering.timeline``);
 * a store that cannot be opened or written raises a repair issue; the windows and the sensors
   keep working from memory.
 
@@ -34,7 +35,7 @@ positive as import and negative as export, in window rows and hourly rows alike.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 import csv
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta, tzinfo
@@ -69,7 +70,10 @@ from .metering import (
     hourly_statistics,
     read_hwlogger_db,
 )
+from .metering.gapfill import WindowBatch
+from .metering.pending import PendingWindows
 from .metering.statistics import window_energy
+from .metering.timeline import Closed, Timeline
 from .statistics import STATISTICS_RESOLUTION, StatisticsImporter
 from .storage import STORE_FILENAME, async_get_store
 
@@ -87,8 +91,6 @@ CLOCK_BACK_TOLERANCE: Final = 60.0
 TIMER_INTERVAL: Final = timedelta(seconds=10)
 SAVE_INTERVAL: Final = timedelta(minutes=1)
 PURGE_INTERVAL: Final = timedelta(hours=1)
-MAX_PENDING: Final = 20_000
-"""Closed windows kept in memory while the store cannot be written (about 2 days)."""
 
 ISSUE_STORE_UNUSABLE: Final = "store_unusable"
 ISSUE_STORE_UNWRITABLE: Final = "store_unwritable"
@@ -224,6 +226,7 @@ class MeterHistory:
         self.series = series
         self.object_id = object_id
         self.aggregator = WindowAggregator(series, RESOLUTIONS, MAX_WEIGHT)
+        self.timeline = Timeline(self.aggregator, tolerance=CLOCK_BACK_TOLERANCE)
         self.store: MeterStore | None = None
         self.statistics: StatisticsImporter | None = None
         self.latest: Window | None = None
@@ -231,7 +234,7 @@ class MeterHistory:
         self.windows_written = 0
         self._on_counter_reset = on_counter_reset
         self._listeners: list[CALLBACK_TYPE] = []
-        self._pending: list[Window] = []
+        self._pending = PendingWindows()
         self._save_requested = False
         self._writer: asyncio.Task[None] | None = None
         self._failing = False
@@ -304,7 +307,7 @@ class MeterHistory:
         if snapshot is None:
             return
         try:
-            self.aggregator.restore(snapshot)
+            self.timeline.restore(snapshot)
         except InvalidSnapshotError as err:
             LOGGER.warning("%s: saved window state unusable, starting afresh: %s", self.title, err)
             return
@@ -318,7 +321,7 @@ class MeterHistory:
 
     def _snapshot(self) -> dict[str, JsonValue]:
         """The aggregator's snapshot and where the counters come from (None: not known)."""
-        snapshot = self.aggregator.snapshot()
+        snapshot = self.timeline.snapshot()
         snapshot["counter_sources"] = [source.base for source in self._sources]
         return snapshot
 
@@ -375,10 +378,10 @@ class MeterHistory:
     def async_add(self, reading: Reading) -> None:
         """Add a reading to the windows; closed windows are queued for the store."""
         aggregator = self.aggregator
-        base = aggregator.time_base
-        if base is not None and reading.t < base - CLOCK_BACK_TOLERANCE:
-            self._clock_went_back(base, reading.t)
-        closed = aggregator.add(self._confirm_counters(reading))
+        jump = self.timeline.check(reading.t)
+        if jump.jumped_back is not None:
+            self._clock_went_back(jump, reading.t)
+        closed = self.timeline.add(self._confirm_counters(reading))
         if closed:
             self._closed(closed)
         if events := aggregator.pop_events():
@@ -388,19 +391,19 @@ class MeterHistory:
                 self._on_counter_reset()
 
     @callback
-    def _clock_went_back(self, base: float, t: float) -> None:
-        """Close the open windows and take readings from ``t`` on (counters stay continuous)."""
+    def _clock_went_back(self, closed: Closed, t: float) -> None:
+        """The open windows closed; readings go on from ``t`` (counters stay continuous)."""
         log = LOGGER.debug if self._clock_back_logged else LOGGER.warning
         self._clock_back_logged = True
         log(
-            "%s: Home Assistant's clock went back by %.0f s; the open windows are closed and "
-            "the history continues from %s",
+            "%s: Home Assistant's clock went back by %.0f s; the history continues from %s, "
+            "adding to the windows already stored there",
             self.title,
-            base - t,
+            closed.jumped_back,
             _local_iso(t),
         )
         self._complete_until = min(self._complete_until, t)
-        if closed := self.aggregator.restart_time():
+        if closed:
             self._closed(closed)
         self._after_clock_back = True  # the next window is the latest, though it starts earlier
 
@@ -427,16 +430,16 @@ class MeterHistory:
         return False
 
     @callback
-    def _closed(self, windows: Sequence[Window]) -> None:
+    def _closed(self, closed: Closed) -> None:
         latest = None if self._after_clock_back else self.latest
-        for window in windows:
-            if window.resolution == STATISTICS_RESOLUTION and (
-                latest is None or window.start >= latest.start
-            ):
-                latest = window
-        self._pending.extend(windows)
-        if len(self._pending) > MAX_PENDING:
-            del self._pending[: len(self._pending) - MAX_PENDING]
+        for batch in (closed.windows, closed.merges):
+            for part in batch.parts:
+                window = part if isinstance(part, Window) else part[-1]  # a run: its newest
+                if window.resolution == STATISTICS_RESOLUTION and (
+                    latest is None or window.start >= latest.start
+                ):
+                    latest = window
+        self._pending.add(closed)
         self._request_write()
         if latest is not None and latest is not self.latest:
             self._after_clock_back = False
@@ -478,22 +481,24 @@ class MeterHistory:
                 or self._save_requested
                 or (statistics is not None and statistics.due(self._complete_until))
             ):
-                batch, self._pending = self._pending, []
-                snapshot = self._snapshot() if self._save_requested else None
+                batch, merges = self._pending.take()
+                # the snapshot goes with every batch: a restart never takes a window twice
+                snapshot = self._snapshot()
                 self._save_requested = False
                 try:
-                    await self.hass.async_add_executor_job(self._write, store, batch, snapshot)
+                    await self.hass.async_add_executor_job(
+                        self._write, store, batch, merges, snapshot
+                    )
                 except StoreError as err:
-                    self._pending[:0] = batch
-                    del self._pending[: max(0, len(self._pending) - MAX_PENDING)]
-                    if snapshot is not None:
-                        self._save_requested = True
+                    self._pending.put_back(batch, merges, clock())
+                    self._save_requested = True
                     self._store_failed(err)
                     return
                 self._store_ok()
-                self.windows_written += len(batch)
+                self.windows_written += len(batch) + len(merges)
                 if statistics is not None:
                     self._mark(statistics, batch)
+                    self._mark(statistics, merges)
                     if statistics.due(self._complete_until):
                         try:
                             await statistics.async_import(self._complete_until)
@@ -504,25 +509,30 @@ class MeterHistory:
             self._writer = None
 
     def _write(
-        self, store: MeterStore, windows: list[Window], snapshot: dict[str, JsonValue] | None
+        self,
+        store: MeterStore,
+        windows: WindowBatch,
+        merges: WindowBatch,
+        snapshot: dict[str, JsonValue],
     ) -> None:
-        """Executor: windows first, then the snapshot that follows them."""
-        if windows:
-            try:
-                store.write_windows(windows)
-            except InvalidRecordError as err:  # pragma: no cover - windows come from metering
-                LOGGER.error("%s: windows not stored (bad field): %s", self.title, err)
-        if snapshot is not None:
-            store.save_state(self.state_key, snapshot)
+        """Executor: windows, merges and the snapshot that follows them, in one transaction."""
+        state = (self.state_key, snapshot)
+        try:
+            store.write_windows(windows, merge=merges, state=state)
+        except InvalidRecordError as err:  # pragma: no cover - windows come from metering
+            LOGGER.error("%s: windows not stored (bad field): %s", self.title, err)
+            store.save_state(*state)
 
-    def _mark(self, statistics: StatisticsImporter, windows: list[Window]) -> None:
+    def _mark(self, statistics: StatisticsImporter, windows: WindowBatch) -> None:
         first: float | None = None
         now = clock()  # windows closed before the clock went back end in the future
-        for window in windows:
-            if window.resolution == STATISTICS_RESOLUTION:
-                if first is None or window.start < first:
-                    first = window.start
-                self._complete_until = max(self._complete_until, min(window.end, now))
+        for part in windows.parts:
+            if part.resolution == STATISTICS_RESOLUTION:
+                start = part.start if isinstance(part, Window) else part.first
+                end = part.end if isinstance(part, Window) else part[-1].end
+                if first is None or start < first:
+                    first = start
+                self._complete_until = max(self._complete_until, min(end, now))
         if first is not None:
             statistics.mark(first)
 
@@ -535,7 +545,7 @@ class MeterHistory:
             return
         t = clock()
         last = self.aggregator.last_time
-        if last is not None and t - last >= MAX_WEIGHT and (closed := self.aggregator.flush(t)):
+        if last is not None and t - last >= MAX_WEIGHT and (closed := self.timeline.flush(t)):
             self._closed(closed)
 
     @callback

@@ -90,6 +90,8 @@ from .metering import (
     prepare_reading,
     prepare_readings,
 )
+from .metering.gapfill import WindowBatch
+from .metering.pending import keep_recent
 from .powerhook import (
     DEFAULT_MAX_PAST,
     MAX_BODY_BYTES,
@@ -128,7 +130,6 @@ ROUND_INTERVAL: float = 0.002
 """Write rounds start at most this often (s): under load one commit carries more requests, which
 costs the writer thread less; a request that finds the writer idle long enough never waits for
 it. Tests set it to 0 (its own test sets it back)."""
-MAX_PENDING_WINDOWS: Final = 20_000
 MAX_CACHED_ANSWERS: Final = 64
 MAX_CACHED_REMOTES: Final = 256
 """Remote addresses whose local-only check is kept (the cache is emptied when full)."""
@@ -363,7 +364,7 @@ class WebhookCoordinator(DataUpdateCoordinator[Mapping[str, Station]]):
         self.rejected = 0
         self._now_answers: dict[float | None, bytes] = {}
         self._pending: list[_Request] = []
-        self._windows: list[Window] = []
+        self._windows = WindowBatch()
         self._worker = SerialWorker(f"{DOMAIN} webhook writer")
         self._round_running = False
         self._closed = False
@@ -636,7 +637,7 @@ class WebhookCoordinator(DataUpdateCoordinator[Mapping[str, Station]]):
         """
         rows, last_id = self.store.entry_readings_after(self._entry_id, after_id, since)
         stations = self._stations
-        windows: list[Window] = []
+        windows = WindowBatch()
         applied = skipped = 0
         for row in rows:
             t, watts, price = row.time, row.watts, row.price
@@ -960,7 +961,7 @@ class WebhookCoordinator(DataUpdateCoordinator[Mapping[str, Station]]):
         self._cancel_round_timer()
         self._last_round = now
         batch, self._pending = self._pending, []
-        windows, self._windows = self._windows, []
+        windows, self._windows = self._windows, WindowBatch()
         self._hold_windows = False
         self._worker.submit(partial(self._write_round, batch, windows))
         self._round_running = True
@@ -977,7 +978,7 @@ class WebhookCoordinator(DataUpdateCoordinator[Mapping[str, Station]]):
             self._round_timer.cancel()
             self._round_timer = None
 
-    def _write_round(self, batch: list[_Request], windows: list[Window]) -> None:
+    def _write_round(self, batch: list[_Request], windows: WindowBatch) -> None:
         """Writer thread: write one round, then hand its outcome to the event loop."""
         try:
             outcome = self._write(batch, windows)
@@ -988,7 +989,7 @@ class WebhookCoordinator(DataUpdateCoordinator[Mapping[str, Station]]):
         except RuntimeError:  # the event loop is closed: Home Assistant is gone
             return
 
-    def _write(self, batch: list[_Request], windows: list[Window]) -> _Outcome:
+    def _write(self, batch: list[_Request], windows: WindowBatch) -> _Outcome:
         """Writer thread: readings (their failure fails the requests), then windows (it does not).
 
         Once the readings are committed nothing can fail the requests any more: whatever goes
@@ -1020,7 +1021,7 @@ class WebhookCoordinator(DataUpdateCoordinator[Mapping[str, Station]]):
         )
 
     @callback
-    def _round_done(self, batch: list[_Request], windows: list[Window], outcome: _Outcome) -> None:
+    def _round_done(self, batch: list[_Request], windows: WindowBatch, outcome: _Outcome) -> None:
         """Apply what was stored, answer the requests, settle the windows, start the next round.
 
         The readings the round stored go to the stations at once, in the order stored (a
@@ -1100,7 +1101,7 @@ class WebhookCoordinator(DataUpdateCoordinator[Mapping[str, Station]]):
             await self._idle.wait()
 
     @callback
-    def _windows_done(self, windows: list[Window], outcome: _Outcome) -> None:
+    def _windows_done(self, windows: WindowBatch, outcome: _Outcome) -> None:
         if outcome.windows_written:
             self._windows_stored(windows)
             if self._windows_failing:
@@ -1125,9 +1126,10 @@ class WebhookCoordinator(DataUpdateCoordinator[Mapping[str, Station]]):
             LOGGER.warning(
                 "Power webhook %s: windows not stored, retrying: %s", self.config_entry.title, error
             )
-        # The readings behind them are stored (a window lost for good loses no reading); the
-        # backlog is bounded.
-        self._windows = (windows + self._windows)[-MAX_PENDING_WINDOWS:]
+        # kept until stored (a long outage's gap windows are lazy runs); only 30-s windows the
+        # store would purge anyway are dropped
+        windows.extend(self._windows)
+        self._windows = keep_recent(windows, time.time())
         self._hold_windows = True
 
     # ------------------------------------------------------------------ live state
@@ -1235,7 +1237,7 @@ class _Replay:
 
     readings: int
     skipped: int
-    windows: list[Window]
+    windows: WindowBatch
     last_id: int
 
 

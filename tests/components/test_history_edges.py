@@ -33,6 +33,7 @@ from custom_components.meterit.metering import (
     StoreCorruptError,
     StoreError,
     StoreUnavailableError,
+    WindowAggregator,
 )
 from custom_components.meterit.storage import async_get_store
 
@@ -175,7 +176,7 @@ async def test_bad_measurement_is_logged_once(
     await history.async_stop()
 
 
-async def test_store_failures_keep_windows_and_raise_issue(
+async def test_store_failures_keep_every_window_and_raise_issue(
     hass: HomeAssistant,
     entry: MockConfigEntry,
     clock: Clock,
@@ -184,12 +185,11 @@ async def test_store_failures_keep_windows_and_raise_issue(
     history = await make(hass, entry)
     store = history.store
     assert store is not None
-    monkeypatch.setattr(history_module, "MAX_PENDING", 3)
 
     def broken(*args: object, **kwargs: object) -> Any:
         raise StoreUnavailableError("read-only")
 
-    monkeypatch.setattr(store, "save_state", broken)
+    monkeypatch.setattr(store, "write_windows", broken)
     monkeypatch.setattr(store, "purge", broken)
     history.async_add(reading(T0))
     history._async_save()
@@ -197,15 +197,26 @@ async def test_store_failures_keep_windows_and_raise_issue(
     assert ir.async_get(hass).async_get_issue(DOMAIN, "store_unwritable") is not None
     assert history._save_requested  # the snapshot is retried
     await history._async_purge()
-    monkeypatch.setattr(store, "write_windows", broken)
-    history.async_add(reading(T0 + 3600))  # closes 1 + many synthetic windows: trimmed
+    history.async_add(reading(T0 + 3600))  # closes 1 + many synthetic windows: all kept
+    history._async_save()
     await hass.async_block_till_done()
-    assert len(history._pending) == 3
+    expected = WindowAggregator("x", history_module.RESOLUTIONS, history_module.MAX_WEIGHT)
+    expected.add(reading(T0))
+    closed = expected.add(reading(T0 + 3600))
+    assert len(history._pending) == len(closed) > 100
     monkeypatch.undo()
     history._async_save()
     await hass.async_block_till_done()
-    assert history._pending == []
+    assert len(history._pending) == 0
     assert ir.async_get(hass).async_get_issue(DOMAIN, "store_unwritable") is None
+    stored = [
+        w
+        for res in history_module.RESOLUTIONS
+        for w in await hass.async_add_executor_job(
+            store.query_windows, history.series, res, T0 - 300, T0 + 3600
+        )
+    ]
+    assert len(stored) == len(closed)
     await history.async_stop()
     history._async_save()  # stopped: nothing
     history._async_tick()

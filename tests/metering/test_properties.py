@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from custom_components.meterit.metering import (
     MeterStore,
     Reading,
+    Window,
     WindowAggregator,
     hourly_statistics,
 )
@@ -185,7 +186,7 @@ def test_snapshot_restore_split_anywhere(readings: list[Reading], data: st.DataO
     split = data.draw(st.integers(0, len(readings)))
     _, whole = run(readings)
     first = WindowAggregator("s")
-    out = []
+    out: list[Window] = []
     for r in readings[:split]:
         out += first.add(r)
     second = WindowAggregator("s")

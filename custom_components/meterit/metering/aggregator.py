@@ -32,7 +32,7 @@ from collections.abc import Mapping
 from math import ceil, isfinite
 
 from .errors import InvalidSnapshotError
-from .gapfill import spread, synthetic_window
+from .gapfill import Share, SyntheticRun, WindowBatch
 from .models import CounterReset, JsonValue, Reading, Window
 
 SNAPSHOT_VERSION = 1
@@ -344,14 +344,14 @@ class WindowAggregator:
         else:
             raise ValueError(f"counter must be 'import' or 'export', got {counter!r}")
 
-    def restart_time(self) -> list[Window]:
+    def restart_time(self) -> WindowBatch:
         """Close every open window now and take the next reading at any time (the clock jumped).
 
         The last reading of each window weighs until the window's end (at most ``max_weight``).
         The counters are kept, so the step to the next reading is still energy (without a
         bound: the time between is unknown); nothing is gap-filled across the jump.
         """
-        out: list[Window] = []
+        out = WindowBatch()
         for index, res in enumerate(self.resolutions):
             acc = self._open[index]
             if acc is not None:
@@ -370,7 +370,7 @@ class WindowAggregator:
 
     # ------------------------------------------------------------------ streaming
 
-    def add(self, reading: Reading) -> list[Window]:
+    def add(self, reading: Reading) -> WindowBatch:
         """Add one reading; return the windows that closed because of it."""
         t = reading.t
         prev = self._prev
@@ -381,13 +381,13 @@ class WindowAggregator:
                     self._duplicates += 1
                 else:
                     self._out_of_order += 1
-                return []
+                return WindowBatch()
             weight = min(t - last_t, self.max_weight)
         else:
             last_t = weight = 0.0
         if t < self._watermark:
             self._out_of_order += 1
-            return []
+            return WindowBatch()
 
         # counter differences since the previous known counter (None: unknown or reset)
         d_imp: int | None = None
@@ -422,7 +422,7 @@ class WindowAggregator:
         if value is not None:
             self._t2 = round(value * 1000.0)
 
-        out: list[Window] = []
+        out = WindowBatch()
         opened = self._open
         for index, res in enumerate(self.resolutions):
             acc = opened[index]
@@ -474,9 +474,15 @@ class WindowAggregator:
         d_imp: int | None,
         d_exp: int | None,
         before: tuple[int | None, int | None, int | None, int | None],
-        out: list[Window],
+        out: WindowBatch,
     ) -> None:
-        """Spread the counter differences of a silence ``[last_t, t]`` and emit gap windows."""
+        """Spread the counter differences of a silence ``[last_t, t]`` and emit gap windows.
+
+        Intervals: ``[gap_start, end_a]`` (tail of the open window), ``[end_a, kept_from]``
+        (no window kept: a horizon), the missing windows (one lazy run) and ``[start_b, t]``
+        (head of the new window). Each share is the difference of cumulative shares, so they
+        add up exactly to the measured difference.
+        """
         end_a = (last_t // res) * res + res
         start_b = new.start
         gap_start = last_t if acc is not None else end_a
@@ -484,63 +490,34 @@ class WindowAggregator:
         horizon = self._horizon.get(res)
         if horizon is not None and t - horizon > end_a:
             kept_from = min(start_b, end_a + ceil((t - horizon - end_a) / res) * res)
-        # intervals: [gap_start, end_a] (tail of the open window), [end_a, kept_from] (dropped),
-        # one per kept missing window, [start_b, t] (head of the new window)
-        cuts: list[float] = []
-        if acc is not None:
-            cuts.append(end_a)
-        if kept_from > end_a:
-            cuts.append(kept_from)
-        first_kept = len(cuts)
-        n_kept = round((start_b - kept_from) / res)
-        cuts.extend(kept_from + (k + 1) * res for k in range(n_kept))
-
         deltas = (d_imp, _diff(before[1], self._t1), _diff(before[2], self._t2), d_exp)
-        shares = [None if d is None else spread(d, gap_start, t, cuts) for d in deltas]
-        imp_shares, exp_shares = shares[0], shares[3]
+        shares = tuple(
+            None if d is None else Share(d, gap_start, t, base)
+            for d, base in zip(deltas, before, strict=True)
+        )
+        imp, exp = shares[0], shares[3]
         if acc is not None:
-            if imp_shares is not None:
-                acc.wh_imp += imp_shares[0]
+            if imp is not None:
+                acc.wh_imp += imp.until(end_a)
                 acc.has_imp = True
-            if exp_shares is not None:
-                acc.wh_exp += exp_shares[0]
+            if exp is not None:
+                acc.wh_exp += exp.until(end_a)
                 acc.has_exp = True
             out.append(acc.close(self.series, res))
-        # running interpolated counters up to the first kept window
-        running: list[int | None] = []
-        for base, share in zip(before, shares, strict=True):
-            if base is None or share is None:
-                running.append(None)
-            else:
-                running.append(base + sum(share[:first_kept]))
-        for k in range(n_kept):
-            i = first_kept + k
-            for c, share in enumerate(shares):
-                value = running[c]
-                if value is not None and share is not None:
-                    running[c] = value + share[i]
-            out.append(
-                synthetic_window(
-                    self.series,
-                    res,
-                    kept_from + k * res,
-                    import_wh=None if imp_shares is None else imp_shares[i],
-                    export_wh=None if exp_shares is None else exp_shares[i],
-                    counters=(running[0], running[1], running[2], running[3]),
-                )
-            )
-        if imp_shares is not None:
-            new.wh_imp = imp_shares[-1]
+        count = round((start_b - kept_from) / res)
+        out.append(SyntheticRun(self.series, res, kept_from, count, shares))  # type: ignore[arg-type]
+        if imp is not None:
+            new.wh_imp = imp.total - imp.until(start_b)
             new.has_imp = True
-        if exp_shares is not None:
-            new.wh_exp = exp_shares[-1]
+        if exp is not None:
+            new.wh_exp = exp.total - exp.until(start_b)
             new.has_exp = True
 
-    def flush(self, now: float) -> list[Window]:
+    def flush(self, now: float) -> WindowBatch:
         """Close and return the open windows whose end is at or before ``now``."""
         if not isfinite(now):
             raise ValueError(f"flush needs a finite time, got {now!r}")
-        out: list[Window] = []
+        out = WindowBatch()
         for index, res in enumerate(self.resolutions):
             acc = self._open[index]
             if acc is not None and acc.end <= now:

@@ -21,8 +21,9 @@ Rules (used by :class:`~.aggregator.WindowAggregator` and :func:`fill_missing_wi
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import replace
-from math import floor
+from dataclasses import dataclass, replace
+from math import ceil, floor
+from typing import overload
 
 from .errors import InvalidWindowsError
 from .models import Window
@@ -165,3 +166,153 @@ def fill_missing_windows(windows: Iterable[Window]) -> Iterator[Window]:
             energy_export_kwh=None if exp_shares is None else exp_shares[-1] / 1000.0,
         )
         previous = window
+
+
+@dataclass(slots=True, frozen=True)
+class Share:
+    """One counter's difference across a gap, spread by duration: ``total`` Wh over ``[t0, t1]``.
+
+    ``base`` is the counter (Wh) at ``t0`` (None: not known, no interpolated counter).
+    """
+
+    total: int
+    t0: float
+    t1: float
+    base: int | None = None
+
+    def until(self, x: float) -> int:
+        """The cumulative share of ``[t0, x]`` (the same rounding as :func:`spread`)."""
+        return round(self.total * (x - self.t0) / (self.t1 - self.t0))
+
+    def between(self, a: float, b: float) -> int:
+        """The share of ``[a, b]``: shares of adjacent intervals add up exactly."""
+        return self.until(b) - self.until(a)
+
+    def counter(self, x: float) -> int | None:
+        """The interpolated counter at ``x``."""
+        return None if self.base is None else self.base + self.until(x)
+
+
+@dataclass(slots=True, frozen=True)
+class SyntheticRun(Sequence[Window]):
+    """``size`` consecutive synthetic windows from ``first``, made only when read (lazy).
+
+    A long outage is a few numbers, not one window object per 5 minutes. ``shares`` are the
+    import, tariff 1, tariff 2 and export differences across the gap (None: no such counter).
+    """
+
+    series: str
+    resolution: int
+    first: float
+    size: int
+    shares: tuple[Share | None, Share | None, Share | None, Share | None]
+
+    def __len__(self) -> int:
+        return self.size
+
+    @overload
+    def __getitem__(self, index: int) -> Window: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Window]: ...
+    def __getitem__(self, index: int | slice) -> Window | Sequence[Window]:
+        if isinstance(index, slice):
+            start, stop, step = index.indices(self.size)
+            if step != 1:
+                return [self[k] for k in range(start, stop, step)]
+            return replace(
+                self,
+                first=self.first + start * self.resolution,
+                size=max(0, stop - start),
+            )
+        if index < 0:
+            index += self.size
+        if not 0 <= index < self.size:
+            raise IndexError(index)
+        begin = self.first + index * self.resolution
+        end = begin + self.resolution
+        imp, _, _, exp = self.shares
+        return synthetic_window(
+            self.series,
+            self.resolution,
+            begin,
+            import_wh=None if imp is None else imp.between(begin, end),
+            export_wh=None if exp is None else exp.between(begin, end),
+            counters=tuple(None if s is None else s.counter(end) for s in self.shares),  # type: ignore[arg-type]
+        )
+
+    def __iter__(self) -> Iterator[Window]:
+        for index in range(self.size):
+            yield self[index]
+
+    def split(self, at: float) -> tuple[SyntheticRun, SyntheticRun]:
+        """The windows that start before ``at`` and the others."""
+        k = min(self.size, max(0, ceil((at - self.first) / self.resolution)))
+        return replace(self, size=k), replace(
+            self, first=self.first + k * self.resolution, size=self.size - k
+        )
+
+
+class WindowBatch(Sequence[Window]):
+    """Closed windows, in order: single windows and lazy :class:`SyntheticRun` parts."""
+
+    __slots__ = ("_len", "parts")
+
+    def __init__(self, parts: Iterable[Window | SyntheticRun] = ()) -> None:
+        self.parts: list[Window | SyntheticRun] = []
+        self._len = 0
+        for part in parts:
+            self.append(part)
+
+    def append(self, part: Window | SyntheticRun) -> None:
+        """Add a window or a run (an empty run is left out)."""
+        size = 1 if isinstance(part, Window) else len(part)
+        if size:
+            self.parts.append(part)
+            self._len += size
+
+    def extend(self, other: WindowBatch) -> None:
+        """Add the parts of another batch."""
+        for part in other.parts:
+            self.append(part)
+
+    def __len__(self) -> int:
+        return self._len
+
+    @overload
+    def __getitem__(self, index: int) -> Window: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Window]: ...
+    def __getitem__(self, index: int | slice) -> Window | Sequence[Window]:
+        if isinstance(index, slice):
+            return list(self)[index]
+        if index < 0:
+            index += self._len
+        if not 0 <= index < self._len:
+            raise IndexError(index)
+        for part in self.parts:
+            if isinstance(part, Window):
+                if index == 0:
+                    return part
+                index -= 1
+            elif index < len(part):
+                return part[index]
+            else:
+                index -= len(part)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def __iter__(self) -> Iterator[Window]:
+        for part in self.parts:
+            if isinstance(part, Window):
+                yield part
+            else:
+                yield from part
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence):
+            return NotImplemented
+        return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"WindowBatch({self.parts!r})"

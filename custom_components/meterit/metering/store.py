@@ -30,6 +30,7 @@ from .errors import (
     StoreUnavailableError,
     StoreVersionError,
 )
+from .merge import merge_window
 from .models import WINDOW_FIELDS, JsonValue, Window
 
 SHORT_RETENTION_S = 86_400.0
@@ -132,6 +133,15 @@ _UPSERT_WINDOW = (
     )
     # a synthetic window never replaces a real one
     + " WHERE excluded.reading_count > 0 OR windows.reading_count = 0"
+)
+_REPLACE_WINDOW = _UPSERT_WINDOW.rsplit(" WHERE ", 1)[0]
+_SELECT_WINDOW = (
+    f"SELECT {_COLUMN_LIST} FROM windows "  # noqa: S608
+    "WHERE series = ? AND resolution = ? AND start = ?"
+)
+_SAVE_STATE = (
+    "INSERT INTO state (key, value) VALUES (?, ?) "
+    "ON CONFLICT (key) DO UPDATE SET value = excluded.value"
 )
 _SELECT_WINDOWS = (
     f"SELECT {_COLUMN_LIST} FROM windows "  # noqa: S608
@@ -286,21 +296,39 @@ class MeterStore:
 
     # ------------------------------------------------------------------ windows
 
-    def write_windows(self, windows: Sequence[Window], *, replace: bool = True) -> int:
+    def write_windows(
+        self,
+        windows: Iterable[Window],
+        *,
+        replace: bool = True,
+        merge: Iterable[Window] = (),
+        state: tuple[str, Mapping[str, JsonValue]] | None = None,
+    ) -> int:
         """Upsert windows by ``(series, resolution, start)`` in one transaction.
 
         A real window replaces a synthetic one; a synthetic one never replaces a real one. With
         ``replace=False`` (imports) only missing windows are added and synthetic ones replaced
-        by real ones: a window already stored from readings is never changed. Returns the
-        number of windows inserted or changed.
+        by real ones: a window already stored from readings is never changed. ``merge``
+        windows are added to the window stored at their key (:func:`~.merge.merge_window`;
+        after the clock went back), and ``state`` (key, value) is saved in the same
+        transaction: the windows and the state that follows them are stored together or not
+        at all. Windows are streamed (a lazy run of many windows is never a list). Returns
+        the number of windows inserted or changed.
         """
-        rows = [_window_row(w) for w in windows]
-        for row in rows:
-            _check_window(row)
+        value = None if state is None else _state_json(state)
         with self._writing() as conn:
             before = conn.total_changes
-            conn.executemany(_UPSERT_WINDOW if replace else _INSERT_MISSING_WINDOW, rows)
-            return conn.total_changes - before
+            conn.executemany(_UPSERT_WINDOW if replace else _INSERT_MISSING_WINDOW, _rows(windows))
+            for window in merge:
+                stored = conn.execute(_SELECT_WINDOW, window.key).fetchone()
+                merged = window if stored is None else merge_window(Window(*stored), window)
+                row = _window_row(merged)
+                _check_window(row)
+                conn.execute(_REPLACE_WINDOW, row)
+            changed = conn.total_changes - before
+            if state is not None:
+                conn.execute(_SAVE_STATE, (state[0], value))
+            return changed
 
     def query_windows(self, series: str, resolution: int, start: float, end: float) -> list[Window]:
         """Windows of a series and resolution with ``start <= window.start < end``, in order."""
@@ -371,18 +399,9 @@ class MeterStore:
 
     def save_state(self, key: str, value: Mapping[str, JsonValue]) -> None:
         """Store a JSON-serialisable dict (e.g. an aggregator snapshot) under ``key``."""
-        if not key:
-            raise InvalidRecordError("state key must be a non-empty string")
-        try:
-            text = json.dumps(value, allow_nan=False, separators=(",", ":"))
-        except (TypeError, ValueError) as err:
-            raise InvalidRecordError(f"state {key!r} is not JSON-serialisable: {err}") from None
+        text = _state_json((key, value))
         with self._writing() as conn:
-            conn.execute(
-                "INSERT INTO state (key, value) VALUES (?, ?) "
-                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                (key, text),
-            )
+            conn.execute(_SAVE_STATE, (key, text))
 
     def load_state(self, key: str) -> dict[str, JsonValue] | None:
         """The dict saved under ``key``, or None (also when the stored text is unusable)."""
@@ -606,6 +625,24 @@ def _translate(err: sqlite3.Error, what: str) -> StoreCorruptError | StoreUnavai
 
 def _finite(value: object) -> bool:
     return not isinstance(value, bool) and isinstance(value, (int, float)) and isfinite(value)
+
+
+def _state_json(state: tuple[str, Mapping[str, JsonValue]]) -> str:
+    key, value = state
+    if not key:
+        raise InvalidRecordError("state key must be a non-empty string")
+    try:
+        return json.dumps(value, allow_nan=False, separators=(",", ":"))
+    except (TypeError, ValueError) as err:
+        raise InvalidRecordError(f"state {key!r} is not JSON-serialisable: {err}") from None
+
+
+def _rows(windows: Iterable[Window]) -> Iterator[tuple[object, ...]]:
+    """Checked rows, one at a time (a bad one raises: the transaction is rolled back)."""
+    for window in windows:
+        row = _window_row(window)
+        _check_window(row)
+        yield row
 
 
 def _check_window(row: tuple[object, ...]) -> None:
