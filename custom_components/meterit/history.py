@@ -37,7 +37,7 @@ import asyncio
 from collections.abc import Callable, Mapping, Sequence
 import csv
 from dataclasses import dataclass, replace
-from datetime import date, datetime, time, timedelta, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from enum import StrEnum
 from functools import partial
 from http import HTTPStatus
@@ -1094,7 +1094,7 @@ async def async_import_hwlogger(
         hass.config.is_allowed_path,
         raw_path.strip(),
         history.series,
-        dt_util.get_default_time_zone(),
+        UTC,  # hwLogger's daemon writes naive UTC (datetime.utcnow()), not local time
     )
     added = await hass.async_add_executor_job(partial(store.write_windows, windows, replace=False))
     hours = 0
