@@ -131,6 +131,4 @@ async def test_import_places_hwlogger_rows_at_their_utc_time(
     assert [w.end for w in windows] == ends
     assert all(w.reading_count == 300 for w in windows)
     # every block's 25 Wh after the first, whose previous counter is unknown
-    assert sum(w.energy_import_kwh or 0 for w in windows) == pytest.approx(
-        (blocks - 1) * 0.025
-    )
+    assert sum(w.energy_import_kwh or 0 for w in windows) == pytest.approx((blocks - 1) * 0.025)
