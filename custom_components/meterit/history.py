@@ -70,6 +70,7 @@ from .metering import (
     read_hwlogger_db,
 )
 from .metering.statistics import window_energy
+from .repairs import entry_issue_id
 from .statistics import STATISTICS_RESOLUTION, StatisticsImporter
 from .storage import STORE_FILENAME, async_get_store
 
@@ -268,7 +269,7 @@ class MeterHistory:
             )
             self._issue(ISSUE_STORE_UNUSABLE, ir.IssueSeverity.ERROR, error=str(err))
         else:
-            ir.async_delete_issue(hass, DOMAIN, ISSUE_STORE_UNUSABLE)
+            ir.async_delete_issue(hass, DOMAIN, self._issue_id(ISSUE_STORE_UNUSABLE))
             self.statistics = StatisticsImporter(
                 hass, self.store, self.series, self.object_id, self.title
             )
@@ -558,13 +559,15 @@ class MeterHistory:
 
     # ------------------------------------------------------------------ repair issues
 
-    def _issue(
-        self, key: str, severity: ir.IssueSeverity, issue_id: str | None = None, **ph: str
-    ) -> None:
+    def _issue_id(self, key: str) -> str:
+        """Issues are per entry: each names its entry, and goes when the entry is removed."""
+        return entry_issue_id(key, self.entry.entry_id)
+
+    def _issue(self, key: str, severity: ir.IssueSeverity, **ph: str) -> None:
         ir.async_create_issue(
             self.hass,
             DOMAIN,
-            issue_id or key,
+            self._issue_id(key),
             is_fixable=False,
             severity=severity,
             translation_key=key,
@@ -585,7 +588,7 @@ class MeterHistory:
         if self._failing:
             self._failing = False
             LOGGER.info("%s: history is stored again", self.title)
-            ir.async_delete_issue(self.hass, DOMAIN, ISSUE_STORE_UNWRITABLE)
+            ir.async_delete_issue(self.hass, DOMAIN, self._issue_id(ISSUE_STORE_UNWRITABLE))
 
     @callback
     def _counter_reset_issue(self, counter: str, before: float, after: float, at: float) -> None:
@@ -600,7 +603,6 @@ class MeterHistory:
         self._issue(
             ISSUE_COUNTER_RESET,
             ir.IssueSeverity.WARNING,
-            issue_id=f"{ISSUE_COUNTER_RESET}_{self.entry.entry_id}",
             counter=counter,
             before=f"{before:.3f}",
             after=f"{after:.3f}",

@@ -194,7 +194,9 @@ async def test_store_failures_keep_windows_and_raise_issue(
     history.async_add(reading(T0))
     history._async_save()
     await hass.async_block_till_done()
-    assert ir.async_get(hass).async_get_issue(DOMAIN, "store_unwritable") is not None
+    assert (
+        ir.async_get(hass).async_get_issue(DOMAIN, f"store_unwritable_{entry.entry_id}") is not None
+    )
     assert history._save_requested  # the snapshot is retried
     await history._async_purge()
     monkeypatch.setattr(store, "write_windows", broken)
@@ -205,7 +207,7 @@ async def test_store_failures_keep_windows_and_raise_issue(
     history._async_save()
     await hass.async_block_till_done()
     assert history._pending == []
-    assert ir.async_get(hass).async_get_issue(DOMAIN, "store_unwritable") is None
+    assert ir.async_get(hass).async_get_issue(DOMAIN, f"store_unwritable_{entry.entry_id}") is None
     await history.async_stop()
     history._async_save()  # stopped: nothing
     history._async_tick()
@@ -224,7 +226,9 @@ async def test_unreadable_state_and_statistics_failure(
     monkeypatch.setattr(store, "window_range", broken)
     monkeypatch.setattr(store, "energy_before", broken)
     history = await make(hass, entry)
-    assert ir.async_get(hass).async_get_issue(DOMAIN, "store_unwritable") is not None
+    assert (
+        ir.async_get(hass).async_get_issue(DOMAIN, f"store_unwritable_{entry.entry_id}") is not None
+    )
     history.async_add(reading(T0))
     history.async_add(reading(T0 + 3 * 3600))  # gap: complete hours are due, import fails
     await hass.async_block_till_done()
