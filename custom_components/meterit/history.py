@@ -803,10 +803,8 @@ def history_source_of_device(hass: HomeAssistant, device_id: object) -> HistoryS
         raise HistoryArgumentError(
             "device", "history_unknown_device", "no such device", device=device_id[:64]
         )
-    for entry_id in device.config_entries:
-        entry = hass.config_entries.async_get_entry(entry_id)
-        if entry is None or entry.domain != DOMAIN:
-            continue
+    entry = hass.config_entries.async_get_entry(device.config_entry_id)
+    if entry is not None and entry.domain == DOMAIN:
         runtime = getattr(entry, "runtime_data", None)
         history = getattr(runtime, "history", None)
         if isinstance(history, MeterHistory):
