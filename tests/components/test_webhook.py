@@ -345,7 +345,12 @@ async def test_batch_with_past_times_and_pvpc_prices(
 
 
 REJECTED: list[tuple[str, bytes, dict[str, str], str]] = [
-    ("no content type", b'{"watts": 1, "station_id": 1}', {}, "content-type"),
+    (
+        "octet-stream",
+        b'{"watts": 1, "station_id": 1}',
+        {"Content-Type": "application/octet-stream"},
+        "content-type",
+    ),
     (
         "form body",
         b"watts=1&station_id=1",
