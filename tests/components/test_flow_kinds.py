@@ -245,6 +245,39 @@ async def test_pasted_token_of_an_energy_socket_is_not_a_p1_meter(
     assert result["reason"] == "not_a_p1_meter"
 
 
+async def test_pasted_token_to_a_v1_only_device_is_unsupported(
+    hass: HomeAssistant, socket_enabled: None, test_ca: Any, trust_test_ca: None
+) -> None:
+    async with FakeP1Meter(ca=test_ca, api_version="1.0.0") as old:
+        token = old.issue_token("hwlogger")
+        flow_id = await _start_p1_token(hass)
+        result = await hass.config_entries.flow.async_configure(
+            flow_id, {CONF_HOST: f"127.0.0.1:{old.port}", CONF_TOKEN: token}
+        )
+    assert result["errors"] == {"base": "unsupported_device"}
+    assert await translated(hass, result)
+
+
+async def test_press_form_shown_again_does_not_register_again(
+    hass: HomeAssistant, meter: FakeP1Meter
+) -> None:
+    """The press form asked for again without a submit: the form, no second registration."""
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"next_step_id": "p1"}
+    )
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_HOST: f"127.0.0.1:{meter.port}"}
+    )
+    assert result["step_id"] == "authorize"
+    meter.press_button()  # pressed, but nothing was submitted: no token may be taken
+    result = await hass.config_entries.flow.async_configure(result["flow_id"])
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "authorize"
+    assert result["errors"] == {}
+    assert meter.tokens == frozenset()
+
+
 # ------------------------------------------------------------------------- aborts have texts
 
 
