@@ -439,6 +439,8 @@ def test_icons_and_repairs() -> None:
 def test_docs_gold() -> None:
     done("docs-troubleshooting")
     assert "## Troubleshooting" in README
+    done("docs-known-limitations")
+    assert "## Known limitations" in README
     done("docs-data-update")
     for how in ("local push", "cloud polling"):
         assert how in README.lower()
