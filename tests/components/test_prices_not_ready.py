@@ -5,15 +5,16 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from freezegun.api import FrozenDateTimeFactory
-from homeassistant.config_entries import ConfigEntryState
+from homeassistant.config_entries import ConfigEntryDisabler, ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ServiceValidationError
+from homeassistant.setup import async_setup_component
 import pytest
 
 from custom_components.meterit.const import DOMAIN
 from simulator.esios import FakeEsios, Fault
 
-from .conftest import prices_entry
+from .conftest import prices_entry, webhook_entry
 
 
 @pytest.fixture(autouse=True)
@@ -62,5 +63,19 @@ async def test_other_region_retrying_still_means_none_for_this_one(
     with pytest.raises(ServiceValidationError) as caught:
         await hass.services.async_call(
             DOMAIN, "get_prices", {"region": "canarias"}, blocking=True, return_response=True
+        )
+    assert caught.value.translation_key == "no_price_entry"
+
+
+async def test_other_kinds_and_disabled_price_entries_are_not_named(hass: HomeAssistant) -> None:
+    """A webhook entry, or a price entry the user disabled: still 'add one' (nothing to wait for)."""
+    webhook_entry().add_to_hass(hass)
+    disabled = prices_entry()
+    disabled.add_to_hass(hass)
+    await hass.config_entries.async_set_disabled_by(disabled.entry_id, ConfigEntryDisabler.USER)
+    assert await async_setup_component(hass, DOMAIN, {})
+    with pytest.raises(ServiceValidationError) as caught:
+        await hass.services.async_call(
+            DOMAIN, "get_prices", {}, blocking=True, return_response=True
         )
     assert caught.value.translation_key == "no_price_entry"
