@@ -5,24 +5,20 @@ from __future__ import annotations
 from homeassistant.const import CONF_HOST, CONF_TOKEN, Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryNotReady
-from homeassistant.helpers import (
-    config_validation as cv,
-    device_registry as dr,
-    issue_registry as ir,
-)
+from homeassistant.helpers import config_validation as cv, device_registry as dr
 from homeassistant.helpers.typing import ConfigType
 
 from .const import CONF_IDENTIFIER, CONF_SOURCE, DOMAIN, Source
 from .entity import p1_device_info
 from .entry import MeteritConfigEntry
 from .esios import EsiosAuthError, EsiosError
-from .history import ISSUE_COUNTER_RESET
 from .homewizard import CertificateError, HomeWizardError, UnauthorizedError
 from .metering import StoreError
 from .p1 import P1Coordinator, async_create_client
 from .p1_devices import async_remove_last_seen
 from .prices import PriceCoordinator
 from .prices_cheapest import async_setup_cheapest_window_service
+from .repairs import async_delete_entry_issues
 from .services import async_setup_services
 from .webhook import WebhookCoordinator, async_setup_webhook_entry
 
@@ -173,7 +169,6 @@ async def async_remove_config_entry_device(
 
 async def async_remove_entry(hass: HomeAssistant, entry: MeteritConfigEntry) -> None:
     """Delete what a removed entry leaves behind: its repair issues, its meters' last-seen."""
-    for issue_id in (f"no_prices_{entry.entry_id}", f"{ISSUE_COUNTER_RESET}_{entry.entry_id}"):
-        ir.async_delete_issue(hass, DOMAIN, issue_id)
+    async_delete_entry_issues(hass, entry.entry_id)
     if Source(entry.data.get(CONF_SOURCE, Source.P1)) is Source.P1:
         await async_remove_last_seen(hass, entry.entry_id)

@@ -39,6 +39,8 @@ from .const import (
     Source,
 )
 from .esios import EsiosAuthError, EsiosError, Region
+from .flow_p1_token import P1TokenFlowMixin
+from .flow_reconfigure import ReconfigureFlowMixin
 from .homewizard import (
     CertificateError,
     DeviceInfo,
@@ -85,7 +87,7 @@ async def _async_guard[T](call: Callable[[], Awaitable[T]], errors: dict[str, st
     return None
 
 
-class MeteritConfigFlow(ConfigFlow, domain=DOMAIN):
+class MeteritConfigFlow(P1TokenFlowMixin, ReconfigureFlowMixin, ConfigFlow, domain=DOMAIN):
     """Add a source: a P1 meter (more sources join the menu)."""
 
     VERSION = 1
@@ -99,7 +101,9 @@ class MeteritConfigFlow(ConfigFlow, domain=DOMAIN):
 
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Let the user pick what to add."""
-        return self.async_show_menu(step_id="user", menu_options=["p1", "prices", "webhook"])
+        return self.async_show_menu(
+            step_id="user", menu_options=["p1", "p1_token", "prices", "webhook"]
+        )
 
     async def async_step_p1(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Ask for the meter's host and check that it speaks API v2."""
@@ -258,6 +262,8 @@ class MeteritConfigFlow(ConfigFlow, domain=DOMAIN):
     ) -> ConfigFlowResult:
         """Change the host of a meter; it must still be the same meter."""
         entry = self._get_reconfigure_entry()
+        if entry.data.get(CONF_SOURCE, Source.P1) != Source.P1:
+            return await self._async_reconfigure_other()
         errors: dict[str, str] = {}
         if user_input is not None:
             host = user_input[CONF_HOST].strip()

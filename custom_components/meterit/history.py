@@ -38,7 +38,7 @@ import asyncio
 from collections.abc import Callable, Mapping
 import csv
 from dataclasses import dataclass, replace
-from datetime import date, datetime, time, timedelta, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from enum import StrEnum
 from functools import partial
 from http import HTTPStatus
@@ -74,6 +74,7 @@ from .metering.gapfill import WindowBatch
 from .metering.pending import PendingWindows
 from .metering.statistics import window_energy
 from .metering.timeline import Closed, Timeline
+from .repairs import entry_issue_id
 from .statistics import STATISTICS_RESOLUTION, StatisticsImporter
 from .storage import STORE_FILENAME, async_get_store
 
@@ -271,7 +272,7 @@ class MeterHistory:
             )
             self._issue(ISSUE_STORE_UNUSABLE, ir.IssueSeverity.ERROR, error=str(err))
         else:
-            ir.async_delete_issue(hass, DOMAIN, ISSUE_STORE_UNUSABLE)
+            ir.async_delete_issue(hass, DOMAIN, self._issue_id(ISSUE_STORE_UNUSABLE))
             self.statistics = StatisticsImporter(
                 hass, self.store, self.series, self.object_id, self.title
             )
@@ -568,13 +569,15 @@ class MeterHistory:
 
     # ------------------------------------------------------------------ repair issues
 
-    def _issue(
-        self, key: str, severity: ir.IssueSeverity, issue_id: str | None = None, **ph: str
-    ) -> None:
+    def _issue_id(self, key: str) -> str:
+        """Issues are per entry: each names its entry, and goes when the entry is removed."""
+        return entry_issue_id(key, self.entry.entry_id)
+
+    def _issue(self, key: str, severity: ir.IssueSeverity, **ph: str) -> None:
         ir.async_create_issue(
             self.hass,
             DOMAIN,
-            issue_id or key,
+            self._issue_id(key),
             is_fixable=False,
             severity=severity,
             translation_key=key,
@@ -595,7 +598,7 @@ class MeterHistory:
         if self._failing:
             self._failing = False
             LOGGER.info("%s: history is stored again", self.title)
-            ir.async_delete_issue(self.hass, DOMAIN, ISSUE_STORE_UNWRITABLE)
+            ir.async_delete_issue(self.hass, DOMAIN, self._issue_id(ISSUE_STORE_UNWRITABLE))
 
     @callback
     def _counter_reset_issue(self, counter: str, before: float, after: float, at: float) -> None:
@@ -610,7 +613,6 @@ class MeterHistory:
         self._issue(
             ISSUE_COUNTER_RESET,
             ir.IssueSeverity.WARNING,
-            issue_id=f"{ISSUE_COUNTER_RESET}_{self.entry.entry_id}",
             counter=counter,
             before=f"{before:.3f}",
             after=f"{after:.3f}",
@@ -811,10 +813,8 @@ def history_source_of_device(hass: HomeAssistant, device_id: object) -> HistoryS
         raise HistoryArgumentError(
             "device", "history_unknown_device", "no such device", device=device_id[:64]
         )
-    for entry_id in device.config_entries:
-        entry = hass.config_entries.async_get_entry(entry_id)
-        if entry is None or entry.domain != DOMAIN:
-            continue
+    entry = hass.config_entries.async_get_entry(device.config_entry_id)
+    if entry is not None and entry.domain == DOMAIN:
         runtime = getattr(entry, "runtime_data", None)
         history = getattr(runtime, "history", None)
         if isinstance(history, MeterHistory):
@@ -1104,7 +1104,7 @@ async def async_import_hwlogger(
         hass.config.is_allowed_path,
         raw_path.strip(),
         history.series,
-        dt_util.get_default_time_zone(),
+        UTC,  # hwLogger's daemon writes naive UTC (datetime.utcnow()), not local time
     )
     added = await hass.async_add_executor_job(partial(store.write_windows, windows, replace=False))
     hours = 0

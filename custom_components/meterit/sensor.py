@@ -604,6 +604,10 @@ STATION_SENSORS: Final[tuple[StationSensorEntityDescription, ...]] = (
         translation_key="station_last_seen",
         device_class=SensorDeviceClass.TIMESTAMP,
         entity_category=EntityCategory.DIAGNOSTIC,
+        # it changes with every reading, and a timestamp sensor is not "continuous" for the
+        # logbook: enabled, it writes an Activity entry per reading (core's last-seen sensors,
+        # zwave_js for one, are disabled by default for the same reason)
+        entity_registry_enabled_default=False,
         value_fn=_station_last_seen,
         always_available=True,
     ),

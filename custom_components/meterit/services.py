@@ -22,7 +22,7 @@ from homeassistant.util import dt as dt_util
 from homeassistant.util.json import JsonValueType
 import probatio
 
-from .const import DOMAIN
+from .const import CONF_SOURCE, DOMAIN, Source
 from .esios import EsiosError, PriceKind, Region, day_bounds
 from .esios.models import PVPC_FIRST_DAY, PVPC_LAST_DAY
 from .history import (
@@ -35,7 +35,7 @@ from .history import (
     parse_history_query,
 )
 from .metering import StoreError
-from .prices import PriceCoordinator
+from .prices import CONF_REGION, PriceCoordinator
 
 SERVICE_GET_PRICES: Final = "get_prices"
 SERVICE_REFRESH_PRICES: Final = "refresh_prices"
@@ -85,6 +85,22 @@ def _coordinator_of_entry(hass: HomeAssistant, entry_id: str) -> PriceCoordinato
     return runtime
 
 
+def _no_loaded_price_entry(hass: HomeAssistant, region: Region | None) -> ServiceValidationError:
+    """No price entry is loaded: one that exists but is not ready says why; else add one."""
+    for entry in hass.config_entries.async_entries(DOMAIN):
+        if entry.data.get(CONF_SOURCE) != Source.PRICES or entry.disabled_by is not None:
+            continue
+        if region is not None and entry.data.get(CONF_REGION) != region.value:
+            continue
+        return _invalid(
+            "price_entry_not_ready",
+            title=entry.title,
+            state=entry.state.value,
+            reason=entry.reason or "-",
+        )
+    return _invalid("no_price_entry", region=region.value if region else "-")
+
+
 def _parse_region(value: str) -> Region:
     try:
         return Region(value.strip().lower())
@@ -112,7 +128,7 @@ def _pick_coordinator(hass: HomeAssistant, data: dict[str, object]) -> PriceCoor
     if region is not None:
         coordinators = [c for c in coordinators if c.region is region]
     if not coordinators:
-        raise _invalid("no_price_entry", region=region.value if region else "-")
+        raise _no_loaded_price_entry(hass, region)
     if len(coordinators) > 1:
         raise _invalid(
             "price_entry_required",
@@ -267,7 +283,7 @@ async def _async_refresh_prices(call: ServiceCall) -> None:
     else:
         coordinators = _price_coordinators(call.hass)
         if not coordinators:
-            raise _invalid("no_price_entry", region="-")
+            raise _no_loaded_price_entry(call.hass, None)
     # Every region is tried even when one fails; the first failure is reported afterwards.
     failure: HomeAssistantError | None = None
     for coordinator in coordinators:

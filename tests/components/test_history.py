@@ -335,7 +335,7 @@ async def test_corrupt_store_raises_issue_and_sensors_keep_working(
     entry.add_to_hass(hass)
     history = await start(hass, entry)
     assert history.store is None
-    issue = ir.async_get(hass).async_get_issue(DOMAIN, "store_unusable")
+    issue = ir.async_get(hass).async_get_issue(DOMAIN, f"store_unusable_{entry.entry_id}")
     assert issue is not None
     assert issue.severity is ir.IssueSeverity.ERROR
     await push(hass, freezer, entry, meter, T0 + 300, power_w=100)
@@ -365,7 +365,7 @@ async def test_unwritable_store_keeps_windows_and_recovers(
 
     monkeypatch.setattr(store, "write_windows", broken)
     await push(hass, freezer, entry, meter, T0 + 300, power_w=100)
-    issue = ir.async_get(hass).async_get_issue(DOMAIN, "store_unwritable")
+    issue = ir.async_get(hass).async_get_issue(DOMAIN, f"store_unwritable_{entry.entry_id}")
     assert issue is not None
     assert issue.translation_placeholders is not None
     assert "disk full" in issue.translation_placeholders["error"]
@@ -373,7 +373,7 @@ async def test_unwritable_store_keeps_windows_and_recovers(
 
     monkeypatch.setattr(store, "write_windows", real_write)
     await fire(hass, freezer, T0 + 370)
-    assert ir.async_get(hass).async_get_issue(DOMAIN, "store_unwritable") is None
+    assert ir.async_get(hass).async_get_issue(DOMAIN, f"store_unwritable_{entry.entry_id}") is None
     assert len(await stored(hass, 300, T0 - 10, T0 + 290)) == 1
     thirty = await stored(hass, 30, T0 - 10, T0 + 290)
     # the first 30-s window, then the silence until 10:05 as synthetic 30-s windows

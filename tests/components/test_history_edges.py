@@ -194,7 +194,9 @@ async def test_store_failures_keep_every_window_and_raise_issue(
     history.async_add(reading(T0))
     history._async_save()
     await hass.async_block_till_done()
-    assert ir.async_get(hass).async_get_issue(DOMAIN, "store_unwritable") is not None
+    assert (
+        ir.async_get(hass).async_get_issue(DOMAIN, f"store_unwritable_{entry.entry_id}") is not None
+    )
     assert history._save_requested  # the snapshot is retried
     await history._async_purge()
     history.async_add(reading(T0 + 3600))  # closes 1 + many synthetic windows: all kept
@@ -208,7 +210,7 @@ async def test_store_failures_keep_every_window_and_raise_issue(
     history._async_save()
     await hass.async_block_till_done()
     assert len(history._pending) == 0
-    assert ir.async_get(hass).async_get_issue(DOMAIN, "store_unwritable") is None
+    assert ir.async_get(hass).async_get_issue(DOMAIN, f"store_unwritable_{entry.entry_id}") is None
     stored = [
         w
         for res in history_module.RESOLUTIONS
@@ -235,7 +237,9 @@ async def test_unreadable_state_and_statistics_failure(
     monkeypatch.setattr(store, "window_range", broken)
     monkeypatch.setattr(store, "energy_before", broken)
     history = await make(hass, entry)
-    assert ir.async_get(hass).async_get_issue(DOMAIN, "store_unwritable") is not None
+    assert (
+        ir.async_get(hass).async_get_issue(DOMAIN, f"store_unwritable_{entry.entry_id}") is not None
+    )
     history.async_add(reading(T0))
     history.async_add(reading(T0 + 3 * 3600))  # gap: complete hours are due, import fails
     await hass.async_block_till_done()

@@ -373,3 +373,16 @@ async def test_import_hwlogger_is_for_administrators(
             return_response=True,
             context=Context(user_id=hass_read_only_user.id),
         )
+
+
+async def test_device_lookup_uses_no_deprecated_device_registry_api(
+    hass: HomeAssistant, loaded: tuple[MeterHistory, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """``DeviceEntry.config_entries`` is deprecated (gone in 2027.10): the lookup does not use it."""
+    _, device_id = loaded
+    caplog.clear()
+    await get_history(
+        hass, device=device_id, start="2026-06-21T00:00:00+00:00", end="2026-06-21T02:00:00+00:00"
+    )
+    assert "deprecated" not in caplog.text
+    assert "config_entries" not in caplog.text

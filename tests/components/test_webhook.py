@@ -138,7 +138,10 @@ async def tick(hass: HomeAssistant, seconds: float = 11) -> None:
 
 
 async def test_single_reading_stored_and_shown(
-    hass: HomeAssistant, client: Client, caplog: pytest.LogCaptureFixture
+    hass: HomeAssistant,
+    client: Client,
+    caplog: pytest.LogCaptureFixture,
+    entity_registry_enabled_by_default: None,  # "Last seen" is off by default
 ) -> None:
     before = time.time()
     status, answer = await post_json(client, {"watts": 123.4, "station_id": 1})
@@ -186,7 +189,9 @@ def client_entry_id(hass: HomeAssistant) -> str:
 
 
 async def test_energy_cost_windows_and_availability(
-    hass: HomeAssistant, hass_client_no_auth: Callable[[], Awaitable[Client]]
+    hass: HomeAssistant,
+    hass_client_no_auth: Callable[[], Awaitable[Client]],
+    entity_registry_enabled_by_default: None,  # "Last seen" is off by default
 ) -> None:
     """Left Riemann sum with the price of each interval; no energy across a long silence."""
     base = hour_ago()
@@ -340,7 +345,12 @@ async def test_batch_with_past_times_and_pvpc_prices(
 
 
 REJECTED: list[tuple[str, bytes, dict[str, str], str]] = [
-    ("no content type", b'{"watts": 1, "station_id": 1}', {}, "content-type"),
+    (
+        "octet-stream",
+        b'{"watts": 1, "station_id": 1}',
+        {"Content-Type": "application/octet-stream"},
+        "content-type",
+    ),
     (
         "form body",
         b"watts=1&station_id=1",
@@ -1291,6 +1301,7 @@ async def test_old_readings_never_make_a_station_available(
     freezer: FrozenDateTimeFactory,
     hass_client_no_auth: Callable[[], Awaitable[Client]],
     caplog: pytest.LogCaptureFixture,
+    entity_registry_enabled_by_default: None,  # "Last seen" is off by default
 ) -> None:
     """Available only while the latest reading is recent: old readings (a new station's, or a
     buffered batch's) update totals and last seen, but never show a stale power as current,
@@ -1406,6 +1417,7 @@ async def test_a_station_device_can_be_deleted_and_comes_back_when_it_posts(
     hook: MockConfigEntry,
     client: Client,
     hass_ws_client: Callable[..., Awaitable[Any]],
+    entity_registry_enabled_by_default: None,  # "Last seen" is off by default
 ) -> None:
     """Deleting a station's device drops the station from the live and the saved state and
     its entities with the device; its stored readings stay; its next reading makes it anew."""

@@ -123,11 +123,12 @@ async def test_content_type_and_length() -> None:
         "Application/JSON; charset=UTF-8",
         'text/plain; charset="utf8"',
         "application/json; boundary=x",
+        None,  # Arduino's HTTPClient: the body must still parse as JSON
+        "  ",
     ):
         check_content_type(ok)
     for bad, field in (
-        (None, "content-type"),
-        ("  ", "content-type"),
+        ("application/octet-stream", "content-type"),
         ("application/xml", "content-type"),
         ("application/json; charset=utf-16", "content-type"),
     ):

@@ -2,10 +2,10 @@
 
 hwLogger keeps one row per window in table ``meter_data`` with the 22 columns below;
 ``timestamp`` is the window's **end**, stored either as unix seconds (a number, or a string of
-digits) or as text ``YYYY-MM-DD HH:MM:SS`` (also ``T`` separated) in local time. Text times are
-read in ``tz`` (pass Home Assistant's time zone; default UTC); a text time carrying its own
-offset keeps it. During the autumn DST change, local text times repeat: the second copy of a
-window is skipped (an ambiguous local time cannot be placed). The file is opened read-only and
+digits) or as text ``YYYY-MM-DDTHH:MM:SS`` (also space separated). hwLogger's daemon writes
+naive **UTC** text (``datetime.utcnow()``), so text times are read in ``tz``, default UTC; a text
+time carrying its own offset keeps it. With a local ``tz`` the autumn DST change repeats text
+times: the second copy of a window is skipped (an ambiguous local time cannot be placed). The file is opened read-only and
 never modified.
 
 The resolution is given or inferred (the most common step between rows); window ends are

@@ -1,6 +1,7 @@
 """Validation of power webhook requests: content type, size, JSON shape, values.
 
-Two bodies are accepted (UTF-8 JSON, ``application/json`` or ``text/plain``)::
+Two bodies are accepted (UTF-8 JSON, ``application/json``, ``text/plain`` or no Content-Type at
+all, as Arduino's HTTPClient posts unless told otherwise)::
 
     {"watts": 123.4, "station_id": 1}                       # one reading, now
     {"watts": 123.4, "station_id": "garage", "time": ...}   # one reading, at a past time
@@ -13,7 +14,8 @@ Two bodies are accepted (UTF-8 JSON, ``application/json`` or ``text/plain``)::
   ``max_past`` seconds before arrival and at most ``MAX_FUTURE_SKEW`` after it, as sent.
   Without ``time`` a reading is taken at the arrival time.
 * A batch holds 1 to ``MAX_BATCH`` readings, and no two of the same station at the same time
-  (as sent).
+  (as sent). Several readings of one station without ``time`` are refused, naming the field:
+  they would all be taken at the arrival time, and spreading them would invent their spacing.
 * A sensor's clock may run a little fast: when a station's readings in one request run past the
   arrival time, all of that station's readings are moved back by the excess, so that its latest
   one is taken at the arrival time and their order and spacing are kept. (A single reading is
@@ -71,18 +73,19 @@ class PowerReading:
 
 
 def check_content_type(header: str | None) -> None:
-    """Accept ``application/json`` or ``text/plain``, in UTF-8 (or without a charset).
+    """Accept ``application/json`` or ``text/plain`` in UTF-8 (or without a charset), or none.
 
-    Raises :class:`BodyError` for anything else (a missing header included).
+    No header (Arduino's HTTPClient sends none unless told): the body must still be JSON.
+    Raises :class:`BodyError` for any other type or charset.
     """
-    if header == "application/json":
-        return  # the common case, first
-    if header is None or not header.strip():
-        raise BodyError("content-type", "missing; send 'Content-Type: application/json'")
+    if header == "application/json" or header is None or not header.strip():
+        return  # the common case first; no Content-Type: parse_body checks it is JSON
     media, _, params = header.partition(";")
     media = media.strip().lower()
     if media not in CONTENT_TYPES:
-        raise BodyError("content-type", f"{media[:40]!r} is not accepted; send 'application/json'")
+        raise BodyError(
+            "content-type", f"{media[:40]!r} is not accepted; send 'application/json' (or none)"
+        )
     for param in params.split(";"):
         name, _, value = param.partition("=")
         if name.strip().lower() == "charset":
@@ -168,6 +171,13 @@ def _parse_batch(value: object, *, now: float, max_past: float) -> list[PowerRea
         reading = _parse_reading(item, f"{where}.", now=now, max_past=max_past)
         key = (reading.station_id, reading.time)
         if (first := seen.get(key)) is not None:
+            if not reading.timed:
+                raise BodyError(
+                    f"{where}.time",
+                    f"missing: station {reading.station_id!r} has several readings in this "
+                    "batch, so each needs its 'time' (unix seconds or ISO 8601 with a zone); "
+                    "without one a reading is taken at the arrival time",
+                )
             raise BodyError(
                 f"{where}.time",
                 f"station {reading.station_id!r} already has a reading at this time "

@@ -1,0 +1,111 @@
+"""Config flow step: add a P1 meter with a token the user already has (no button press)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from homeassistant.config_entries import ConfigFlow, ConfigFlowResult
+from homeassistant.const import CONF_HOST, CONF_TOKEN
+from homeassistant.helpers.selector import TextSelector, TextSelectorConfig, TextSelectorType
+import probatio
+
+from .const import CONF_IDENTIFIER, CONF_SOURCE, LOGGER, Source
+from .homewizard import (
+    CertificateError,
+    DeviceInfo,
+    HomeWizardError,
+    UnauthorizedError,
+    UnsupportedDeviceError,
+)
+from .p1 import async_create_client
+
+STEP_P1_TOKEN = "p1_token"  # noqa: S105 (a step name)
+P1_TOKEN_PRODUCT_TYPES = frozenset({"HWE-P1"})
+# A v2 token is 32 hex digits; anything else cannot be one (checked before asking the meter).
+_TOKEN_LENGTH = 32
+
+
+async def async_verified_device(flow: ConfigFlow, host: str, token: str) -> DeviceInfo:
+    """The meter's identity read with ``token``, then proven by TLS with the CN check."""
+    claimed = await (
+        await async_create_client(flow.hass, host, identifier=None, token=token)
+    ).device()
+    verified = await async_create_client(
+        flow.hass, host, identifier=claimed.identifier, token=token
+    )
+    return await verified.device()
+
+
+def _token_problem(token: str) -> str | None:
+    """The error key for a text that cannot be a v2 token, None when it can."""
+    if len(token) != _TOKEN_LENGTH or any(c not in "0123456789abcdefABCDEF" for c in token):
+        return "invalid_p1_token_format"
+    return None
+
+
+class P1TokenFlowMixin(ConfigFlow):
+    """The ``p1_token`` step of Meterit's config flow (mixed into ``MeteritConfigFlow``)."""
+
+    async def async_step_p1_token(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Ask for host and token; the meter must accept the token and prove its identity."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            host = str(user_input.get(CONF_HOST, "")).strip()
+            token = str(user_input.get(CONF_TOKEN, "")).strip()
+            if problem := _token_problem(token):
+                errors[CONF_TOKEN] = problem
+            else:
+                device = await self._async_p1_token_device(host, token, errors)
+                if device is not None:
+                    return await self._async_p1_token_entry(host, token, device)
+        schema = probatio.Schema(
+            {
+                probatio.Required(CONF_HOST): TextSelector(),
+                probatio.Required(CONF_TOKEN): TextSelector(
+                    TextSelectorConfig(type=TextSelectorType.PASSWORD)
+                ),
+            }
+        )
+        suggested = {CONF_HOST: user_input.get(CONF_HOST)} if user_input else None
+        return self.async_show_form(
+            step_id=STEP_P1_TOKEN,
+            data_schema=self.add_suggested_values_to_schema(schema, suggested),
+            errors=errors,
+        )
+
+    async def _async_p1_token_device(
+        self, host: str, token: str, errors: dict[str, str]
+    ) -> DeviceInfo | None:
+        """Check the token against the meter; on failure put the error key in ``errors``."""
+        try:
+            return await async_verified_device(self, host, token)
+        except ValueError:
+            errors[CONF_HOST] = "invalid_host"
+        except UnauthorizedError:
+            errors[CONF_TOKEN] = "invalid_p1_token"
+        except CertificateError as err:
+            LOGGER.warning("P1 meter certificate rejected: %s", err)
+            errors["base"] = "invalid_certificate"
+        except UnsupportedDeviceError:
+            errors["base"] = "unsupported_device"
+        except HomeWizardError as err:
+            LOGGER.info("P1 meter not reachable: %s", err)
+            errors["base"] = "cannot_connect"
+        return None
+
+    async def _async_p1_token_entry(
+        self, host: str, token: str, device: DeviceInfo
+    ) -> ConfigFlowResult:
+        if device.product_type not in P1_TOKEN_PRODUCT_TYPES:
+            return self.async_abort(reason="not_a_p1_meter")
+        data = {
+            CONF_SOURCE: Source.P1.value,
+            CONF_HOST: host,
+            CONF_TOKEN: token,
+            CONF_IDENTIFIER: device.identifier,
+        }
+        await self.async_set_unique_id(f"{device.product_type}_{device.serial}")
+        self._abort_if_unique_id_configured(updates=data)
+        return self.async_create_entry(title=device.product_name, data=data)
