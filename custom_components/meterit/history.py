@@ -70,7 +70,7 @@ from .metering import (
     read_hwlogger_db,
 )
 from .metering.statistics import window_energy
-from .statistics import STATISTICS_RESOLUTION, StatisticsImporter
+from .statistics import STATISTICS_RESOLUTION, Pricing, StatisticsImporter
 from .storage import STORE_FILENAME, async_get_store
 
 if TYPE_CHECKING:
@@ -217,8 +217,12 @@ class MeterHistory:
         series: str,
         object_id: str,
         on_counter_reset: Callable[[], None] | None = None,
+        pricing: Pricing | None = None,
     ) -> None:
-        """Prepare; :meth:`async_start` opens the store and restores the last state."""
+        """Prepare; :meth:`async_start` opens the store and restores the last state.
+
+        ``pricing``: the windows are priced and their cost imported (see :mod:`.cost`).
+        """
         self.hass = hass
         self.entry = entry
         self.series = series
@@ -230,6 +234,7 @@ class MeterHistory:
         """The newest closed 5-minute window (what the window sensors show)."""
         self.windows_written = 0
         self._on_counter_reset = on_counter_reset
+        self._pricing = pricing
         self._listeners: list[CALLBACK_TYPE] = []
         self._pending: list[Window] = []
         self._save_requested = False
@@ -272,6 +277,7 @@ class MeterHistory:
             self.statistics = StatisticsImporter(
                 hass, self.store, self.series, self.object_id, self.title
             )
+            self.statistics.pricing = self._pricing
             await self._async_restore()
         self._running = True
         if first is not None:
@@ -343,6 +349,12 @@ class MeterHistory:
 
     async def _async_hass_stop(self, _event: Event) -> None:
         await self.async_stop()
+
+    @callback
+    def async_request_import(self) -> None:
+        """Hours became due outside the window path (prices arrived): let the writer import."""
+        if self._running:
+            self._request_write()
 
     # ------------------------------------------------------------------ the push path
 

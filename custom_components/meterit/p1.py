@@ -33,6 +33,7 @@ from .const import (
     P1_STALE_AFTER,
     P1_WATCHDOG_INTERVAL,
 )
+from .cost import CostLink, price_entry, price_source_option, pricing_of
 from .history import MeterHistory
 from .homewizard import (
     CounterGuard,
@@ -157,6 +158,8 @@ class P1Coordinator(DataUpdateCoordinator[P1Data]):
         self.stream: MeasurementStream | None = None
         self.stale_after = P1_STALE_AFTER
         self.pushes = 0
+        # the PVPC entry whose prices price the windows (cost.py), None: no cost
+        self.price_entry = price_entry(hass, price_source_option(hass, entry))
         # windows, store, statistics (history.py); a confirmed meter reset re-arms the guard
         self.history = MeterHistory(
             hass,
@@ -164,6 +167,7 @@ class P1Coordinator(DataUpdateCoordinator[P1Data]):
             series=f"p1:{device.serial}",
             object_id=device.serial,
             on_counter_reset=self._guard.reset,
+            pricing=pricing_of(self.price_entry),
         )
         checked = self._guard.check(first.measurement, time.monotonic())
         self._report(first.problems + checked.problems)
@@ -180,6 +184,17 @@ class P1Coordinator(DataUpdateCoordinator[P1Data]):
         # history first: it restores the last window state and fills the gap since then
         await self.history.async_start(self.data.measurement)
         entry.async_on_unload(self.history.async_stop)
+        history = self.history
+        if self.price_entry is not None and history.store is not None:
+            statistics = history.statistics
+            await CostLink(
+                self.hass,
+                entry,
+                history.store,
+                self.price_entry,
+                importers=lambda: [] if statistics is None else [statistics],
+                on_due=lambda _importer: history.async_request_import(),
+            ).async_start()
         name, port = split_host_port(entry.data[CONF_HOST])
         self.stream = MeasurementStream(
             name,

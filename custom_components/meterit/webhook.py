@@ -71,7 +71,16 @@ from homeassistant.util import dt as dt_util, network as network_util
 from homeassistant.util.hass_dict import HassKey
 import probatio
 
-from .const import CONF_SOURCE, DOMAIN, LOGGER, MAX_STATIONS, Source
+from .const import (
+    CONF_PRICE_SOURCE,
+    CONF_SOURCE,
+    DOMAIN,
+    LOGGER,
+    MAX_STATIONS,
+    PRICE_ENTRY_PREFIX,
+    PRICE_NONE,
+    Source,
+)
 from .esios import PriceKind
 from .history import StationHistory
 from .metering import (
@@ -110,9 +119,6 @@ if TYPE_CHECKING:
     from .entry import MeteritConfigEntry
 
 CONF_LOCAL_ONLY: Final = "local_only"
-CONF_PRICE_SOURCE: Final = "price_source"
-PRICE_NONE: Final = "none"
-PRICE_ENTRY_PREFIX: Final = "entry:"
 PRICE_UNITS: Final = frozenset({"€/kWh", "EUR/kWh"})
 PRICE_UNIT: Final = "€/kWh"
 
