@@ -438,6 +438,8 @@ class StationStatistics:
         self.store = store
         self.settle_after = settle_after
         self.importers: dict[str, StatisticsImporter] = {}
+        self.pricing: Pricing | None = None
+        """Set by the owner before tracking: the stations' windows are priced (cost.py)."""
         self._complete: dict[str, float] = {}
         self._catch_up: set[str] = set()
         self._tasks: dict[str, asyncio.Task[None]] = {}
@@ -463,9 +465,10 @@ class StationStatistics:
         """Import the statistics of ``series`` from now on (nothing when already tracked)."""
         if series in self.importers:
             return
-        self.importers[series] = StatisticsImporter(
+        importer = self.importers[series] = StatisticsImporter(
             self.hass, self.store, series, object_id, name, export=False
         )
+        importer.pricing = self.pricing
         self._complete[series] = float("-inf")
         self._catch_up.add(series)
         self._start(series)
@@ -484,6 +487,12 @@ class StationStatistics:
             self._complete[window.series] = max(self._complete[window.series], window.end)
             changed.add(window.series)
         for series in changed:
+            self._start_if_due(series)
+
+    @callback
+    def request(self, series: str) -> None:
+        """Hours of ``series`` became due outside the window path (prices arrived)."""
+        if series in self.importers:
             self._start_if_due(series)
 
     def _complete_until(self, series: str) -> float:
