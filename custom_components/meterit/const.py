@@ -19,6 +19,8 @@ CONF_REMOVE_TOKEN: Final = "remove_token"  # noqa: S105 (a form field name)
 CONF_PRICE_SOURCE: Final = "price_source"
 PRICE_NONE: Final = "none"
 PRICE_ENTRY_PREFIX: Final = "entry:"
+SIGNAL_PRICES_STORED: Final = f"{DOMAIN}_prices_stored"
+"""Dispatcher signal with a region's value: a day of its prices was stored."""
 
 DEFAULT_P1_PORT: Final = 443
 

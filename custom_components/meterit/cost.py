@@ -4,8 +4,8 @@ An entry's ``price_source`` option names the PVPC entry (``entry:<id>``) or ``no
 without the option takes the one PVPC entry when there is exactly one. The windows take the
 prices of the store's price table (see :mod:`.metering.pricing`) when their hours are imported
 as statistics (:class:`~.statistics.StatisticsImporter`); :class:`CostLink` prices them again
-when prices arrive late, asks the PVPC entry for days that are still missing (ESIOS was down),
-and starts from scratch when the price source changed (another region).
+when prices are stored later (ESIOS was down, or a past day asked for with ``get_prices``), asks
+the PVPC entry for days still missing, and starts afresh when the price source changed.
 """
 
 from __future__ import annotations
@@ -14,14 +14,9 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Final
 
-from homeassistant.config_entries import (
-    SIGNAL_CONFIG_ENTRY_CHANGED,
-    ConfigEntry,
-    ConfigEntryChange,
-    ConfigEntryState,
-)
+from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import CONF_TOKEN
-from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.event import async_track_time_interval
@@ -34,6 +29,7 @@ from .const import (
     LOGGER,
     PRICE_ENTRY_PREFIX,
     PRICE_NONE,
+    SIGNAL_PRICES_STORED,
     Source,
 )
 from .esios import PriceKind
@@ -103,10 +99,10 @@ class CostLink:
     """Keeps the priced windows of some series in step with one PVPC entry's prices.
 
     ``importers`` gives the statistics importers of the series (a webhook adds stations over
-    time); ``on_due(importer)`` asks the owner to import what became due. Runs a pass at start
-    (and whenever the PVPC entry publishes new prices, and on a timer): the series' windows of
-    the last ``backfill`` are priced from the stored prices, days without prices are fetched
-    through the PVPC entry, and every importer whose windows changed is marked from there.
+    time); ``on_due(importer)`` asks the owner to import what became due. A pass prices every
+    unpriced window the stored prices cover and marks each importer whose windows changed; it
+    runs at start, whenever the PVPC entry stores prices of its region, and on a timer, which
+    also asks the PVPC entry for the missing days of the last ``backfill`` (ESIOS was down).
     """
 
     def __init__(
@@ -132,92 +128,59 @@ class CostLink:
         self._interval = interval
         self._backfill = backfill
         self._begun: set[str] = set()
-        self._followed: PriceCoordinator | None = None
-        self._unsub_prices: CALLBACK_TYPE | None = None
-        self._last_data: object = None
         self._running = False
+        self.passes = 0
 
     async def async_start(self) -> None:
-        """Start the first pass (in the background); then follow the PVPC entry and a timer."""
+        """Start the first pass (in the background); then follow stored prices and a timer."""
         self._running = True
         self.entry.async_on_unload(self._async_stop)
         self.entry.async_on_unload(
             async_track_time_interval(self.hass, self._async_timer, self._interval)
         )
         self.entry.async_on_unload(
-            async_dispatcher_connect(self.hass, SIGNAL_CONFIG_ENTRY_CHANGED, self._async_entry)
+            async_dispatcher_connect(self.hass, SIGNAL_PRICES_STORED, self._async_stored)
         )
-        self.entry.async_create_background_task(
-            self.hass, self.async_pass(), f"{DOMAIN} pricing {self.entry.title}"
-        )
-
-    @callback
-    def _async_entry(self, change: ConfigEntryChange, entry: ConfigEntry) -> None:
-        """The PVPC entry loaded (after this one, or again): follow its prices from now."""
-        if (
-            change is ConfigEntryChange.UPDATED
-            and entry.entry_id == self.prices.entry_id
-            and entry.state is ConfigEntryState.LOADED
-            and self._follow() is not None
-        ):
-            self._async_prices_changed()
+        self._start_pass(fetch=True)
 
     @callback
     def _async_stop(self) -> None:
         self._running = False
-        if self._unsub_prices is not None:
-            self._unsub_prices()
-            self._unsub_prices = None
 
     async def _async_timer(self, _now: datetime) -> None:
-        await self.async_pass()
+        await self.async_pass(fetch=True)
 
     @callback
-    def _follow(self) -> PriceCoordinator | None:
-        """Listen to the PVPC entry's coordinator (it may have loaded or reloaded since)."""
-        coordinator = _coordinator(self.prices)
-        if coordinator is not self._followed:
-            if self._unsub_prices is not None:
-                self._unsub_prices()
-            self._followed = coordinator
-            self._unsub_prices = (
-                None
-                if coordinator is None
-                else coordinator.async_add_listener(self._async_prices_changed)
+    def _async_stored(self, region: str) -> None:
+        """Prices of a region were stored: price the windows waiting for them."""
+        if self.pricing is not None and region == self.pricing.import_ref.region:
+            self._start_pass(fetch=False)
+
+    @callback
+    def _start_pass(self, *, fetch: bool) -> None:
+        if self._running:
+            self.entry.async_create_background_task(
+                self.hass, self.async_pass(fetch=fetch), f"{DOMAIN} pricing {self.entry.title}"
             )
-        return coordinator
 
-    @callback
-    def _async_prices_changed(self) -> None:
-        coordinator = self._followed
-        if coordinator is None or coordinator.data is self._last_data or not self._running:
-            return
-        self._last_data = coordinator.data
-        self.entry.async_create_background_task(
-            self.hass, self.async_pass(fetch=False), f"{DOMAIN} pricing {self.entry.title}"
-        )
-
-    async def async_pass(self, *, fetch: bool = True) -> None:
-        """One pass: new series set up, recent windows priced, missing days asked for."""
+    async def async_pass(self, *, fetch: bool = False) -> None:
+        """One pass: windows priced from the stored prices; with ``fetch``, missing days too."""
         pricing = self.pricing
         if pricing is None or not self._running:
             return
-        coordinator = self._follow()
-        now = dt_util.utcnow().timestamp()
-        since = now - self._backfill.total_seconds()
+        self.passes += 1
+        since = dt_util.utcnow().timestamp() - self._backfill.total_seconds()
         for importer in self._importers():
             importer.pricing = pricing
             try:
-                if importer.series not in self._begun:
-                    first = await self.hass.async_add_executor_job(self._begin, importer, pricing)
-                    self._begun.add(importer.series)
-                else:
-                    first = await self._async_price(importer, pricing, since, now)
-                if fetch and coordinator is not None:
-                    fetched = await self._async_fetch_missing(importer, coordinator, since)
-                    if fetched:
-                        later = await self._async_price(importer, pricing, since, now)
-                        first = later if first is None or (later and later < first) else first
+                first = await self.hass.async_add_executor_job(self._begin, importer, pricing)
+                coordinator = _coordinator(self.prices) if fetch else None
+                if coordinator is not None and await self._async_fetch_missing(
+                    importer, coordinator, since
+                ):
+                    later = await self.hass.async_add_executor_job(self._price, importer, pricing)
+                    if later is not None and (first is None or later < first):
+                        first = later
             except StoreError as err:
                 LOGGER.debug("%s: windows not priced now: %s", self.entry.title, err)
                 continue
@@ -226,38 +189,35 @@ class CostLink:
                 self._on_due(importer)
 
     def _begin(self, importer: StatisticsImporter, pricing: Pricing) -> float | None:
-        """Executor: a changed price source forgets the old prices; then price everything."""
-        store, series = self.store, importer.series
-        key = f"pricing_{series}"
-        saved = store.load_state(key)
-        first: float | None = None
-        changed = saved is not None and saved.get("source") != pricing.key
-        if changed and store.clear_prices(series):
-            bounds = store.window_range(series, STATISTICS_RESOLUTION)
-            first = None if bounds is None else bounds[0]
-        if saved is None or saved.get("source") != pricing.key:
-            store.save_state(key, {"source": pricing.key})
-        priced = self._price(importer, pricing, float("-inf"), float("inf"))
-        if priced is not None and (first is None or priced < first):
-            first = priced
-        return first
+        """Executor: the first time, a changed price source forgets the old prices; then price.
 
-    def _price(
-        self, importer: StatisticsImporter, pricing: Pricing, start: float, end: float
-    ) -> float | None:
+        Returns the earliest start from which costs changed (None: none did).
+        """
+        store, series = self.store, importer.series
+        first: float | None = None
+        if series not in self._begun:
+            key = f"pricing_{series}"
+            saved = store.load_state(key)
+            changed = saved is not None and saved.get("source") != pricing.key
+            if changed and store.clear_prices(series):
+                bounds = store.window_range(series, STATISTICS_RESOLUTION)
+                first = None if bounds is None else bounds[0]
+            if saved is None or changed:
+                store.save_state(key, {"source": pricing.key})
+            self._begun.add(series)
+        priced = self._price(importer, pricing)
+        return priced if first is None or (priced is not None and priced < first) else first
+
+    def _price(self, importer: StatisticsImporter, pricing: Pricing) -> float | None:
+        """Executor: price every unpriced window of the series the stored prices cover."""
         return self.store.price_windows(
             importer.series,
             STATISTICS_RESOLUTION,
-            start,
-            end,
+            float("-inf"),
+            float("inf"),
             import_ref=pricing.import_ref,
             export_ref=pricing.export_ref if importer.export else None,
         )
-
-    async def _async_price(
-        self, importer: StatisticsImporter, pricing: Pricing, start: float, end: float
-    ) -> float | None:
-        return await self.hass.async_add_executor_job(self._price, importer, pricing, start, end)
 
     async def _async_fetch_missing(
         self, importer: StatisticsImporter, coordinator: PriceCoordinator, since: float

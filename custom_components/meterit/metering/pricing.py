@@ -80,6 +80,19 @@ class Unpriced:
     newest: float | None
 
 
+def _price_span(conn: sqlite3.Connection, refs: Sequence[PriceRef]) -> tuple[float, float] | None:
+    """From the first stored price's start to the last one's end, over ``refs``."""
+    found: tuple[float, float] | None = None
+    for ref in refs:
+        low, high = conn.execute(
+            'SELECT min(start), max("end") FROM prices WHERE region = ? AND kind = ?',
+            (ref.region, ref.kind),
+        ).fetchone()
+        if low is not None:
+            found = (low, high) if found is None else (min(found[0], low), max(found[1], high))
+    return found
+
+
 def _periods(
     conn: sqlite3.Connection, ref: PriceRef, start: float, end: float
 ) -> tuple[list[float], list[tuple[float, float]]]:
@@ -120,8 +133,10 @@ def price_windows(
     """
     refs = [(column, ref) for column, ref in (("import", import_ref), ("export", export_ref))]
     wanted = " OR ".join(f"{column}_price IS NULL" for column, ref in refs if ref is not None)
-    if not wanted:
+    span = _price_span(conn, [ref for _, ref in refs if ref is not None])
+    if not wanted or span is None:
         return None
+    start, end = max(start, span[0]), min(end, span[1])
     rows = conn.execute(
         "SELECT start, import_price, export_price FROM windows "  # noqa: S608 (constant columns)
         f"WHERE series = ? AND resolution = ? AND start >= ? AND start < ? AND ({wanted})",
