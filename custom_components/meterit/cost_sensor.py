@@ -62,7 +62,7 @@ def cost_sensors(coordinator: P1Coordinator) -> list[SensorEntity]:
 
 
 class P1CostSensor(P1Entity, SensorEntity):
-    """A cost total up to the last imported hour; updated when a window closes."""
+    """A cost total up to the last imported hour; written when an import changed it."""
 
     entity_description: CostSensorEntityDescription
     _unrecorded_attributes = frozenset(
@@ -75,19 +75,15 @@ class P1CostSensor(P1Entity, SensorEntity):
         """Describe one cost total."""
         super().__init__(coordinator, description.key)
         self.entity_description = description
-
-    async def async_added_to_hass(self) -> None:
-        """Follow the meter's history (hours are imported as windows close)."""
-        await super().async_added_to_hass()
-        self.async_on_remove(self.coordinator.history.async_add_listener(self._async_window))
-
-    @callback
-    def _async_window(self) -> None:
-        self.async_write_ha_state()
+        self._written: CostTotals | None = None
 
     @callback
     def _handle_coordinator_update(self) -> None:
-        """Pushes do not change a cost: nothing to write."""
+        """On a push, write only when the totals changed (an import ran since)."""
+        totals = self._totals()
+        if totals is not self._written:
+            self._written = totals
+            self.async_write_ha_state()
 
     @property
     def available(self) -> bool:
