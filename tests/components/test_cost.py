@@ -206,7 +206,9 @@ async def get_prices(hass: HomeAssistant, kind: str) -> int:
         DOMAIN, "get_prices", {"start": DAY.isoformat(), "kind": kind}, True, return_response=True
     )
     assert isinstance(response, dict)
-    return len(response["prices"])
+    prices = response["prices"]
+    assert isinstance(prices, list)
+    return len(prices)
 
 
 async def test_a_day_with_an_outage_costs_each_window_at_its_quarter_hours_price(
