@@ -19,6 +19,7 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import instance_id
 from homeassistant.helpers.selector import (
     BooleanSelector,
+    SelectOptionDict,
     SelectSelector,
     SelectSelectorConfig,
     SelectSelectorMode,
@@ -31,13 +32,17 @@ import probatio
 
 from .const import (
     CONF_IDENTIFIER,
+    CONF_PRICE_SOURCE,
     CONF_REMOVE_TOKEN,
     CONF_SOURCE,
     DEFAULT_P1_PORT,
     DOMAIN,
     LOGGER,
+    PRICE_ENTRY_PREFIX,
+    PRICE_NONE,
     Source,
 )
+from .cost import price_source_option, pvpc_entries
 from .esios import EsiosAuthError, EsiosError, Region
 from .flow_p1_token import P1TokenFlowMixin
 from .flow_reconfigure import ReconfigureFlowMixin
@@ -311,16 +316,19 @@ class MeteritConfigFlow(P1TokenFlowMixin, ReconfigureFlowMixin, ConfigFlow, doma
     @staticmethod
     @callback
     def async_get_options_flow(config_entry: ConfigEntry) -> OptionsFlow:
-        """Options of a price entry (the ESIOS token) or of a power webhook."""
-        if config_entry.data.get(CONF_SOURCE) == Source.WEBHOOK:
+        """Options of a price entry (the ESIOS token), a power webhook or a P1 meter."""
+        source = config_entry.data.get(CONF_SOURCE)
+        if source == Source.WEBHOOK:
             return WebhookOptionsFlow()
-        return PricesOptionsFlow()
+        if source == Source.PRICES:
+            return PricesOptionsFlow()
+        return P1OptionsFlow()
 
     @classmethod
     @callback
     def async_supports_options_flow(cls, config_entry: ConfigEntry) -> bool:
-        """Only price and webhook entries have options."""
-        return config_entry.data.get(CONF_SOURCE) in (Source.PRICES, Source.WEBHOOK)
+        """Every kind of entry has options."""
+        return config_entry.data.get(CONF_SOURCE) in (Source.P1, Source.PRICES, Source.WEBHOOK)
 
     async def async_step_prices(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Pick the region and, optionally, a personal ESIOS token."""
@@ -421,6 +429,49 @@ class WebhookOptionsFlow(OptionsFlow):
             data_schema=webhook_options_schema(self.hass, self.config_entry.options),
             description_placeholders={"title": self.config_entry.title},
         )
+
+
+class P1OptionsFlow(OptionsFlow):
+    """Options of a P1 meter: the PVPC entry that prices its energy (the entry is reloaded)."""
+
+    async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Go to the P1 meter's form (``init`` is the price entries' step)."""
+        return await self.async_step_p1(user_input)
+
+    async def async_step_p1(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """One form: the price source (a PVPC entry of Meterit, or none)."""
+        entry = self.config_entry
+        if user_input is not None:
+            return self.async_create_entry(data={**entry.options, **p1_price_options(user_input)})
+        return self.async_show_form(
+            step_id="p1",
+            data_schema=p1_price_schema(self.hass, entry),
+            description_placeholders={"title": entry.title},
+        )
+
+
+def p1_price_schema(hass: HomeAssistant, entry: ConfigEntry) -> probatio.Schema:
+    """The P1 meter's price source: none or a PVPC entry (default: the one there is)."""
+    choices = [SelectOptionDict(value=PRICE_NONE, label="—")]
+    choices.extend(
+        SelectOptionDict(value=f"{PRICE_ENTRY_PREFIX}{prices.entry_id}", label=prices.title)
+        for prices in pvpc_entries(hass)
+    )
+    chosen = price_source_option(hass, entry)
+    if chosen not in {choice["value"] for choice in choices}:
+        chosen = PRICE_NONE  # the PVPC entry is gone
+    return probatio.Schema(
+        {
+            probatio.Required(CONF_PRICE_SOURCE, default=chosen): SelectSelector(
+                SelectSelectorConfig(options=choices, mode=SelectSelectorMode.DROPDOWN)
+            )
+        }
+    )
+
+
+def p1_price_options(user_input: Mapping[str, object]) -> dict[str, str]:
+    """The P1 entry's price option from a submitted form."""
+    return {CONF_PRICE_SOURCE: str(user_input.get(CONF_PRICE_SOURCE) or PRICE_NONE)}
 
 
 _TOKEN_SELECTOR = TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD))

@@ -16,6 +16,11 @@ CONF_PRODUCT_TYPE: Final = "product_type"
 CONF_PRODUCT_NAME: Final = "product_name"
 CONF_SERIAL: Final = "serial"
 CONF_REMOVE_TOKEN: Final = "remove_token"  # noqa: S105 (a form field name)
+CONF_PRICE_SOURCE: Final = "price_source"
+PRICE_NONE: Final = "none"
+PRICE_ENTRY_PREFIX: Final = "entry:"
+SIGNAL_PRICES_STORED: Final = f"{DOMAIN}_prices_stored"
+"""Dispatcher signal with a region's value: a day of its prices was stored."""
 
 DEFAULT_P1_PORT: Final = 443
 

@@ -55,4 +55,17 @@ def _p1_details(coordinator: P1Coordinator) -> dict[str, Any]:
         "pushes": coordinator.pushes,
         "received": data.received.isoformat(),
         "measurement": measurement,
+        "cost": _cost_details(coordinator),
+    }
+
+
+def _cost_details(coordinator: P1Coordinator) -> dict[str, Any]:
+    """The price source and the cost totals, with the energy that has no price yet."""
+    statistics = coordinator.history.statistics
+    pricing = None if statistics is None else statistics.pricing
+    totals = None if statistics is None else statistics.costs
+    return {
+        "price_entry": None if coordinator.price_entry is None else coordinator.price_entry.title,
+        "pricing": None if pricing is None else pricing.key,
+        "totals": None if totals is None else asdict(totals),
     }

@@ -75,7 +75,7 @@ from .metering.pending import PendingWindows
 from .metering.statistics import window_energy
 from .metering.timeline import Closed, Timeline
 from .repairs import entry_issue_id
-from .statistics import STATISTICS_RESOLUTION, StatisticsImporter
+from .statistics import STATISTICS_RESOLUTION, Pricing, StatisticsImporter
 from .storage import STORE_FILENAME, async_get_store
 
 if TYPE_CHECKING:
@@ -220,8 +220,12 @@ class MeterHistory:
         series: str,
         object_id: str,
         on_counter_reset: Callable[[], None] | None = None,
+        pricing: Pricing | None = None,
     ) -> None:
-        """Prepare; :meth:`async_start` opens the store and restores the last state."""
+        """Prepare; :meth:`async_start` opens the store and restores the last state.
+
+        ``pricing``: the windows are priced and their cost imported (see :mod:`.cost`).
+        """
         self.hass = hass
         self.entry = entry
         self.series = series
@@ -234,6 +238,7 @@ class MeterHistory:
         """The newest closed 5-minute window (what the window sensors show)."""
         self.windows_written = 0
         self._on_counter_reset = on_counter_reset
+        self._pricing = pricing
         self._listeners: list[CALLBACK_TYPE] = []
         self._pending = PendingWindows()
         self._save_requested = False
@@ -276,6 +281,7 @@ class MeterHistory:
             self.statistics = StatisticsImporter(
                 hass, self.store, self.series, self.object_id, self.title
             )
+            self.statistics.pricing = self._pricing
             await self._async_restore()
         self._running = True
         if first is not None:
@@ -347,6 +353,12 @@ class MeterHistory:
 
     async def _async_hass_stop(self, _event: Event) -> None:
         await self.async_stop()
+
+    @callback
+    def async_request_import(self) -> None:
+        """Hours became due outside the window path (prices arrived): let the writer import."""
+        if self._running:
+            self._request_write()
 
     # ------------------------------------------------------------------ the push path
 

@@ -32,6 +32,7 @@ from .const import (
     P1_STALE_AFTER,
     P1_WATCHDOG_INTERVAL,
 )
+from .cost import CostLink, price_entry, price_source_option, pricing_of
 from .history import MeterHistory
 from .homewizard import (
     CounterGuard,
@@ -159,6 +160,8 @@ class P1Coordinator(DataUpdateCoordinator[P1Data]):
         self.stale_after = P1_STALE_AFTER
         self.pushes = 0
         self.devices = ExternalDevices(hass, entry.entry_id, device.serial)
+        # the PVPC entry whose prices price the windows (cost.py), None: no cost
+        self.price_entry = price_entry(hass, price_source_option(hass, entry))
         # windows, store, statistics (history.py); a confirmed meter reset re-arms the guard
         self.history = MeterHistory(
             hass,
@@ -166,6 +169,7 @@ class P1Coordinator(DataUpdateCoordinator[P1Data]):
             series=f"p1:{device.serial}",
             object_id=device.serial,
             on_counter_reset=self._guard.reset,
+            pricing=pricing_of(self.price_entry),
         )
         checked = self._guard.check(first.measurement, time.monotonic())
         self._report(first.problems + checked.problems)
@@ -185,6 +189,17 @@ class P1Coordinator(DataUpdateCoordinator[P1Data]):
         await self.devices.async_start(self.data.measurement.external)
         entry.async_on_unload(self.devices.async_track())
         entry.async_on_unload(self.devices.async_stop)
+        history = self.history
+        if self.price_entry is not None and history.store is not None:
+            statistics = history.statistics
+            await CostLink(
+                self.hass,
+                entry,
+                history.store,
+                self.price_entry,
+                importers=lambda: [] if statistics is None else [statistics],
+                on_due=lambda _importer: history.async_request_import(),
+            ).async_start()
         name, port = split_host_port(entry.data[CONF_HOST])
         self.stream = MeasurementStream(
             async_get_clientsession(self.hass),

@@ -35,11 +35,12 @@ from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
+from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.helpers.event import async_track_point_in_utc_time
 from homeassistant.helpers.update_coordinator import CoordinatorEntity, DataUpdateCoordinator
 from homeassistant.util import dt as dt_util
 
-from .const import DOMAIN, LOGGER
+from .const import DOMAIN, LOGGER, SIGNAL_PRICES_STORED
 from .esios import (
     DayPrices,
     EsiosAuthError,
@@ -460,6 +461,9 @@ class PriceCoordinator(DataUpdateCoordinator[PriceData]):
             await self.hass.async_add_executor_job(self._store.write_prices, to_points(day))
         except StoreError as err:
             LOGGER.warning("PVPC %s: prices cannot be stored: %s", self.region, err)
+            return
+        # windows waiting for these prices are priced now (cost.py)
+        async_dispatcher_send(self.hass, SIGNAL_PRICES_STORED, self.region.value)
 
     # ------------------------------------------------------------------ fetching
 

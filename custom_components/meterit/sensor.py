@@ -30,6 +30,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.util import dt as dt_util
 
 from .const import DOMAIN
+from .cost_sensor import cost_sensors
 from .entity import P1Entity
 from .entry import MeteritConfigEntry
 from .esios import DayPrices, PriceKind, PricePeriod
@@ -234,6 +235,7 @@ async def async_setup_entry(
     _async_add_new()
     entry.async_on_unload(coordinator.async_add_listener(_async_add_new))
     async_add_entities(window_sensors(coordinator))
+    async_add_entities(cost_sensors(coordinator))
 
 
 class P1Sensor(P1Entity, SensorEntity):
@@ -565,6 +567,8 @@ class StationSensorEntityDescription(SensorEntityDescription):
 
     value_fn: Callable[[StationMeter], StationValue]
     always_available: bool = False
+    priced: bool = False
+    """A cost: unknown (not 0) while the webhook has no price source and none was counted."""
 
 
 def _station_last_seen(meter: StationMeter) -> datetime | None:
@@ -598,6 +602,7 @@ STATION_SENSORS: Final[tuple[StationSensorEntityDescription, ...]] = (
         state_class=SensorStateClass.TOTAL,
         suggested_display_precision=4,
         value_fn=lambda m: m.cost,
+        priced=True,
     ),
     StationSensorEntityDescription(
         key="last_seen",
@@ -660,4 +665,11 @@ class StationSensor(StationEntity, SensorEntity):
     @property
     def native_value(self) -> StationValue:
         """The station's current value."""
-        return self.entity_description.value_fn(self.station.meter)
+        meter = self.station.meter
+        if (
+            self.entity_description.priced
+            and not self.coordinator.price_source.known
+            and not meter.cost
+        ):
+            return None
+        return self.entity_description.value_fn(meter)

@@ -1,11 +1,14 @@
 """Hourly external statistics from the 5-minute windows of a series (the recorder's long-term data).
 
-Three statistics per P1 meter, imported with ``async_add_external_statistics`` (idempotent: an
+Statistics per P1 meter, imported with ``async_add_external_statistics`` (idempotent: an
 hour imported again overwrites the same ``start``):
 
 * ``meterit:<id>_energy_import`` and ``meterit:<id>_energy_export``: kWh, ``has_sum`` (the energy
   dashboard picks these); ``state`` is the hour's energy, ``sum`` the running total.
 * ``meterit:<id>_power``: W, ``mean_type`` arithmetic, with ``min`` and ``max``.
+* With a price source (:mod:`.cost`): ``meterit:<id>_energy_import_cost`` and
+  ``meterit:<id>_energy_export_compensation`` (EUR, ``has_sum``): each hour's priced windows'
+  energy times their price (:mod:`.metering.pricing`); an hour with no priced window has no row.
 
 A power webhook station has no counters: its windows carry the energy integrated from its power
 (``energy_kwh``), and :func:`~.metering.hourly_statistics` counts each window's energy as import
@@ -51,9 +54,20 @@ from homeassistant.util import dt as dt_util
 from homeassistant.util.unit_conversion import EnergyConverter, PowerConverter
 
 from .const import DOMAIN, LOGGER
-from .metering import HourStat, MeterStore, StoreError, Window, hourly_statistics
+from .metering import (
+    HourCost,
+    HourStat,
+    MeterStore,
+    PriceRef,
+    StoreError,
+    Unpriced,
+    Window,
+    hourly_statistics,
+)
 
 HOUR: Final = 3600
+COST_UNIT: Final = "EUR"
+"""The unit of the cost statistics (PVPC prices are in euros)."""
 STATISTICS_RESOLUTION: Final = 300
 """Statistics are built from the 5-minute windows (kept forever)."""
 STATION_TIMER_INTERVAL: Final = timedelta(hours=1)
@@ -92,22 +106,60 @@ def station_object_id(entry_id: str, station_id: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class StatisticIds:
-    """The three statistic IDs of one meter."""
+    """The statistic IDs of one meter."""
 
     energy_import: str
     energy_export: str
     power: str
+    import_cost: str
+    export_compensation: str
 
     @classmethod
     def of(cls, object_id: str, *, export: bool = True) -> StatisticIds:
         """The IDs for ``meterit:<object_id>_...``.
 
-        ``export=False`` (a webhook station): the energy is ``_energy`` (the import); the
-        export's ID is kept for symmetry but :class:`StatisticsImporter` does not import it.
+        ``export=False`` (a webhook station): the energy is ``_energy`` (the import) and its
+        cost ``_energy_cost``; the export's IDs are kept for symmetry but
+        :class:`StatisticsImporter` does not import them.
         """
         base = f"{DOMAIN}:{statistic_object_id(object_id)}"
         energy = f"{base}_energy_import" if export else f"{base}_energy"
-        return cls(energy, f"{base}_energy_export", f"{base}_power")
+        return cls(
+            energy,
+            f"{base}_energy_export",
+            f"{base}_power",
+            f"{energy}_cost",
+            f"{base}_energy_export_compensation",
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Pricing:
+    """Where a series' windows take their prices from (the store's PVPC price table).
+
+    ``export_counted``: export energy without a price counts as unpriced (the price source
+    has surplus prices: a PVPC entry with an ESIOS token); without, export is not priced.
+    """
+
+    import_ref: PriceRef
+    export_ref: PriceRef | None
+    export_counted: bool
+
+    @property
+    def key(self) -> str:
+        """What the stored prices of the windows depend on (a change clears them)."""
+        export = "" if self.export_ref is None else f"+{self.export_ref.kind}"
+        return f"{self.import_ref.region}/{self.import_ref.kind}{export}"
+
+
+@dataclass(frozen=True, slots=True)
+class CostTotals:
+    """Totals of the imported hours: cost (€) up to ``until``, and what has no price yet."""
+
+    import_cost: float
+    export_compensation: float
+    until: float
+    unpriced: Unpriced
 
 
 def _floor_hour(t: float) -> float:
@@ -140,6 +192,10 @@ class StatisticsImporter:
         self._dirty_from: float | None = None
         self._lock = asyncio.Lock()
         self.hours_imported = 0
+        self.pricing: Pricing | None = None
+        """Set by the owner (:mod:`.cost`): the windows are priced and cost imported."""
+        self.costs: CostTotals | None = None
+        """The cost totals after the last import (None before it, or without pricing)."""
 
     @property
     def dirty_from(self) -> float | None:
@@ -165,6 +221,12 @@ class StatisticsImporter:
             get_last_statistics, self.hass, 1, self.ids.energy_import, False, {"sum"}
         )
         rows = last.get(self.ids.energy_import)
+        if rows and self.pricing is not None:
+            cost = await instance.async_add_executor_job(
+                get_last_statistics, self.hass, 1, self.ids.import_cost, False, {"sum"}
+            )
+            if not cost.get(self.ids.import_cost):
+                rows = []  # priced since: every hour again, for its cost
         if rows:
             self.mark(float(rows[0]["start"]))
             return
@@ -189,24 +251,91 @@ class StatisticsImporter:
                 return 0
             self._dirty_from = None  # marks made while importing collect afresh
             try:
-                hours = await self.hass.async_add_executor_job(self._compute, start, end)
+                hours, costs = await self.hass.async_add_executor_job(self._compute, start, end)
             except BaseException:
                 self.mark(start)
                 raise
             self._add(hours)
+            if costs is not None:
+                self._add_costs(*costs)
             if end < complete_until:
                 self.mark(end)  # the hour in progress has stored windows: due once complete
             self.hours_imported += len(hours)
             LOGGER.debug("%s: imported %d hours of statistics", self.name, len(hours))
             return len(hours)
 
-    def _compute(self, start: float, end: float) -> list[HourStat]:
-        """Executor: the hours in ``[start, end)`` with sums continuing the stored history."""
-        base_import, base_export = self.store.energy_before(
-            self.series, STATISTICS_RESOLUTION, start
+    def _compute(
+        self, start: float, end: float
+    ) -> tuple[list[HourStat], tuple[list[HourCost], tuple[float, float]] | None]:
+        """Executor: the hours in ``[start, end)`` with sums continuing the stored history.
+
+        With pricing, the windows are priced first, and their hours' costs come along with the
+        cost before ``start`` (the base of the cost sums); the totals are kept in ``costs``.
+        """
+        store, series = self.store, self.series
+        base_import, base_export = store.energy_before(series, STATISTICS_RESOLUTION, start)
+        windows = store.query_windows(series, STATISTICS_RESOLUTION, start, end)
+        hours = hourly_statistics(windows, base_import, base_export)
+        pricing = self.pricing
+        if pricing is None:
+            return hours, None
+        export_ref = pricing.export_ref if self.export else None
+        store.price_windows(
+            series,
+            STATISTICS_RESOLUTION,
+            start,
+            end,
+            import_ref=pricing.import_ref,
+            export_ref=export_ref,
         )
-        windows = self.store.query_windows(self.series, STATISTICS_RESOLUTION, start, end)
-        return hourly_statistics(windows, base_import, base_export)
+        counted = self.export and pricing.export_counted
+        costs = store.hourly_costs(series, STATISTICS_RESOLUTION, start, end, export=counted)
+        base = store.cost_before(series, STATISTICS_RESOLUTION, start)
+        total_import = base[0] + sum(h.import_cost or 0.0 for h in costs)
+        total_export = base[1] + sum(h.export_cost or 0.0 for h in costs)
+        unpriced = store.unpriced(series, STATISTICS_RESOLUTION, export=counted)
+        self.costs = CostTotals(total_import, total_export, end, unpriced)
+        return hours, (costs, base)
+
+    @callback
+    def _add_costs(self, hours: list[HourCost], base: tuple[float, float]) -> None:
+        """Import the cost sums (hours without a priced window get no row: unknown, not 0)."""
+        imports: list[StatisticData] = []
+        exports: list[StatisticData] = []
+        total_import, total_export = base
+        for hour in hours:
+            start = dt_util.utc_from_timestamp(hour.start)
+            if hour.import_cost is not None:
+                total_import += hour.import_cost
+                imports.append(StatisticData(start=start, state=hour.import_cost, sum=total_import))
+            if hour.export_cost is not None:
+                total_export += hour.export_cost
+                exports.append(StatisticData(start=start, state=hour.export_cost, sum=total_export))
+        if imports:
+            name = f"{self.name} energy cost" if not self.export else f"{self.name} import cost"
+            async_add_external_statistics(
+                self.hass, self._cost_metadata(self.ids.import_cost, name), imports
+            )
+        if exports and self.export:
+            async_add_external_statistics(
+                self.hass,
+                self._cost_metadata(
+                    self.ids.export_compensation, f"{self.name} export compensation"
+                ),
+                exports,
+            )
+
+    @staticmethod
+    def _cost_metadata(statistic_id: str, name: str) -> StatisticMetaData:
+        return StatisticMetaData(
+            mean_type=StatisticMeanType.NONE,
+            has_sum=True,
+            name=name,
+            source=DOMAIN,
+            statistic_id=statistic_id,
+            unit_class=None,
+            unit_of_measurement=COST_UNIT,
+        )
 
     @callback
     def _add(self, hours: list[HourStat]) -> None:
@@ -309,6 +438,8 @@ class StationStatistics:
         self.store = store
         self.settle_after = settle_after
         self.importers: dict[str, StatisticsImporter] = {}
+        self.pricing: Pricing | None = None
+        """Set by the owner before tracking: the stations' windows are priced (cost.py)."""
         self._complete: dict[str, float] = {}
         self._catch_up: set[str] = set()
         self._tasks: dict[str, asyncio.Task[None]] = {}
@@ -334,9 +465,10 @@ class StationStatistics:
         """Import the statistics of ``series`` from now on (nothing when already tracked)."""
         if series in self.importers:
             return
-        self.importers[series] = StatisticsImporter(
+        importer = self.importers[series] = StatisticsImporter(
             self.hass, self.store, series, object_id, name, export=False
         )
+        importer.pricing = self.pricing
         self._complete[series] = float("-inf")
         self._catch_up.add(series)
         self._start(series)
@@ -355,6 +487,12 @@ class StationStatistics:
             self._complete[window.series] = max(self._complete[window.series], window.end)
             changed.add(window.series)
         for series in changed:
+            self._start_if_due(series)
+
+    @callback
+    def request(self, series: str) -> None:
+        """Hours of ``series`` became due outside the window path (prices arrived)."""
+        if series in self.importers:
             self._start_if_due(series)
 
     def _complete_until(self, series: str) -> float:

@@ -71,7 +71,17 @@ from homeassistant.util import dt as dt_util, network as network_util
 from homeassistant.util.hass_dict import HassKey
 import probatio
 
-from .const import CONF_SOURCE, DOMAIN, LOGGER, MAX_STATIONS, Source
+from .const import (
+    CONF_PRICE_SOURCE,
+    CONF_SOURCE,
+    DOMAIN,
+    LOGGER,
+    MAX_STATIONS,
+    PRICE_ENTRY_PREFIX,
+    PRICE_NONE,
+    Source,
+)
+from .cost import CostLink, default_price_source, price_entry, price_source_option, pricing_of
 from .esios import PriceKind
 from .history import StationHistory
 from .metering import (
@@ -112,9 +122,6 @@ if TYPE_CHECKING:
     from .entry import MeteritConfigEntry
 
 CONF_LOCAL_ONLY: Final = "local_only"
-CONF_PRICE_SOURCE: Final = "price_source"
-PRICE_NONE: Final = "none"
-PRICE_ENTRY_PREFIX: Final = "entry:"
 PRICE_UNITS: Final = frozenset({"€/kWh", "EUR/kWh"})
 PRICE_UNIT: Final = "€/kWh"
 
@@ -167,6 +174,9 @@ def example_body(station_id: int = 1, watts: float = 123.4) -> str:
 class PriceSource:
     """The price (€/kWh) at a time; the base class knows no price."""
 
+    known = False
+    """Whether this source can know prices at all (a station's cost is unknown otherwise)."""
+
     def price_at(self, t: float) -> float | None:
         """The price in force at ``t`` (UTC unix seconds), None when unknown."""
         return None
@@ -186,6 +196,8 @@ class EntryPriceSource(PriceSource):
     Today and tomorrow come from the entry's memory; older times (buffered batches) from the
     store's price table. An entry that is not loaded gives no price.
     """
+
+    known = True
 
     def __init__(self, hass: HomeAssistant, entry_id: str, store: MeterStore) -> None:
         """Follow the entry ``entry_id`` (looked up on each use: it may reload)."""
@@ -231,6 +243,8 @@ class EntryPriceSource(PriceSource):
 
 class SensorPriceSource(PriceSource):
     """The state of a sensor in €/kWh, with its changes remembered for past times."""
+
+    known = True
 
     def __init__(self, hass: HomeAssistant, entity_id: str) -> None:
         """Start from the sensor's current state and follow its changes."""
@@ -462,6 +476,7 @@ class WebhookCoordinator(DataUpdateCoordinator[Mapping[str, Station]]):
             statistics = self._station_statistics = StationStatistics(
                 self.hass, entry, self.store, settle_after=DEFAULT_MAX_PAST
             )
+            self._link_cost(statistics)
         for station_id in self._stations:
             statistics.track(
                 station_series(entry.entry_id, station_id),
@@ -470,6 +485,25 @@ class WebhookCoordinator(DataUpdateCoordinator[Mapping[str, Station]]):
             )
         statistics.windows_stored(windows)
 
+    @callback
+    def _link_cost(self, statistics: StationStatistics) -> None:
+        """With a PVPC entry as price source, the stations' windows are priced (cost.py)."""
+        prices = price_entry(self.hass, price_source_option(self.hass, self.config_entry))
+        statistics.pricing = pricing_of(prices)
+        if prices is None:
+            return
+        link = CostLink(
+            self.hass,
+            self.config_entry,
+            self.store,
+            prices,
+            importers=lambda: list(statistics.importers.values()),
+            on_due=lambda importer: statistics.request(importer.series),
+        )
+        self.config_entry.async_create_background_task(
+            self.hass, link.async_start(), f"{DOMAIN} webhook pricing"
+        )
+
     # ------------------------------------------------------------------ lifecycle
 
     async def async_start(self) -> None:
@@ -477,7 +511,7 @@ class WebhookCoordinator(DataUpdateCoordinator[Mapping[str, Station]]):
         entry = self.config_entry
         await self._async_restore()
         self.price_source = create_price_source(
-            self.hass, str(entry.options.get(CONF_PRICE_SOURCE, PRICE_NONE)), self.store
+            self.hass, price_source_option(self.hass, entry), self.store
         )
         # Every method, and no local-only check, in the webhook component: it logs the webhook
         # ID at WARNING when it refuses a method or a remote request. Both checks are made in
@@ -707,6 +741,9 @@ class WebhookCoordinator(DataUpdateCoordinator[Mapping[str, Station]]):
         return {
             "local_only": self.local_only,
             "price_source": type(self.price_source).__name__,
+            "cost_statistics": None
+            if self._station_statistics is None or self._station_statistics.pricing is None
+            else self._station_statistics.pricing.key,
             "accepted_readings": self.accepted,
             "rejected_requests": self.rejected,
             "pending_windows": len(self._windows),
@@ -1565,7 +1602,7 @@ def price_source_choices(hass: HomeAssistant) -> list[tuple[str, str]]:
 def webhook_options_schema(hass: HomeAssistant, current: Mapping[str, object]) -> probatio.Schema:
     """The form of a webhook's options: local only (default on) and the price source."""
     choices = price_source_choices(hass)
-    chosen = str(current.get(CONF_PRICE_SOURCE, PRICE_NONE))
+    chosen = str(current.get(CONF_PRICE_SOURCE) or default_price_source(hass))
     if chosen not in {value for value, _ in choices}:
         choices.append((chosen, chosen))  # keep a source that is gone for now
     return probatio.Schema(

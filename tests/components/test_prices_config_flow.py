@@ -188,10 +188,13 @@ async def test_options_add_change_remove_token(hass: HomeAssistant, esios: FakeE
     assert hass.states.get(SURPLUS) is not None
 
 
-async def test_options_only_for_price_entries() -> None:
+async def test_options_for_every_kind_of_entry() -> None:
     assert MeteritConfigFlow.async_supports_options_flow(prices_entry()) is True
-    p1 = MockConfigEntry(domain=DOMAIN, data={CONF_SOURCE: "p1"})
-    assert MeteritConfigFlow.async_supports_options_flow(p1) is False
+    for source in ("p1", "webhook"):
+        entry = MockConfigEntry(domain=DOMAIN, data={CONF_SOURCE: source})
+        assert MeteritConfigFlow.async_supports_options_flow(entry) is True
+    unknown = MockConfigEntry(domain=DOMAIN, data={CONF_SOURCE: "gas"})
+    assert MeteritConfigFlow.async_supports_options_flow(unknown) is False
 
 
 async def test_reauth_when_token_rejected(hass: HomeAssistant, esios: FakeEsios) -> None:

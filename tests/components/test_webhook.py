@@ -1718,7 +1718,7 @@ async def test_a_batch_stored_before_the_upgrade_is_known_after_it(
         )
         db.execute("PRAGMA user_version = 4")
     coordinator = await setup_loaded(hass, entry, WebhookCoordinator)
-    assert (await async_get_store(hass)).schema_version == store_module.SCHEMA_VERSION == 5
+    assert (await async_get_store(hass)).schema_version == store_module.SCHEMA_VERSION == 6
     station = coordinator.stations["1"]
     assert station.meter.readings == len(before)  # replayed: no state saved after them
 

@@ -43,7 +43,7 @@ def test_new_file_is_wal_and_current(tmp_path: Path) -> None:
     path = tmp_path / "meterit.db"
     store = MeterStore(str(path))
     try:
-        assert store.schema_version == SCHEMA_VERSION == 5
+        assert store.schema_version == SCHEMA_VERSION == 6
     finally:
         store.close()
     store.close()  # idempotent
@@ -360,7 +360,7 @@ def test_migrates_v4_rows_keep_their_ids_and_count_as_sent_at_their_time(
     )
     store = MeterStore(path)
     try:
-        assert store.schema_version == SCHEMA_VERSION == 5
+        assert store.schema_version == SCHEMA_VERSION == 6
         old = store.query_readings()
         assert [(r.id, r.time, r.station_id, r.entry, r.sent) for r in old] == [
             (3, 30.0, "2", None, None),
@@ -504,7 +504,7 @@ def test_migrates_v3_meterlog_rows_keep_no_entry(tmp_path: Path) -> None:
     _make_old(path, 3, [(10.0, "1", 100.0, 0.2), (20.0, "1", 5000.0, None)])  # without an entry
     store = MeterStore(path)
     try:
-        assert store.schema_version == SCHEMA_VERSION == 5
+        assert store.schema_version == SCHEMA_VERSION == 6
         old = store.query_readings()
         assert [(r.time, r.station_id, r.watts, r.price, r.entry) for r in old] == [
             (20.0, "1", 5000.0, None, None),

@@ -24,6 +24,7 @@ from .errors import (
 from .gapfill import fill_missing_windows, spread
 from .hwlogger import read_hwlogger_db
 from .models import CounterReset, JsonValue, Reading, Window
+from .pricing import HourCost, PriceRef, Unpriced, hourly_costs
 from .statistics import HourStat, hourly_statistics
 from .store import (
     MeterlogRow,
@@ -37,6 +38,7 @@ from .worker import SerialWorker
 
 __all__ = [
     "CounterReset",
+    "HourCost",
     "HourStat",
     "HwLoggerRowError",
     "InvalidQueryError",
@@ -51,15 +53,18 @@ __all__ = [
     "NotAnHwLoggerDatabaseError",
     "PreparedReadings",
     "PricePoint",
+    "PriceRef",
     "Reading",
     "SerialWorker",
     "StoreCorruptError",
     "StoreError",
     "StoreUnavailableError",
     "StoreVersionError",
+    "Unpriced",
     "Window",
     "WindowAggregator",
     "fill_missing_windows",
+    "hourly_costs",
     "hourly_statistics",
     "prepare_reading",
     "prepare_readings",

@@ -23,6 +23,7 @@ import sqlite3
 import threading
 from typing import Final
 
+from . import pricing
 from .errors import (
     InvalidQueryError,
     InvalidRecordError,
@@ -32,6 +33,7 @@ from .errors import (
 )
 from .merge import merge_window
 from .models import WINDOW_FIELDS, JsonValue, Window
+from .pricing import HourCost, PriceRef, Unpriced
 
 SHORT_RETENTION_S = 86_400.0
 """30-second (any resolution below 5 min) windows are kept this long."""
@@ -109,12 +111,22 @@ def _migrate_5(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX meterlog_sent ON meterlog (sent) WHERE sent IS NOT NULL")
 
 
+def _migrate_6(conn: sqlite3.Connection) -> None:
+    """v6: each window keeps the price of its period (``import_price``, ``export_price``).
+
+    NULL: not priced (yet). See :mod:`.pricing`; the window upserts leave both columns alone.
+    """
+    conn.execute("ALTER TABLE windows ADD COLUMN import_price REAL")
+    conn.execute("ALTER TABLE windows ADD COLUMN export_price REAL")
+
+
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     _migrate_1,
     _migrate_2,
     _migrate_3,
     _migrate_4,
     _migrate_5,
+    _migrate_6,
 )
 """``MIGRATIONS[i]`` upgrades a file from version ``i`` to ``i + 1``."""
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -378,6 +390,54 @@ class MeterStore:
         with self._reading() as conn:
             imp, exp = conn.execute(_ENERGY_SUMS, (series, resolution, before)).fetchone()
         return (int(imp) / 1e9, int(exp) / 1e9)
+
+    # ------------------------------------------------------------------ priced windows
+
+    def price_windows(
+        self,
+        series: str,
+        resolution: int,
+        start: float,
+        end: float,
+        *,
+        import_ref: PriceRef | None,
+        export_ref: PriceRef | None = None,
+    ) -> float | None:
+        """Price the unpriced windows in ``[start, end)``; the earliest newly priced start."""
+        with self._writing() as conn:
+            return pricing.price_windows(
+                conn, series, resolution, start, end, import_ref=import_ref, export_ref=export_ref
+            )
+
+    def clear_prices(self, series: str) -> int:
+        """Forget the prices of a series' windows (its price source changed)."""
+        with self._writing() as conn:
+            return pricing.clear_prices(conn, series)
+
+    def hourly_costs(
+        self, series: str, resolution: int, start: float, end: float, *, export: bool = True
+    ) -> list[HourCost]:
+        """Per-hour cost of the priced windows in ``[start, end)`` (see :mod:`.pricing`)."""
+        with self._reading() as conn:
+            rows = pricing.cost_rows(conn, series, resolution, start, end)
+        return pricing.hourly_costs(rows, export=export)
+
+    def cost_before(self, series: str, resolution: int, before: float) -> tuple[float, float]:
+        """Import cost and export compensation (€) of the priced windows before ``before``."""
+        with self._reading() as conn:
+            return pricing.cost_before(conn, series, resolution, before)
+
+    def unpriced(self, series: str, resolution: int, *, export: bool = True) -> Unpriced:
+        """Windows with energy and no price yet (export counted only when ``export``)."""
+        with self._reading() as conn:
+            return pricing.unpriced(conn, series, resolution, export=export)
+
+    def unpriced_range(
+        self, series: str, resolution: int, since: float
+    ) -> tuple[float, float] | None:
+        """First and last start of the unpriced windows with import energy from ``since`` on."""
+        with self._reading() as conn:
+            return pricing.unpriced_range(conn, series, resolution, since)
 
     def series(self) -> list[str]:
         """Every series with at least one stored window, sorted."""
