@@ -455,7 +455,8 @@ def test_strict_typing() -> None:
     mypy = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["mypy"]
     assert mypy["strict"] is True
     assert "custom_components/meterit" in mypy["files"]
-    for library in MANIFEST["loggers"]:
+    # the libraries Meterit uses are typed (its own package is checked by mypy above)
+    for library in set(MANIFEST["loggers"]) - {"custom_components.meterit"}:
         module = importlib.import_module(library)
         assert module.__file__ is not None
         assert (Path(module.__file__).parent / "py.typed").is_file(), library
