@@ -19,6 +19,7 @@ from custom_components.meterit.esios import (
     parse_public_file,
 )
 from simulator.esios import FakeEsios, _parse_args
+from simulator.esios_days import public_file_on
 
 from .conftest import TOKEN, Loader
 
@@ -103,3 +104,8 @@ async def test_without_moved_days_an_unknown_day_is_not_published(
 def test_the_command_line_flag() -> None:
     assert _parse_args(["--moved-days"]).moved_days is True
     assert _parse_args([]).moved_days is False
+
+
+def test_a_template_without_rows_is_refused() -> None:
+    with pytest.raises(ValueError, match="no values"):
+        public_file_on({"PVPC": []}, TODAY)
