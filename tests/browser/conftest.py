@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
+import importlib.util
 import os
 from pathlib import Path
 import re
@@ -54,12 +55,28 @@ def _missing_browser() -> str | None:
     return None
 
 
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+# Without Playwright the walk cannot even be imported: outside CI it is left out (and the header
+# says why); under CI the import error fails the run.
+NO_PLAYWRIGHT = importlib.util.find_spec("playwright") is None
+collect_ignore = ["test_walkthrough.py"] if NO_PLAYWRIGHT and not _in_ci() else []
+
+
+def pytest_report_header() -> str | None:
+    """Say why the browser test will not run, if it will not."""
+    reason = _missing_browser()
+    return None if reason is None else f"browser test: cannot run: {reason}"
+
+
 @pytest.fixture
 def browser_available() -> None:
     """Skip without a browser, unless under CI (``CI`` set): there a missing browser fails."""
     if (reason := _missing_browser()) is None:
         return
-    if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
+    if _in_ci():
         pytest.fail(f"CI is set and the browser test cannot run: {reason}")
     pytest.skip(f"no browser: {reason}")
 
