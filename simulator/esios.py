@@ -4,28 +4,32 @@ It serves the real payloads in the fixture folder (``PRICES_ESIOS_<id>_<YYYY>_<M
 for ``/indicators/<id>``, ``PVPC_CURV_DD_<YYYY>_<MM>_<DD>.json`` for
 ``/archives/70/download_json``) plus any payload added with :meth:`FakeEsios.add_indicator` /
 :meth:`FakeEsios.add_public_file`. Unknown days get an empty answer (``values: []`` /
-``PVPC: []``), as ESIOS does before publication.
+``PVPC: []``), as ESIOS does before publication; with ``moved_days`` (``--moved-days``), days
+up to tomorrow get the newest stored day's prices moved onto them instead.
 
-Development: ``python -m simulator.esios --port 8081`` then point the client's ``base_url`` at
-``http://127.0.0.1:8081``.
+Development: ``python -m simulator.esios --port 8081 --moved-days`` (``scripts/develop`` runs it
+and sets ``METERIT_ESIOS_BASE_URL=http://127.0.0.1:8081``).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 import contextlib
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 import io
 import json
 from pathlib import Path
 import re
+from typing import Any
 import zipfile
 
 from aiohttp import web
+
+from .esios_days import MADRID, indicator_on, public_file_on
 
 DEFAULT_TOKEN = "fake-esios-token"  # noqa: S105 - the fake's own test token
 DEFAULT_FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "esios"
@@ -79,6 +83,9 @@ class FakeEsios:
     fault_count: int | None = None
     """How many more requests get ``fault`` (None = all); then the fake answers normally."""
     slow_seconds: float = 5.0
+    moved_days: bool = False
+    """Days without a payload of their own, up to tomorrow, get the newest stored day's prices."""
+    today: Callable[[], date] = field(default=lambda: datetime.now(MADRID).date())
     requests: list[RecordedRequest] = field(default_factory=list, init=False)
     _indicators: dict[tuple[int, date], object] = field(default_factory=dict, init=False)
     _public: dict[date, object] = field(default_factory=dict, init=False)
@@ -170,6 +177,12 @@ class FakeEsios:
         except KeyError, ValueError:
             return web.json_response({"message": "bad indicator or start_date"}, status=400)
         payload = self._indicators.get((indicator, day))
+        if payload is None and (
+            template := self._template(
+                ((d, p) for (i, d), p in self._indicators.items() if i == indicator), day
+            )
+        ):
+            payload = indicator_on(template, day)
         if payload is None:
             payload = {"indicator": {"id": indicator, "values": []}}
         geo_ids = {int(g) for g in request.query.getall("geo_ids[]", []) if g.isdigit()}
@@ -183,7 +196,11 @@ class FakeEsios:
             day = date.fromisoformat(request.query["date"])
         except KeyError, ValueError:
             return web.json_response({"message": "bad date"}, status=400)
-        payload = self._public.get(day, {"PVPC": []})
+        payload = self._public.get(day)
+        if payload is None and (template := self._template(self._public.items(), day)):
+            payload = public_file_on(template, day)
+        if payload is None:
+            payload = {"PVPC": []}
         fault = self._take_fault()
         if fault is Fault.EMPTY:
             payload = {"PVPC": []}
@@ -191,6 +208,13 @@ class FakeEsios:
             rows = payload.get("PVPC")
             payload = {"PVPC": rows[:_PARTIAL_KEEP] if isinstance(rows, list) else rows}
         return await self._answer(payload, fault, f"PVPC_CURV_DD_{day:%Y_%m_%d}.json")
+
+    def _template(self, stored: Iterable[tuple[date, object]], day: date) -> Any:
+        """With ``moved_days``, the newest stored payload to move onto ``day`` (or None)."""
+        if not self.moved_days or day > self.today() + timedelta(days=1):
+            return None
+        newest = max(stored, key=lambda item: item[0], default=None)
+        return None if newest is None else newest[1]
 
     async def _answer(self, payload: object, fault: Fault | None, name: str) -> web.StreamResponse:
         body = json.dumps(payload).encode()
@@ -251,12 +275,23 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--fixtures", type=Path, default=DEFAULT_FIXTURES)
     parser.add_argument("--token", default=DEFAULT_TOKEN, help="the API token the fake accepts")
     parser.add_argument("--fault", choices=[fault.value for fault in Fault], default=None)
+    parser.add_argument(
+        "--moved-days",
+        action="store_true",
+        help="serve the newest fixture day's prices for any day up to tomorrow",
+    )
     return parser.parse_args(argv)
 
 
 async def run(args: argparse.Namespace, stop: asyncio.Event) -> FakeEsios:
     """Run the fake from CLI arguments until ``stop`` is set; return it (stopped)."""
-    fake = FakeEsios(args.fixtures, valid_token=args.token, host=args.host, port=args.port)
+    fake = FakeEsios(
+        args.fixtures,
+        valid_token=args.token,
+        host=args.host,
+        port=args.port,
+        moved_days=args.moved_days,
+    )
     fake.inject(Fault(args.fault) if args.fault else None)
     await fake.start()
     print(f"Fake ESIOS on {fake.base_url} (fixtures: {args.fixtures})", flush=True)

@@ -36,6 +36,9 @@ MAX_STATIONS: Final = 64
 # Development only: a PEM file with an extra CA that P1 connections trust besides HomeWizard's
 # (scripts/develop points it at the simulator's CA). Never set in a real installation.
 ENV_EXTRA_CA_FILE: Final = "METERIT_P1_EXTRA_CA_FILE"
+# Development only: the base URL of a simulated ESIOS (scripts/develop points it at
+# simulator.esios on loopback) instead of REE's. Never set in a real installation.
+ENV_ESIOS_BASE_URL: Final = "METERIT_ESIOS_BASE_URL"
 
 
 class Source(StrEnum):

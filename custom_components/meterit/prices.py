@@ -16,8 +16,9 @@ Prices go to the integration's SQLite store (``storage.async_get_store``), so a 
 network still has today and tomorrow. Failures keep what we have, log one line per failure
 streak (and one on recovery), and raise a repair issue when nothing could be fetched for a day.
 
-``ESIOS_BASE_URL`` is read each time a client is created: tests (and ``scripts/develop``)
-monkeypatch it to point at ``simulator.esios.FakeEsios``. It is not a per-entry setting.
+``ESIOS_BASE_URL`` is read each time a client is created: tests monkeypatch it to point at
+``simulator.esios.FakeEsios``; ``scripts/develop`` sets ``METERIT_ESIOS_BASE_URL`` (development
+only, it wins). It is not a per-entry setting.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from itertools import pairwise
+import os
 from typing import TYPE_CHECKING, Final
 
 from homeassistant.const import CONF_TOKEN
@@ -40,7 +42,7 @@ from homeassistant.helpers.event import async_track_point_in_utc_time
 from homeassistant.helpers.update_coordinator import CoordinatorEntity, DataUpdateCoordinator
 from homeassistant.util import dt as dt_util
 
-from .const import DOMAIN, LOGGER, SIGNAL_PRICES_STORED
+from .const import DOMAIN, ENV_ESIOS_BASE_URL, LOGGER, SIGNAL_PRICES_STORED
 from .esios import (
     DayPrices,
     EsiosAuthError,
@@ -91,7 +93,8 @@ def pvpc_unique_id(region: Region | str) -> str:
 
 def create_client(hass: HomeAssistant, token: str | None) -> EsiosClient:
     """An ESIOS client on Home Assistant's shared session (token: indicators API)."""
-    return EsiosClient(async_get_clientsession(hass), token=token, base_url=ESIOS_BASE_URL)
+    base_url = os.environ.get(ENV_ESIOS_BASE_URL) or ESIOS_BASE_URL
+    return EsiosClient(async_get_clientsession(hass), token=token, base_url=base_url)
 
 
 def merge_day(old: DayPrices | None, new: DayPrices) -> DayPrices:

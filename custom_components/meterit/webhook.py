@@ -117,6 +117,7 @@ from .powerhook import (
 from .prices import PriceCoordinator
 from .statistics import StationStatistics, station_object_id
 from .storage import async_get_store
+from .webhook_url import webhook_url
 
 if TYPE_CHECKING:
     from .entry import MeteritConfigEntry
@@ -1632,7 +1633,7 @@ def webhook_options(user_input: Mapping[str, object]) -> dict[str, object]:
 def webhook_placeholders(hass: HomeAssistant, webhook_id: str, local_only: bool) -> dict[str, str]:
     """The URL, an example body and a ``curl`` line (shown once, when the entry is created)."""
     try:
-        url = webhook.async_generate_url(hass, webhook_id, prefer_external=not local_only)
+        url = webhook_url(hass, webhook_id, local_only)
     except NoURLAvailableError:
         url = f"http://<home-assistant>:8123{webhook.async_generate_path(webhook_id)}"
     body = example_body()
