@@ -15,14 +15,16 @@ import json
 from pathlib import Path
 import re
 import tomllib
+from types import MappingProxyType
 from typing import Any
 
-from homeassistant.config_entries import ConfigFlow, OptionsFlow
+from homeassistant.config_entries import ConfigEntry, ConfigFlow, OptionsFlow
 from homeassistant.helpers.entity import Entity
 from homeassistant.util.yaml import load_yaml_dict
 import pytest
 
 from custom_components.meterit import PLATFORMS, config_flow, diagnostics, repairs
+from custom_components.meterit.const import CONF_SOURCE, DOMAIN, Source
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "custom_components" / "meterit"
@@ -254,6 +256,22 @@ STEP_STARTERS = {
 }
 
 
+def _entry_of(source: Source) -> ConfigEntry:
+    """A bare config entry of a source (only its data is read by ``async_get_options_flow``)."""
+    return ConfigEntry(
+        data={CONF_SOURCE: source.value},
+        discovery_keys=MappingProxyType({}),
+        domain=DOMAIN,
+        minor_version=1,
+        options={},
+        source="user",
+        subentries_data=None,
+        title=source.value,
+        unique_id=None,
+        version=1,
+    )
+
+
 def test_config_flow_tests_exist_for_every_step() -> None:
     """Each step of the config and options flows is reached by some test."""
     done("config-flow-test-coverage")
@@ -262,8 +280,10 @@ def test_config_flow_tests_exist_for_every_step() -> None:
     )
     flows: list[type] = [
         config_flow.MeteritConfigFlow,
-        config_flow.PricesOptionsFlow,
-        config_flow.WebhookOptionsFlow,
+        *(
+            type(config_flow.MeteritConfigFlow.async_get_options_flow(_entry_of(source)))
+            for source in Source
+        ),
     ]
     assert issubclass(flows[0], ConfigFlow)
     assert all(issubclass(cls, OptionsFlow) for cls in flows[1:])

@@ -9,15 +9,15 @@ from homeassistant.helpers import config_validation as cv, device_registry as dr
 from homeassistant.helpers.typing import ConfigType
 
 from .const import CONF_IDENTIFIER, CONF_SOURCE, DOMAIN, Source
-from .entity import p1_device_info
 from .entry import MeteritConfigEntry
 from .esios import EsiosAuthError, EsiosError
 from .homewizard import CertificateError, HomeWizardError, UnauthorizedError
 from .metering import StoreError
-from .p1 import P1Coordinator, async_create_client
-from .p1_devices import async_remove_last_seen
-from .prices import PriceCoordinator
-from .prices_cheapest import async_setup_cheapest_window_service
+from .p1.client import async_create_client
+from .p1.coordinator import P1Coordinator
+from .p1.devices import async_remove_last_seen
+from .p1.entity import p1_device_info
+from .prices.coordinator import PriceCoordinator
 from .repairs import async_delete_entry_issues
 from .services import async_setup_services
 from .webhook import WebhookCoordinator, async_setup_webhook_entry
@@ -34,7 +34,6 @@ PLATFORMS: dict[Source, list[Platform]] = {
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     """Register the integration's actions (once, for all entries)."""
     async_setup_services(hass)
-    async_setup_cheapest_window_service(hass)
     return True
 
 

@@ -7,8 +7,9 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .entry import MeteritConfigEntry
-from .prices import PriceCoordinator, PriceEntity
-from .services import async_refresh
+from .prices.coordinator import PriceCoordinator
+from .prices.entity import PriceEntity
+from .prices.services import async_refresh
 
 PARALLEL_UPDATES = 1
 

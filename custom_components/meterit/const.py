@@ -17,6 +17,8 @@ CONF_PRODUCT_NAME: Final = "product_name"
 CONF_SERIAL: Final = "serial"
 CONF_REMOVE_TOKEN: Final = "remove_token"  # noqa: S105 (a form field name)
 CONF_PRICE_SOURCE: Final = "price_source"
+CONF_REGION: Final = "region"
+"""A PVPC entry's region (``esios.Region``): its identity."""
 PRICE_NONE: Final = "none"
 PRICE_ENTRY_PREFIX: Final = "entry:"
 SIGNAL_PRICES_STORED: Final = f"{DOMAIN}_prices_stored"

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import CONF_TOKEN
@@ -24,6 +24,7 @@ from homeassistant.util import dt as dt_util
 
 from .const import (
     CONF_PRICE_SOURCE,
+    CONF_REGION,
     CONF_SOURCE,
     DOMAIN,
     LOGGER,
@@ -34,12 +35,9 @@ from .const import (
 )
 from .esios import PriceKind
 from .metering import MeterStore, PriceRef, StoreError
+from .prices.coordinator import PriceCoordinator
 from .statistics import STATISTICS_RESOLUTION, Pricing, StatisticsImporter
 
-if TYPE_CHECKING:
-    from .prices import PriceCoordinator
-
-CONF_REGION: Final = "region"  # the PVPC entry's region (prices.CONF_REGION)
 PRICING_INTERVAL: Final = timedelta(minutes=30)
 """How often windows are priced again from the stored prices (and missing days asked for)."""
 BACKFILL: Final = timedelta(days=7)
@@ -89,7 +87,6 @@ def pricing_of(prices: ConfigEntry | None) -> Pricing | None:
 
 
 def _coordinator(prices: ConfigEntry) -> PriceCoordinator | None:
-    from .prices import PriceCoordinator  # noqa: PLC0415 (prices imports the entry types)
 
     runtime = getattr(prices, "runtime_data", None)
     return runtime if isinstance(runtime, PriceCoordinator) else None

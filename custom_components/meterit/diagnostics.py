@@ -11,7 +11,7 @@ from homeassistant.core import HomeAssistant
 
 from .const import CONF_IDENTIFIER
 from .entry import MeteritConfigEntry
-from .p1 import P1Coordinator
+from .p1.coordinator import P1Coordinator
 
 TO_REDACT = {
     CONF_HOST,

@@ -83,7 +83,7 @@ from .const import (
 )
 from .cost import CostLink, default_price_source, price_entry, price_source_option, pricing_of
 from .esios import PriceKind
-from .history import StationHistory
+from .history.query import StationHistory
 from .metering import (
     InvalidRecordError,
     InvalidSnapshotError,
@@ -114,7 +114,7 @@ from .powerhook import (
     parse_body,
     parse_station_id,
 )
-from .prices import PriceCoordinator
+from .prices.coordinator import PriceCoordinator
 from .statistics import StationStatistics, station_object_id
 from .storage import async_get_store
 from .webhook_url import webhook_url

@@ -16,8 +16,9 @@ from homeassistant.core import HomeAssistant, State
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
-from custom_components.meterit import p1 as p1_module, prices as prices_module
 from custom_components.meterit.const import CONF_IDENTIFIER, CONF_SOURCE, DOMAIN, ENV_EXTRA_CA_FILE
+from custom_components.meterit.p1 import coordinator as p1_module
+from custom_components.meterit.prices import coordinator as prices_module
 from simulator.certs import TestCA, make_test_ca
 from simulator.esios import DEFAULT_TOKEN as ESIOS_TOKEN, FakeEsios
 from simulator.p1_meter import FakeP1Meter

@@ -27,7 +27,7 @@ from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 
 from custom_components.meterit.const import DOMAIN
 from custom_components.meterit.metering import Window
-from custom_components.meterit.prices import PriceCoordinator
+from custom_components.meterit.prices.coordinator import PriceCoordinator
 from custom_components.meterit.storage import async_get_store
 from simulator.esios import FakeEsios
 from simulator.p1_meter import FakeP1Meter
@@ -140,7 +140,7 @@ def esios_day(esios: FakeEsios, fixtures_dir: Path) -> FakeEsios:
 
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    from custom_components.meterit import history as history_module  # noqa: PLC0415
+    from custom_components.meterit.p1 import history as history_module  # noqa: PLC0415
 
     moment = Clock(DAY_START)
     monkeypatch.setattr(history_module, "clock", moment)

@@ -21,10 +21,10 @@ from pytest_homeassistant_custom_component.components.recorder.common import (
     async_wait_recording_done,
 )
 
-from custom_components.meterit import history as history_module
 from custom_components.meterit.const import DOMAIN
-from custom_components.meterit.history import MeterHistory
 from custom_components.meterit.metering import MeterStore, StoreUnavailableError, Window
+from custom_components.meterit.p1 import history as history_module
+from custom_components.meterit.p1.history import MeterHistory
 from custom_components.meterit.storage import async_get_store
 from simulator.p1_meter import DEFAULT_MEASUREMENT, FakeP1Meter
 

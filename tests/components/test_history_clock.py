@@ -8,7 +8,7 @@ from homeassistant.core import HomeAssistant
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.meterit import history as history_module
+from custom_components.meterit.p1 import history as history_module
 from simulator.p1_meter import FakeP1Meter
 
 from .conftest import p1_entry

@@ -15,14 +15,12 @@ from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.meterit import history as history_module
 from custom_components.meterit.const import DOMAIN
-from custom_components.meterit.history import (
+from custom_components.meterit.history.hwlogger import async_import_hwlogger
+from custom_components.meterit.history.query import (
     HistoryArgumentError,
     HistoryQuery,
-    MeterHistory,
     Resolution,
-    async_import_hwlogger,
     async_query_history,
     parse_instant,
 )
@@ -35,6 +33,8 @@ from custom_components.meterit.metering import (
     StoreUnavailableError,
     WindowAggregator,
 )
+from custom_components.meterit.p1 import history as history_module
+from custom_components.meterit.p1.history import MeterHistory
 from custom_components.meterit.storage import async_get_store
 
 T0 = datetime(2026, 6, 21, 10, 0, 10, tzinfo=UTC).timestamp()

@@ -21,11 +21,12 @@ from pytest_homeassistant_custom_component.components.recorder.common import (
 )
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
-from custom_components.meterit import history as history_module
 from custom_components.meterit.const import DOMAIN
-from custom_components.meterit.history import HISTORY_VIEW_URL, MeterHistory
+from custom_components.meterit.history.view import HISTORY_VIEW_URL
 from custom_components.meterit.metering import MeterStore, Window
 from custom_components.meterit.metering.hwlogger import HWLOGGER_COLUMNS
+from custom_components.meterit.p1 import history as history_module
+from custom_components.meterit.p1.history import MeterHistory
 from simulator.p1_meter import FakeP1Meter
 
 from .conftest import METER_SERIAL, p1_entry, wait_for

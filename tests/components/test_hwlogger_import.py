@@ -17,7 +17,7 @@ from homeassistant.helpers import device_registry as dr
 import pytest
 
 from custom_components.meterit.const import DOMAIN
-from custom_components.meterit.history import MeterHistory
+from custom_components.meterit.p1.history import MeterHistory
 from simulator.p1_meter import FakeP1Meter
 
 from .conftest import METER_SERIAL, p1_entry, wait_for

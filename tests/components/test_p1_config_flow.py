@@ -12,7 +12,7 @@ from homeassistant.helpers.service_info.zeroconf import ZeroconfServiceInfo
 import pytest
 
 from custom_components.meterit.const import CONF_IDENTIFIER, CONF_SOURCE, DOMAIN
-from custom_components.meterit.p1 import split_host_port
+from custom_components.meterit.p1.client import split_host_port
 from simulator.certs import TestCA, make_test_ca
 from simulator.p1_meter import FakeP1Meter
 

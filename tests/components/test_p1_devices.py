@@ -16,8 +16,8 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
 from custom_components.meterit.const import DOMAIN
-from custom_components.meterit.p1 import P1Coordinator
-from custom_components.meterit.p1_devices import STALE_AFTER
+from custom_components.meterit.p1.coordinator import P1Coordinator
+from custom_components.meterit.p1.devices import STALE_AFTER
 from simulator.p1_meter import DEFAULT_MEASUREMENT, FakeP1Meter
 
 from .conftest import METER_SERIAL, p1_entry, wait_for

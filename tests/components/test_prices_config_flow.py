@@ -18,7 +18,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.meterit.config_flow import MeteritConfigFlow
 from custom_components.meterit.const import CONF_REMOVE_TOKEN, CONF_SOURCE, DOMAIN
-from custom_components.meterit.prices import PriceCoordinator
+from custom_components.meterit.prices.coordinator import PriceCoordinator
 from simulator.esios import DEFAULT_TOKEN, FakeEsios, Fault
 
 from .conftest import prices_entry, setup_loaded, state_of, travel

@@ -12,7 +12,7 @@ import pytest
 from custom_components.meterit.const import ENV_ESIOS_BASE_URL
 from custom_components.meterit.esios import Region
 from custom_components.meterit.esios.client import DEFAULT_BASE_URL
-from custom_components.meterit.prices import create_client
+from custom_components.meterit.prices.coordinator import create_client
 from simulator.esios import DEFAULT_TOKEN, FakeEsios
 
 

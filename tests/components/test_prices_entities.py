@@ -15,7 +15,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er
 import pytest
 
-from custom_components.meterit.prices import PriceCoordinator
+from custom_components.meterit.prices.coordinator import PriceCoordinator
 from simulator.esios import FakeEsios, Fault
 
 from .conftest import prices_entry, state_of, travel

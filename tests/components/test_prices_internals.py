@@ -26,13 +26,8 @@ from custom_components.meterit.esios import (
     Region,
 )
 from custom_components.meterit.metering import PricePoint
-from custom_components.meterit.prices import (
-    PriceCoordinator,
-    PriceData,
-    from_points,
-    merge_day,
-    to_points,
-)
+from custom_components.meterit.prices.coordinator import PriceCoordinator
+from custom_components.meterit.prices.data import PriceData, from_points, merge_day, to_points
 from simulator.esios import FakeEsios, Fault
 
 from .conftest import prices_entry, setup_loaded, travel

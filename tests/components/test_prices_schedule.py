@@ -18,9 +18,9 @@ from homeassistant.helpers import issue_registry as ir
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
-from custom_components.meterit import prices as prices_module
 from custom_components.meterit.const import DOMAIN
-from custom_components.meterit.prices import PriceCoordinator
+from custom_components.meterit.prices import coordinator as prices_module
+from custom_components.meterit.prices.coordinator import PriceCoordinator
 from custom_components.meterit.storage import async_get_store
 from simulator.esios import FakeEsios, Fault
 

@@ -51,7 +51,7 @@ from custom_components.meterit.metering import (
     store as store_module,
 )
 from custom_components.meterit.powerhook import BodyError, StationMeter
-from custom_components.meterit.prices import PriceCoordinator
+from custom_components.meterit.prices.coordinator import PriceCoordinator
 from custom_components.meterit.storage import STORE_FILENAME, async_get_store
 from custom_components.meterit.webhook import (
     READINGS_VIEW_URL,

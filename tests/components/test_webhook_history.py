@@ -41,7 +41,7 @@ from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.meterit import webhook as webhook_module
 from custom_components.meterit.const import DOMAIN
-from custom_components.meterit.history import HISTORY_VIEW_URL
+from custom_components.meterit.history.view import HISTORY_VIEW_URL
 from custom_components.meterit.metering import StoreUnavailableError
 from custom_components.meterit.statistics import StatisticIds, station_object_id
 from custom_components.meterit.storage import async_get_store

@@ -9,15 +9,15 @@ from homeassistant.const import CONF_HOST, CONF_TOKEN
 from homeassistant.helpers.selector import TextSelector, TextSelectorConfig, TextSelectorType
 import probatio
 
-from .const import CONF_IDENTIFIER, CONF_SOURCE, LOGGER, Source
-from .homewizard import (
+from ..const import CONF_IDENTIFIER, CONF_SOURCE, LOGGER, Source
+from ..homewizard import (
     CertificateError,
     DeviceInfo,
     HomeWizardError,
     UnauthorizedError,
     UnsupportedDeviceError,
 )
-from .p1 import async_create_client
+from .client import async_create_client
 
 STEP_P1_TOKEN = "p1_token"  # noqa: S105 (a step name)
 P1_TOKEN_PRODUCT_TYPES = frozenset({"HWE-P1"})

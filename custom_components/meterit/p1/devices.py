@@ -17,8 +17,8 @@ from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 
-from .const import DOMAIN, LOGGER
-from .homewizard import ExternalMeter
+from ..const import DOMAIN, LOGGER
+from ..homewizard import ExternalMeter
 
 STALE_AFTER = timedelta(days=30)
 SWEEP_INTERVAL = timedelta(hours=6)

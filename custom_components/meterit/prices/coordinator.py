@@ -24,10 +24,7 @@ only, it wins). It is not a per-entry setting.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
-from itertools import pairwise
+from datetime import date, datetime, timedelta
 import os
 from typing import TYPE_CHECKING, Final
 
@@ -36,14 +33,13 @@ from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
-from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
 from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.helpers.event import async_track_point_in_utc_time
-from homeassistant.helpers.update_coordinator import CoordinatorEntity, DataUpdateCoordinator
+from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 from homeassistant.util import dt as dt_util
 
-from .const import DOMAIN, ENV_ESIOS_BASE_URL, LOGGER, SIGNAL_PRICES_STORED
-from .esios import (
+from ..const import CONF_REGION, DOMAIN, ENV_ESIOS_BASE_URL, LOGGER, SIGNAL_PRICES_STORED
+from ..esios import (
     DayPrices,
     EsiosAuthError,
     EsiosClient,
@@ -57,142 +53,35 @@ from .esios import (
     next_fetch_delay,
     publication_time,
 )
-from .esios.client import DEFAULT_BASE_URL
-from .esios.models import PVPC_FIRST_DAY, PVPC_LAST_DAY
-from .metering import JsonValue, MeterStore, PricePoint, StoreError
-from .storage import async_get_store
+from ..esios.client import DEFAULT_BASE_URL
+from ..esios.models import PVPC_FIRST_DAY, PVPC_LAST_DAY
+from ..metering import JsonValue, MeterStore, StoreError
+from ..storage import async_get_store
+from .data import PriceData, from_points, merge_day, to_points
 
 if TYPE_CHECKING:
-    from .entry import MeteritConfigEntry
+    from ..entry import MeteritConfigEntry
+
 
 ESIOS_BASE_URL: str = DEFAULT_BASE_URL
 """Base URL of ESIOS for every price entry; tests point it at the fake server."""
 
-CONF_REGION: Final = "region"
+
 REPAIR_AFTER: Final = timedelta(days=1)
 """A repair issue is raised when no price could be fetched for this long."""
+
+
 SETUP_FETCH_TIMEOUT: Final = 10.0
 """Seconds setup waits for ESIOS when none of today's consumer prices is stored (every due day
 and kind is asked at once). What arrived by then is kept; with still nothing of today's prices,
 Home Assistant retries the setup later (``ConfigEntryNotReady``). With some of today stored,
 setup does not wait."""
 
-REGION_NAMES: Final[Mapping[Region, str]] = {
-    Region.PENINSULA: "Península",
-    Region.CANARIAS: "Canarias",
-    Region.BALEARES: "Baleares",
-    Region.CEUTA: "Ceuta",
-    Region.MELILLA: "Melilla",
-}
-
-
-def pvpc_unique_id(region: Region | str) -> str:
-    """Unique ID of a region's config entry (one entry per region)."""
-    return f"pvpc_{Region(region).value}"
-
 
 def create_client(hass: HomeAssistant, token: str | None) -> EsiosClient:
     """An ESIOS client on Home Assistant's shared session (token: indicators API)."""
     base_url = os.environ.get(ENV_ESIOS_BASE_URL) or ESIOS_BASE_URL
     return EsiosClient(async_get_clientsession(hass), token=token, base_url=base_url)
-
-
-def merge_day(old: DayPrices | None, new: DayPrices) -> DayPrices:
-    """Combine two fetches of the same day without ever losing a good price.
-
-    A complete new day replaces the old one; otherwise the periods are united by start (the new
-    value wins). If the union does not form a valid day (periods of another length overlap),
-    the one that covers more time is kept.
-    """
-    if old is None or new.complete:
-        return new
-    by_start = {period.start: period for period in old.periods}
-    by_start.update((period.start, period) for period in new.periods)
-    periods = tuple(by_start[start] for start in sorted(by_start))
-    if all(a.end <= b.start for a, b in pairwise(periods)):
-        return DayPrices(day=new.day, region=new.region, kind=new.kind, periods=periods)
-
-    def covered(day: DayPrices) -> timedelta:
-        return sum((period.duration for period in day.periods), timedelta())
-
-    return new if covered(new) >= covered(old) else old
-
-
-def to_points(day: DayPrices) -> list[PricePoint]:
-    """The store's rows of one day of prices."""
-    return [
-        PricePoint(
-            region=day.region.value,
-            kind=day.kind.value,
-            start=period.start.timestamp(),
-            end=period.end.timestamp(),
-            price=period.price,
-        )
-        for period in day.periods
-    ]
-
-
-def from_points(
-    points: Iterable[PricePoint], region: Region, kind: PriceKind
-) -> dict[date, DayPrices]:
-    """Group stored rows into days (the region's local dates); rows that do not fit are skipped."""
-    grouped: dict[date, list[PricePoint]] = {}
-    for point in points:
-        start = datetime.fromtimestamp(point.start, UTC)
-        grouped.setdefault(start.astimezone(region.timezone).date(), []).append(point)
-    days: dict[date, DayPrices] = {}
-    for day, rows in grouped.items():
-        periods: list[PricePeriod] = []
-        for row in sorted(rows, key=lambda p: p.start):
-            period = PricePeriod(
-                start=datetime.fromtimestamp(row.start, UTC),
-                end=datetime.fromtimestamp(row.end, UTC),
-                price=row.price,
-            )
-            if not periods or periods[-1].end <= period.start:
-                periods.append(period)
-        days[day] = DayPrices(day=day, region=region, kind=kind, periods=tuple(periods))
-    return days
-
-
-@dataclass(frozen=True, slots=True)
-class PriceData:
-    """A snapshot of the prices an entry holds: today and tomorrow (local days) per kind."""
-
-    region: Region
-    today: date
-    days: Mapping[tuple[PriceKind, date], DayPrices]
-
-    @property
-    def tomorrow(self) -> date:
-        """The local date after today."""
-        return self.today + timedelta(days=1)
-
-    def day(self, which: date, kind: PriceKind = PriceKind.CONSUMER) -> DayPrices | None:
-        """The prices of a local day, if known."""
-        return self.days.get((kind, which))
-
-    def periods(self, kind: PriceKind = PriceKind.CONSUMER) -> list[PricePeriod]:
-        """Today's and tomorrow's periods, in order."""
-        result: list[PricePeriod] = []
-        for which in (self.today, self.tomorrow):
-            if (day := self.day(which, kind)) is not None:
-                result.extend(day.periods)
-        return result
-
-    def period_at(self, t: datetime, kind: PriceKind = PriceKind.CONSUMER) -> PricePeriod | None:
-        """The period in force at ``t``."""
-        for period in self.periods(kind):
-            if period.start <= t < period.end:
-                return period
-        return None
-
-    def next_period(self, t: datetime, kind: PriceKind = PriceKind.CONSUMER) -> PricePeriod | None:
-        """The first period that starts after ``t``."""
-        for period in self.periods(kind):
-            if period.start > t:
-                return period
-        return None
 
 
 class PriceCoordinator(DataUpdateCoordinator[PriceData]):
@@ -677,22 +566,3 @@ class PriceCoordinator(DataUpdateCoordinator[PriceData]):
             if unsub is not None:
                 unsub()
         self._unsub_fetch = self._unsub_tick = None
-
-
-class PriceEntity(CoordinatorEntity[PriceCoordinator]):
-    """An entity of a PVPC price entry: one service device per region."""
-
-    _attr_has_entity_name = True
-
-    def __init__(self, coordinator: PriceCoordinator, key: str) -> None:
-        """Attach to the region's device; the unique ID is the region and the key."""
-        super().__init__(coordinator)
-        region = coordinator.region
-        self._attr_unique_id = f"{pvpc_unique_id(region)}_{key}"
-        self._attr_device_info = DeviceInfo(
-            identifiers={(DOMAIN, pvpc_unique_id(region))},
-            entry_type=DeviceEntryType.SERVICE,
-            manufacturer="Red Eléctrica de España (ESIOS)",
-            model="PVPC 2.0TD",
-            name=coordinator.config_entry.title,
-        )

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Final
+
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
-from .const import DOMAIN
-from .p1 import P1Coordinator
+from ..const import DOMAIN
+from .coordinator import P1Coordinator
+
+PHASES: Final = ("1", "2", "3")
+"""The phases of a meter (L1-L3), as its field names and entity placeholders have them."""
 
 
 def p1_device_info(coordinator: P1Coordinator) -> DeviceInfo:

@@ -22,10 +22,10 @@ from homeassistant.util import dt as dt_util
 from homeassistant.util.json import JsonValueType
 import probatio
 
-from .const import DOMAIN
-from .esios import PriceKind, day_bounds
-from .esios.cheapest import cheapest_block
-from .prices import PriceCoordinator
+from ..const import DOMAIN
+from ..esios import PriceKind, day_bounds
+from ..esios.cheapest import cheapest_block
+from .coordinator import PriceCoordinator
 from .services import (
     _ANY,
     ATTR_CONFIG_ENTRY,

@@ -14,8 +14,9 @@ from homeassistant.core import CALLBACK_TYPE, callback
 from homeassistant.helpers.event import async_track_point_in_utc_time
 from homeassistant.util import dt as dt_util
 
-from .esios.tariff import TariffPeriod, next_change, tariff_period
-from .prices import PriceCoordinator, PriceEntity
+from ..esios.tariff import TariffPeriod, next_change, tariff_period
+from .coordinator import PriceCoordinator
+from .entity import PriceEntity
 
 TARIFF_PERIOD_KEY: Final = "tariff_period"
 ATTR_NEXT_CHANGE: Final = "next_change"

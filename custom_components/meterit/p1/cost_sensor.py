@@ -20,9 +20,9 @@ from homeassistant.const import CURRENCY_EURO
 from homeassistant.core import callback
 from homeassistant.util import dt as dt_util
 
+from ..statistics import CostTotals
+from .coordinator import P1Coordinator
 from .entity import P1Entity
-from .p1 import P1Coordinator
-from .statistics import CostTotals
 
 
 @dataclass(frozen=True, kw_only=True)
