@@ -87,7 +87,6 @@ def pricing_of(prices: ConfigEntry | None) -> Pricing | None:
 
 
 def _coordinator(prices: ConfigEntry) -> PriceCoordinator | None:
-
     runtime = getattr(prices, "runtime_data", None)
     return runtime if isinstance(runtime, PriceCoordinator) else None
 

@@ -6,10 +6,9 @@ from typing import TYPE_CHECKING
 
 from homeassistant.config_entries import ConfigEntry
 
-from .p1.coordinator import P1Coordinator
-from .prices.coordinator import PriceCoordinator
-
 if TYPE_CHECKING:
+    from .p1.coordinator import P1Coordinator
+    from .prices.coordinator import PriceCoordinator
     from .webhook import WebhookCoordinator
 
 type MeteritRuntime = P1Coordinator | PriceCoordinator | WebhookCoordinator

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 import time
-from typing import TYPE_CHECKING
 
+from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import CONF_HOST, CONF_TOKEN
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
@@ -39,15 +39,15 @@ from .client import async_get_ssl_context, split_host_port
 from .devices import ExternalDevices
 from .history import MeterHistory
 
-if TYPE_CHECKING:
-    from ..entry import MeteritConfigEntry
-
-
 # Reconnect backoff of the live stream (seconds): exponential with full jitter, capped.
 STREAM_BACKOFF_INITIAL = 1.0
 
 
 STREAM_BACKOFF_MAX = 60.0
+
+
+type P1ConfigEntry = ConfigEntry[P1Coordinator]
+"""A P1 meter's config entry: its ``runtime_data`` is the meter's coordinator."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,12 +62,12 @@ class P1Data:
 class P1Coordinator(DataUpdateCoordinator[P1Data]):
     """Live state of one P1 meter, fed by its WebSocket stream."""
 
-    config_entry: MeteritConfigEntry
+    config_entry: P1ConfigEntry
 
     def __init__(
         self,
         hass: HomeAssistant,
-        entry: MeteritConfigEntry,
+        entry: ConfigEntry,
         device: DeviceInfo,
         first: ParsedMeasurement,
     ) -> None:

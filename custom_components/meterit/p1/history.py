@@ -40,6 +40,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Final
 
+from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import EVENT_HOMEASSISTANT_STOP
 from homeassistant.core import CALLBACK_TYPE, Event, HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
@@ -67,7 +68,6 @@ from ..storage import STORE_FILENAME, async_get_store
 from .readings import CounterSource, export_counter, import_counter, reading_from_measurement
 
 if TYPE_CHECKING:
-    from ..entry import MeteritConfigEntry
     from ..homewizard import Measurement
 
 
@@ -119,7 +119,7 @@ class MeterHistory:
     def __init__(
         self,
         hass: HomeAssistant,
-        entry: MeteritConfigEntry,
+        entry: ConfigEntry,
         *,
         series: str,
         object_id: str,

@@ -13,6 +13,7 @@ from homeassistant.components.sensor import (
     SensorEntityDescription,
     SensorStateClass,
 )
+from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import (
     EntityCategory,
     UnitOfElectricCurrent,
@@ -29,7 +30,6 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.util import dt as dt_util
 
 from ..const import DOMAIN
-from ..entry import MeteritConfigEntry
 from ..homewizard import ExternalMeter, Measurement
 from .coordinator import P1Coordinator
 from .cost_sensor import cost_sensors
@@ -255,7 +255,7 @@ class P1ExternalSensor(P1Entity, SensorEntity):
 
 @callback
 def async_setup_p1_sensors(
-    entry: MeteritConfigEntry,
+    entry: ConfigEntry,
     coordinator: P1Coordinator,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:

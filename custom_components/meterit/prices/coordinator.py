@@ -26,8 +26,9 @@ from __future__ import annotations
 import asyncio
 from datetime import date, datetime, timedelta
 import os
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
+from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import CONF_TOKEN
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
@@ -59,10 +60,6 @@ from ..metering import JsonValue, MeterStore, StoreError
 from ..storage import async_get_store
 from .data import PriceData, from_points, merge_day, to_points
 
-if TYPE_CHECKING:
-    from ..entry import MeteritConfigEntry
-
-
 ESIOS_BASE_URL: str = DEFAULT_BASE_URL
 """Base URL of ESIOS for every price entry; tests point it at the fake server."""
 
@@ -84,12 +81,16 @@ def create_client(hass: HomeAssistant, token: str | None) -> EsiosClient:
     return EsiosClient(async_get_clientsession(hass), token=token, base_url=base_url)
 
 
+type PriceConfigEntry = ConfigEntry[PriceCoordinator]
+"""A PVPC entry: its ``runtime_data`` is the region's price coordinator."""
+
+
 class PriceCoordinator(DataUpdateCoordinator[PriceData]):
     """Today's and tomorrow's PVPC prices of one region, with the timers that keep them fresh."""
 
-    config_entry: MeteritConfigEntry
+    config_entry: PriceConfigEntry
 
-    def __init__(self, hass: HomeAssistant, entry: MeteritConfigEntry) -> None:
+    def __init__(self, hass: HomeAssistant, entry: ConfigEntry) -> None:
         """Prepare an empty coordinator; ``async_start`` loads, fetches and schedules."""
         super().__init__(hass, LOGGER, config_entry=entry, name=f"{DOMAIN} prices {entry.title}")
         self.region = Region(entry.data[CONF_REGION])

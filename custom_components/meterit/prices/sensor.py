@@ -13,6 +13,7 @@ from homeassistant.components.sensor import (
     SensorEntityDescription,
     SensorStateClass,
 )
+from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import (
     CURRENCY_EURO,
     UnitOfEnergy,
@@ -22,9 +23,8 @@ from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.util import dt as dt_util
 
-from ..entry import MeteritConfigEntry
 from ..esios import DayPrices, PriceKind, PricePeriod
-from .coordinator import PriceCoordinator
+from .coordinator import PriceConfigEntry, PriceCoordinator
 from .data import PriceData
 from .entity import PriceEntity
 from .tariff_sensor import TariffPeriodSensor
@@ -120,7 +120,7 @@ def price_sensors(coordinator: PriceCoordinator) -> list[SensorEntity]:
 
 @callback
 def _async_remove_gone_price_sensors(
-    hass: HomeAssistant, entry: MeteritConfigEntry, sensors: list[SensorEntity]
+    hass: HomeAssistant, entry: PriceConfigEntry, sensors: list[SensorEntity]
 ) -> None:
     """Drop the entry's registered sensors that it no longer has, rather than unavailable.
 
@@ -203,7 +203,7 @@ class CurrentPriceSensor(PriceSensor):
 @callback
 def async_setup_price_sensors(
     hass: HomeAssistant,
-    entry: MeteritConfigEntry,
+    entry: ConfigEntry,
     coordinator: PriceCoordinator,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
