@@ -18,12 +18,19 @@ import tomllib
 from types import MappingProxyType
 from typing import Any
 
+from homeassistant import const as ha_const
 from homeassistant.config_entries import ConfigEntry, ConfigFlow, OptionsFlow
 from homeassistant.helpers.entity import Entity
 from homeassistant.util.yaml import load_yaml_dict
 import pytest
 
-from custom_components.meterit import PLATFORMS, config_flow, diagnostics, repairs
+from custom_components.meterit import (
+    PLATFORMS,
+    config_flow,
+    const as meterit_const,
+    diagnostics,
+    repairs,
+)
 from custom_components.meterit.const import CONF_SOURCE, DOMAIN, Source
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,7 +39,18 @@ TESTS = ROOT / "tests"
 STRINGS: dict[str, Any] = json.loads((PACKAGE / "strings.json").read_text(encoding="utf-8"))
 MANIFEST: dict[str, Any] = json.loads((PACKAGE / "manifest.json").read_text(encoding="utf-8"))
 README = (ROOT / "README.md").read_text(encoding="utf-8")
-FLOW_MODULES = ("config_flow.py", "flow_p1_token.py", "flow_reconfigure.py")
+HA_FREE = ("homewizard", "esios", "metering", "powerhook")
+
+
+def flow_paths() -> list[Path]:
+    """The config flow and each source's flow steps and options (``<source>/flow*.py``, ``options.py``)."""
+    return [
+        PACKAGE / "config_flow.py",
+        *sorted(PACKAGE.glob("flow_*.py")),
+        *sorted(PACKAGE.glob("*/flow*.py")),
+        *sorted(PACKAGE.glob("*/options.py")),
+    ]
+
 
 TIERS: dict[str, tuple[str, ...]] = {
     "bronze": (
@@ -135,8 +153,8 @@ def package_trees() -> Iterator[tuple[Path, ast.Module]]:
 
 
 def flow_trees() -> Iterator[ast.Module]:
-    for name in FLOW_MODULES:
-        yield ast.parse((PACKAGE / name).read_text(encoding="utf-8"))
+    for path in flow_paths():
+        yield ast.parse(path.read_text(encoding="utf-8"))
 
 
 def test_every_rule_of_every_tier_and_no_other() -> None:
@@ -298,9 +316,16 @@ def test_config_flow_tests_exist_for_every_step() -> None:
 
 
 def _entity_classes() -> list[type[Entity]]:
+    """The entity classes of the platforms, wherever they live (each source's package)."""
     classes: list[type[Entity]] = []
-    for platform in {p for platforms in PLATFORMS.values() for p in platforms}:
-        module = importlib.import_module(f"custom_components.meterit.{platform.value}")
+    names = [f"custom_components.meterit.{p.value}" for ps in PLATFORMS.values() for p in ps]
+    names += [
+        "custom_components.meterit." + ".".join(path.relative_to(PACKAGE).with_suffix("").parts)
+        for path in sorted(PACKAGE.glob("*/*.py"))
+        if path.parent.name not in HA_FREE and path.name != "__init__.py"
+    ]
+    for name in sorted(set(names)):
+        module = importlib.import_module(name)
         classes += [
             obj
             for obj in vars(module).values()
@@ -394,9 +419,10 @@ def test_exceptions_are_translated() -> None:
 
 def test_action_exceptions() -> None:
     done("action-exceptions")
-    source = (PACKAGE / "services.py").read_text(encoding="utf-8")
-    assert "ServiceValidationError" in source
-    assert "HomeAssistantError" in source
+    for actions in ("prices/services.py", "history/services.py"):
+        source = (PACKAGE / actions).read_text(encoding="utf-8")
+        assert "ServiceValidationError" in source
+        assert "HomeAssistantError" in source
 
 
 def test_parallel_updates_in_every_platform() -> None:
@@ -426,6 +452,13 @@ def test_reauthentication_and_reconfiguration_flows() -> None:
 # ------------------------------------------------------------------------------ gold
 
 
+def _constant(name: str) -> str:
+    """A ``CONF_*`` constant's value: Home Assistant's or Meterit's."""
+    value = getattr(ha_const, name, None) or getattr(meterit_const, name)
+    assert isinstance(value, str), name
+    return value
+
+
 def test_diagnostics_redact_every_secret_an_entry_holds() -> None:
     """Each key a config flow writes into an entry's data, but the kind and the region, is redacted."""
     done("diagnostics")
@@ -435,7 +468,7 @@ def test_diagnostics_redact_every_secret_an_entry_holds() -> None:
             if isinstance(node, ast.Dict) and any(
                 isinstance(k, ast.Name) and k.id == "CONF_SOURCE" for k in node.keys
             ):
-                keys |= {getattr(config_flow, k.id) for k in node.keys if isinstance(k, ast.Name)}
+                keys |= {_constant(k.id) for k in node.keys if isinstance(k, ast.Name)}
     assert {"host", "token", "webhook_id", "identifier"} <= keys
     assert keys - {"source", "region"} <= diagnostics.TO_REDACT
     assert {"serial", "unique_id"} <= diagnostics.TO_REDACT
@@ -488,5 +521,5 @@ def test_inject_websession() -> None:
     for path, _ in package_trees():
         text = path.read_text(encoding="utf-8")
         assert not re.search(r"aiohttp\.ClientSession\(|\bClientSession\(", text), path.name
-    assert "async_get_clientsession" in (PACKAGE / "p1.py").read_text(encoding="utf-8")
-    assert "async_get_clientsession" in (PACKAGE / "prices.py").read_text(encoding="utf-8")
+    for client in ("p1/client.py", "p1/coordinator.py", "prices/coordinator.py"):
+        assert "async_get_clientsession" in (PACKAGE / client).read_text(encoding="utf-8")

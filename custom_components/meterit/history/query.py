@@ -28,7 +28,8 @@ from ..metering import (
     hourly_statistics,
 )
 from ..metering.statistics import window_energy
-from ..p1.history import MeterHistory, _local_iso
+from ..p1.history import MeterHistory
+from ..p1.issues import local_iso
 from ..statistics import STATISTICS_RESOLUTION
 
 
@@ -69,8 +70,6 @@ class Resolution(StrEnum):
 
 
 RESOLUTION_SECONDS: Final = {Resolution.S30: 30, Resolution.MIN5: 300, Resolution.HOUR: 3600}
-
-
 WINDOW_COLUMNS: Final = (
     "start",
     "end",
@@ -91,8 +90,6 @@ WINDOW_COLUMNS: Final = (
     "export_kwh",
 )
 """Columns of 30-s and 5-min rows (times as local ISO text)."""
-
-
 HOUR_COLUMNS: Final = (
     "start",
     "end",
@@ -103,23 +100,18 @@ HOUR_COLUMNS: Final = (
     "power_max",
 )
 """Columns of hourly rows."""
-
-
 ACTION_MAX_SPAN: Final = {
     Resolution.S30: timedelta(days=1),
     Resolution.MIN5: timedelta(days=31),
     Resolution.HOUR: timedelta(days=366),
 }
 """Longest range of the action (its response is held in memory and in the UI)."""
-
-
 VIEW_MAX_SPAN: Final = {
     Resolution.S30: timedelta(days=1),
     Resolution.MIN5: timedelta(days=366),
     Resolution.HOUR: timedelta(days=3660),
 }
 """Longest range of the HTTP view (exports)."""
-
 
 type Cell = float | int | str | None
 
@@ -312,8 +304,6 @@ def parse_history_query(
 
 
 _ENERGY_IMPORT = WINDOW_COLUMNS.index("energy_import_kwh")
-
-
 _ENERGY_EXPORT = WINDOW_COLUMNS.index("energy_export_kwh")
 
 
@@ -348,8 +338,8 @@ def _hour_rows(store: MeterStore, series: str, start: float, end: float) -> list
     hours: list[HourStat] = hourly_statistics(windows)
     return [
         (
-            _local_iso(h.start),
-            _local_iso(h.start + 3600),
+            local_iso(h.start),
+            local_iso(h.start + 3600),
             h.import_kwh,
             h.export_kwh,
             h.power_mean,

@@ -36,10 +36,7 @@ _ANY = probatio.Any(str, datetime, date)
 """An instant or a day as typed (checked by ``query.parse_instant``, with a clear error)."""
 
 SERVICE_GET_HISTORY: Final = "get_history"
-
-
 SERVICE_IMPORT_HWLOGGER: Final = "import_hwlogger"
-
 
 GET_HISTORY_SCHEMA: Final = probatio.Schema(
     {
@@ -49,8 +46,6 @@ GET_HISTORY_SCHEMA: Final = probatio.Schema(
         probatio.Optional("resolution"): cv.string,
     }
 )
-
-
 IMPORT_HWLOGGER_SCHEMA: Final = probatio.Schema(
     {probatio.Optional("device"): cv.string, probatio.Optional("path"): cv.string}
 )

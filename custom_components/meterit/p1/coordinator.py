@@ -41,8 +41,6 @@ from .history import MeterHistory
 
 # Reconnect backoff of the live stream (seconds): exponential with full jitter, capped.
 STREAM_BACKOFF_INITIAL = 1.0
-
-
 STREAM_BACKOFF_MAX = 60.0
 
 

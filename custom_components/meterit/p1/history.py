@@ -1,4 +1,4 @@
-"""History of a meter in Home Assistant: windows, the store, gap filling, statistics, queries.
+"""History of a P1 meter in Home Assistant: windows, the store, gap filling, statistics.
 
 A :class:`MeterHistory` adapts ``metering`` to Home Assistant for one series (a P1 meter):
 
@@ -24,12 +24,7 @@ A :class:`MeterHistory` adapts ``metering`` to Home Assistant for one series (a 
 * a store that cannot be opened or written raises a repair issue; the windows and the sensors
   keep working from memory.
 
-Queries (the ``meterit.get_history`` action and :class:`HistoryView`) share
-:func:`parse_history_query` and :func:`async_query_history`. They read any
-:class:`HistorySource`: a P1 meter's :class:`MeterHistory` or a power webhook station's
-:class:`StationHistory` (its windows are written by the webhook's coordinator). A station has no
-counters: the energy of its windows is integrated from its power (``metering.window_energy``),
-positive as import and negative as export, in window rows and hourly rows alike.
+Queries of this history (the ``meterit.get_history`` action, the HTTP view) are in ``history/``.
 """
 
 from __future__ import annotations
@@ -43,7 +38,6 @@ from typing import TYPE_CHECKING, Final
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import EVENT_HOMEASSISTANT_STOP
 from homeassistant.core import CALLBACK_TYPE, Event, HomeAssistant, callback
-from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.util import dt as dt_util
 
@@ -62,9 +56,9 @@ from ..metering import (
 from ..metering.gapfill import WindowBatch
 from ..metering.pending import PendingWindows
 from ..metering.timeline import Closed, Timeline
-from ..repairs import entry_issue_id
 from ..statistics import STATISTICS_RESOLUTION, Pricing, StatisticsImporter
-from ..storage import STORE_FILENAME, async_get_store
+from ..storage import async_get_store
+from .issues import HistoryIssues, local_iso
 from .readings import CounterSource, export_counter, import_counter, reading_from_measurement
 
 if TYPE_CHECKING:
@@ -72,45 +66,20 @@ if TYPE_CHECKING:
 
 
 RESOLUTIONS: Final = (30, 300)
-
-
 MAX_WEIGHT: Final = 30.0
 """A reading weighs at most this long (s) in a window's average (a P1 meter pushes every 1-10 s)."""
-
-
 RESET_CONFIRM: Final = 10
 """Readings in a row with an implausible counter step before it counts as a meter reset."""
-
-
 CLOCK_BACK_TOLERANCE: Final = 60.0
 """A reading this much (s) before the last one means the clock was set back, not a late push."""
-
-
 TIMER_INTERVAL: Final = timedelta(seconds=10)
-
-
 SAVE_INTERVAL: Final = timedelta(minutes=1)
-
-
 PURGE_INTERVAL: Final = timedelta(hours=1)
-
-
-ISSUE_STORE_UNUSABLE: Final = "store_unusable"
-
-
-ISSUE_STORE_UNWRITABLE: Final = "store_unwritable"
-
-
-ISSUE_COUNTER_RESET: Final = "counter_reset"
 
 
 def clock() -> float:
     """Home Assistant's clock now, UTC unix seconds: the time a reading is received."""
     return dt_util.utcnow().timestamp()
-
-
-def _local_iso(t: float) -> str:
-    return dt_util.as_local(dt_util.utc_from_timestamp(t)).isoformat()
 
 
 class MeterHistory:
@@ -147,7 +116,7 @@ class MeterHistory:
         self._pending = PendingWindows()
         self._save_requested = False
         self._writer: asyncio.Task[None] | None = None
-        self._failing = False
+        self.issues = HistoryIssues(hass, entry.entry_id, lambda: self.title)
         self._running = False
         self._complete_until = float("-inf")
         # where the import / export counters come from (a total or a set of tariffs)
@@ -179,9 +148,9 @@ class MeterHistory:
             LOGGER.error(
                 "%s: history store unusable, history is kept in memory: %s", self.title, err
             )
-            self._issue(ISSUE_STORE_UNUSABLE, ir.IssueSeverity.ERROR, error=str(err))
+            self.issues.store_unusable(err)
         else:
-            ir.async_delete_issue(hass, DOMAIN, self._issue_id(ISSUE_STORE_UNUSABLE))
+            self.issues.store_unusable(None)
             self.statistics = StatisticsImporter(
                 hass, self.store, self.series, self.object_id, self.title
             )
@@ -211,7 +180,7 @@ class MeterHistory:
                 store.query_windows, self.series, STATISTICS_RESOLUTION, now - 3600, now
             )
         except StoreError as err:
-            self._store_failed(err)
+            self.issues.store_failed(err)
             return
         if recent:
             self.latest = recent[-1]
@@ -241,7 +210,7 @@ class MeterHistory:
         try:
             await self.statistics.async_catch_up()
         except StoreError as err:
-            self._store_failed(err)
+            self.issues.store_failed(err)
             return
         self._request_write()
 
@@ -303,7 +272,7 @@ class MeterHistory:
             self._closed(closed)
         if events := aggregator.pop_events():
             for event in events:
-                self._counter_reset_issue(event.counter, event.before, event.after, event.at)
+                self.issues.counter_reset(event.counter, event.before, event.after, event.at)
             if self._on_counter_reset is not None:
                 self._on_counter_reset()
 
@@ -317,7 +286,7 @@ class MeterHistory:
             "adding to the windows already stored there",
             self.title,
             closed.jumped_back,
-            _local_iso(t),
+            local_iso(t),
         )
         self._complete_until = min(self._complete_until, t)
         if closed:
@@ -409,9 +378,9 @@ class MeterHistory:
                 except StoreError as err:
                     self._pending.put_back(batch, merges, clock())
                     self._save_requested = True
-                    self._store_failed(err)
+                    self.issues.store_failed(err)
                     return
-                self._store_ok()
+                self.issues.store_ok()
                 self.windows_written += len(batch) + len(merges)
                 if statistics is not None:
                     self._mark(statistics, batch)
@@ -420,7 +389,7 @@ class MeterHistory:
                         try:
                             await statistics.async_import(self._complete_until)
                         except StoreError as err:
-                            self._store_failed(err)
+                            self.issues.store_failed(err)
                             return
         finally:
             self._writer = None
@@ -479,58 +448,6 @@ class MeterHistory:
         try:
             deleted = await self.hass.async_add_executor_job(self.store.purge, clock())
         except StoreError as err:
-            self._store_failed(err)
+            self.issues.store_failed(err)
             return
         LOGGER.debug("%s: purged %d old 30-s windows", self.title, deleted)
-
-    # ------------------------------------------------------------------ repair issues
-
-    def _issue_id(self, key: str) -> str:
-        """Issues are per entry: each names its entry, and goes when the entry is removed."""
-        return entry_issue_id(key, self.entry.entry_id)
-
-    def _issue(self, key: str, severity: ir.IssueSeverity, **ph: str) -> None:
-        ir.async_create_issue(
-            self.hass,
-            DOMAIN,
-            self._issue_id(key),
-            is_fixable=False,
-            severity=severity,
-            translation_key=key,
-            translation_placeholders={"title": self.title, "file": STORE_FILENAME, **ph},
-        )
-
-    @callback
-    def _store_failed(self, err: StoreError) -> None:
-        if not self._failing:
-            self._failing = True
-            LOGGER.warning(
-                "%s: history cannot be stored, kept in memory and retried: %s", self.title, err
-            )
-        self._issue(ISSUE_STORE_UNWRITABLE, ir.IssueSeverity.ERROR, error=str(err))
-
-    @callback
-    def _store_ok(self) -> None:
-        if self._failing:
-            self._failing = False
-            LOGGER.info("%s: history is stored again", self.title)
-            ir.async_delete_issue(self.hass, DOMAIN, self._issue_id(ISSUE_STORE_UNWRITABLE))
-
-    @callback
-    def _counter_reset_issue(self, counter: str, before: float, after: float, at: float) -> None:
-        LOGGER.warning(
-            "%s: the %s counter changed from %.3f to %.3f kWh, a step no consumption explains: "
-            "meter replaced or reset, a new counter segment starts",
-            self.title,
-            counter,
-            before,
-            after,
-        )
-        self._issue(
-            ISSUE_COUNTER_RESET,
-            ir.IssueSeverity.WARNING,
-            counter=counter,
-            before=f"{before:.3f}",
-            after=f"{after:.3f}",
-            time=_local_iso(at),
-        )

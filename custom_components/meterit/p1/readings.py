@@ -15,7 +15,6 @@ if TYPE_CHECKING:
 TOTAL_SOURCE: Final = 1
 """A counter's source: the meter's total (bit 0); bits 1-4 stand for the sum of tariffs 1-4."""
 
-
 type CounterValue = tuple[int, float]
 """A counter's source (see :data:`TOTAL_SOURCE`) and its value in kWh."""
 

@@ -124,7 +124,6 @@ def _identity(key: str, translation_key: str) -> P1SensorEntityDescription:
 
 TARIFFS: Final = ("1", "2", "3", "4")
 
-
 P1_SENSORS: Final[tuple[P1SensorEntityDescription, ...]] = (
     _numeric("power", "power_w", "power"),
     *(_numeric("power", f"power_l{p}_w", "power_phase", ("phase", p)) for p in PHASES),
@@ -180,14 +179,11 @@ P1_SENSORS: Final[tuple[P1SensorEntityDescription, ...]] = (
     _identity("unique_id", "meter_unique_id"),
 )
 
-
 # External meters on the P1 port: (device class, unit) by the unit the meter reports.
 EXTERNAL_UNITS: Final[dict[str, tuple[SensorDeviceClass, str]]] = {
     "m3": (SensorDeviceClass.VOLUME, UnitOfVolume.CUBIC_METERS),
     "GJ": (SensorDeviceClass.ENERGY, UnitOfEnergy.GIGA_JOULE),
 }
-
-
 EXTERNAL_CLASSES: Final[dict[str, SensorDeviceClass]] = {
     "gas_meter": SensorDeviceClass.GAS,
     "water_meter": SensorDeviceClass.WATER,

@@ -12,7 +12,7 @@ local days) and drives three timers, none of them polling:
   update exactly when the price changes; at midnight tomorrow becomes today;
 - no timer at all while both days are complete and tomorrow's publication is in the past.
 
-Prices go to the integration's SQLite store (``storage.async_get_store``), so a restart without
+Prices go to the integration's SQLite store (``saved.SavedPrices``), so a restart without
 network still has today and tomorrow. Failures keep what we have, log one line per failure
 streak (and one on recovery), and raise a repair issue when nothing could be fetched for a day.
 
@@ -32,14 +32,12 @@ from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import CONF_TOKEN
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
-from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
-from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.helpers.event import async_track_point_in_utc_time
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 from homeassistant.util import dt as dt_util
 
-from ..const import CONF_REGION, DOMAIN, ENV_ESIOS_BASE_URL, LOGGER, SIGNAL_PRICES_STORED
+from ..const import CONF_REGION, DOMAIN, ENV_ESIOS_BASE_URL, LOGGER
 from ..esios import (
     DayPrices,
     EsiosAuthError,
@@ -56,16 +54,13 @@ from ..esios import (
 )
 from ..esios.client import DEFAULT_BASE_URL
 from ..esios.models import PVPC_FIRST_DAY, PVPC_LAST_DAY
-from ..metering import JsonValue, MeterStore, StoreError
-from ..storage import async_get_store
-from .data import PriceData, from_points, merge_day, to_points
+from ..metering import JsonValue
+from .data import PriceData, merge_day
+from .health import FetchHealth
+from .saved import SavedPrices
 
 ESIOS_BASE_URL: str = DEFAULT_BASE_URL
 """Base URL of ESIOS for every price entry; tests point it at the fake server."""
-
-
-REPAIR_AFTER: Final = timedelta(days=1)
-"""A repair issue is raised when no price could be fetched for this long."""
 
 
 SETUP_FETCH_TIMEOUT: Final = 10.0
@@ -102,12 +97,10 @@ class PriceCoordinator(DataUpdateCoordinator[PriceData]):
         )
         self._days: dict[tuple[PriceKind, date], DayPrices] = {}
         self._today = self._local_today()
-        self._store: MeterStore | None = None
+        self._saved = SavedPrices(hass, self.region)
         self._lock = asyncio.Lock()
         self._attempt = 0
-        self._failing = False
-        self._last_success = dt_util.utcnow()
-        self._last_error = ""
+        self.health = FetchHealth(hass, entry.entry_id, self.region, entry.title)
         self._auth_failed = False
         self._unsub_fetch: CALLBACK_TYPE | None = None
         self._unsub_tick: CALLBACK_TYPE | None = None
@@ -120,7 +113,7 @@ class PriceCoordinator(DataUpdateCoordinator[PriceData]):
     @property
     def issue_id(self) -> str:
         """ID of this entry's "no prices" repair issue."""
-        return f"no_prices_{self.config_entry.entry_id}"
+        return self.health.issue_id
 
     @property
     def auth_failed(self) -> bool:
@@ -149,12 +142,10 @@ class PriceCoordinator(DataUpdateCoordinator[PriceData]):
             "kinds": [kind.value for kind in self.kinds],
             "today": self._today.isoformat(),
             "days": days,
-            "store": self._store is not None,
+            "store": self._saved.available,
             "next_fetch": None if self._next_fetch_at is None else self._next_fetch_at.isoformat(),
             "retry_attempt": self._attempt,
-            "failing": self._failing,
-            "last_error": self._last_error or None,
-            "last_success": self._last_success.isoformat(),
+            **self.health.diagnostics(),
             "auth_failed": self._auth_failed,
         }
 
@@ -173,7 +164,7 @@ class PriceCoordinator(DataUpdateCoordinator[PriceData]):
         retry the setup; nothing is logged here and no timer is left).
         """
         self.config_entry.async_on_unload(self._async_stop)
-        await self._async_open_store()
+        await self._saved.async_open()
         await self._async_load_stored(self._today)
         if self._has_today():
             self._publish()
@@ -188,9 +179,9 @@ class PriceCoordinator(DataUpdateCoordinator[PriceData]):
         if error is not None and not self._has_today():
             raise error
         if error is None:
-            self._async_succeeded()
+            self.health.succeeded()
         else:
-            self._async_failed(error)
+            self.health.failed(error)
         self._publish()
         self._schedule_fetch()
 
@@ -228,7 +219,7 @@ class PriceCoordinator(DataUpdateCoordinator[PriceData]):
         while day <= last:
             have = self._days.get((kind, day))
             if have is None:
-                have = (await self._async_read_store(day, day, kind)).get(day)
+                have = (await self._saved.async_read(day, day, kind)).get(day)
             if (have is None or not have.complete) and publication_time(day) <= now:
                 try:
                     fetched = await self._async_fetch_asked_day(day, kind)
@@ -242,7 +233,7 @@ class PriceCoordinator(DataUpdateCoordinator[PriceData]):
                         raise self._fetch_failed(day, err) from err
                 else:
                     have = merge_day(have, fetched)
-                    await self._async_save(fetched)
+                    await self._saved.async_save(fetched)
                     if day in (self._today, self._today + timedelta(days=1)):
                         self._days[kind, day] = have
                         refreshed = True
@@ -313,50 +304,12 @@ class PriceCoordinator(DataUpdateCoordinator[PriceData]):
 
     # ------------------------------------------------------------------ store
 
-    async def _async_open_store(self) -> None:
-        try:
-            self._store = await async_get_store(self.hass)
-        except StoreError as err:
-            LOGGER.warning(
-                "PVPC %s: the price store cannot be used, prices are kept in memory only: %s",
-                self.region,
-                err,
-            )
-            self._store = None
-
-    async def _async_read_store(
-        self, first: date, last: date, kind: PriceKind
-    ) -> dict[date, DayPrices]:
-        if self._store is None:
-            return {}
-        start = day_bounds(first, self.region)[0].timestamp()
-        end = day_bounds(last, self.region)[1].timestamp()
-        try:
-            points = await self.hass.async_add_executor_job(
-                self._store.query_prices, self.region.value, kind.value, start, end
-            )
-        except StoreError as err:
-            LOGGER.warning("PVPC %s: stored prices cannot be read: %s", self.region, err)
-            return {}
-        return from_points(points, self.region, kind)
-
     async def _async_load_stored(self, today: date) -> None:
         tomorrow = today + timedelta(days=1)
         for kind in self.kinds:
-            for day, prices in (await self._async_read_store(today, tomorrow, kind)).items():
+            for day, prices in (await self._saved.async_read(today, tomorrow, kind)).items():
                 if day in (today, tomorrow):
                     self._days[kind, day] = merge_day(self._days.get((kind, day)), prices)
-
-    async def _async_save(self, day: DayPrices) -> None:
-        if self._store is None:
-            return
-        try:
-            await self.hass.async_add_executor_job(self._store.write_prices, to_points(day))
-        except StoreError as err:
-            LOGGER.warning("PVPC %s: prices cannot be stored: %s", self.region, err)
-            return
-        # windows waiting for these prices are priced now (cost.py)
-        async_dispatcher_send(self.hass, SIGNAL_PRICES_STORED, self.region.value)
 
     # ------------------------------------------------------------------ fetching
 
@@ -412,13 +365,13 @@ class PriceCoordinator(DataUpdateCoordinator[PriceData]):
             else:
                 got_any = True
                 self._days[kind, day] = merge_day(self._days.get((kind, day)), result)
-                await self._async_save(result)
+                await self._saved.async_save(result)
         if not report:
             return error
         if got_any and error is None:
-            self._async_succeeded()
+            self.health.succeeded()
         elif error is not None:
-            self._async_failed(error)
+            self.health.failed(error)
         return error
 
     async def _async_fetch_all(
@@ -453,39 +406,6 @@ class PriceCoordinator(DataUpdateCoordinator[PriceData]):
             self.region,
         )
         self.config_entry.async_start_reauth(self.hass)
-
-    @callback
-    def _async_succeeded(self) -> None:
-        self._last_success = dt_util.utcnow()
-        if self._failing:
-            self._failing = False
-            LOGGER.info("PVPC %s: prices fetched again", self.region)
-        ir.async_delete_issue(self.hass, DOMAIN, self.issue_id)
-
-    @callback
-    def _async_failed(self, err: EsiosError) -> None:
-        self._last_error = str(err)
-        if not self._failing:
-            self._failing = True
-            LOGGER.warning(
-                "PVPC %s: prices could not be fetched (%s); keeping what we have and retrying",
-                self.region,
-                err,
-            )
-        if dt_util.utcnow() - self._last_success >= REPAIR_AFTER:
-            ir.async_create_issue(
-                self.hass,
-                DOMAIN,
-                self.issue_id,
-                is_fixable=False,
-                severity=ir.IssueSeverity.WARNING,
-                translation_key="no_prices",
-                translation_placeholders={
-                    "title": self.config_entry.title,
-                    "since": dt_util.as_local(self._last_success).isoformat(timespec="minutes"),
-                    "error": self._last_error,
-                },
-            )
 
     # ------------------------------------------------------------------ timers
 

@@ -30,10 +30,7 @@ from .entity import PriceEntity
 from .tariff_sensor import TariffPeriodSensor
 
 PRICE_UNIT: Final = f"{CURRENCY_EURO}/{UnitOfEnergy.KILO_WATT_HOUR}"
-
-
 PRICE_PRECISION: Final = 5
-
 
 type PriceValue = float | datetime | None
 
@@ -97,8 +94,6 @@ PRICE_SENSORS: Final[tuple[PriceSensorEntityDescription, ...]] = (
         value_fn=lambda data, _now: _extreme_start(data, cheapest=False),
     ),
 )
-
-
 SURPLUS_SENSOR: Final = _money(
     "surplus_price", PriceKind.SURPLUS, state_class=SensorStateClass.MEASUREMENT
 )

@@ -28,34 +28,18 @@ from ..esios.models import PVPC_FIRST_DAY, PVPC_LAST_DAY
 from .coordinator import PriceCoordinator
 
 SERVICE_GET_PRICES: Final = "get_prices"
-
-
 SERVICE_REFRESH_PRICES: Final = "refresh_prices"
 
-
 ATTR_CONFIG_ENTRY: Final = "config_entry"
-
-
 ATTR_REGION: Final = "region"
-
-
 ATTR_KIND: Final = "kind"
-
-
 ATTR_START: Final = "start"
-
-
 ATTR_END: Final = "end"
 
-
 MAX_RANGE: Final = timedelta(days=31)
-
-
 PRICE_UNIT: Final = "€/kWh"
 
-
 _ANY = probatio.Any(str, datetime, date)
-
 
 GET_PRICES_SCHEMA: Final = probatio.Schema(
     {
@@ -66,8 +50,6 @@ GET_PRICES_SCHEMA: Final = probatio.Schema(
         probatio.Optional(ATTR_END): _ANY,
     }
 )
-
-
 REFRESH_PRICES_SCHEMA: Final = probatio.Schema({probatio.Optional(ATTR_CONFIG_ENTRY): cv.string})
 
 
