@@ -11,6 +11,7 @@ from homeassistant.config_entries import (
     ConfigFlowResult,
 )
 from homeassistant.const import CONF_HOST, CONF_TOKEN
+from homeassistant.core import HomeAssistant
 from homeassistant.helpers import instance_id
 from homeassistant.helpers.selector import (
     TextSelector,
@@ -44,8 +45,14 @@ def p1_unique_id(device: DeviceInfo) -> str:
     return f"{device.product_type}_{device.serial}"
 
 
-async def _async_guard[T](call: Callable[[], Awaitable[T]], errors: dict[str, str]) -> T | None:
-    """Run a device call; on failure put the matching translated error key in ``errors``."""
+async def async_guard[T](
+    call: Callable[[], Awaitable[T]], errors: dict[str, str], *, unauthorized: str | None = None
+) -> T | None:
+    """Run a device call; on failure put the matching translated error key in ``errors``.
+
+    ``unauthorized``: the token field's error key when the meter rejects the token (a token the
+    user typed); without it a rejection is one more way of not reaching the meter.
+    """
     try:
         return await call()
     except ValueError:
@@ -58,9 +65,20 @@ async def _async_guard[T](call: Callable[[], Awaitable[T]], errors: dict[str, st
     except UnsupportedDeviceError:
         errors["base"] = "unsupported_device"
     except HomeWizardError as err:
-        LOGGER.info("P1 meter not reachable: %s", err)
-        errors["base"] = "cannot_connect"
+        if unauthorized is not None and isinstance(err, UnauthorizedError):
+            errors[CONF_TOKEN] = unauthorized
+        else:
+            LOGGER.info("P1 meter not reachable: %s", err)
+            errors["base"] = "cannot_connect"
     return None
+
+
+async def async_verified_device(hass: HomeAssistant, host: str, token: str) -> DeviceInfo:
+    """The meter's identity read with ``token``, then proven: TLS with the CN check."""
+    client = await async_create_client(hass, host, identifier=None, token=token)
+    claimed = await client.device()
+    verified = await async_create_client(hass, host, identifier=claimed.identifier, token=token)
+    return await verified.device()
 
 
 class P1FlowMixin(ConfigFlow):
@@ -75,7 +93,7 @@ class P1FlowMixin(ConfigFlow):
         errors: dict[str, str] = {}
         if user_input is not None:
             host = user_input[CONF_HOST].strip()
-            device = await _async_guard(lambda: self._async_probe(host), errors)
+            device = await async_guard(lambda: self._async_probe(host), errors)
             if not errors:
                 self._host = host
                 if device is not None:
@@ -152,11 +170,11 @@ class P1FlowMixin(ConfigFlow):
         errors: dict[str, str] = {}
         token: str | None = None
         if user_input is not None:
-            token = await _async_guard(self._async_register, errors)
+            token = await async_guard(self._async_register, errors)
         elif not self._register_opened:
             # The first request opens the meter's wait for a press; expected to get a 403.
             self._register_opened = True
-            token = await _async_guard(self._async_register, {})
+            token = await async_guard(self._async_register, {})
         if token is not None:
             return await self._async_finish(token, errors)
         return self.async_show_form(
@@ -176,7 +194,7 @@ class P1FlowMixin(ConfigFlow):
     async def _async_finish(self, token: str, errors: dict[str, str]) -> ConfigFlowResult:
         assert self._host is not None
         host = self._host
-        device = await _async_guard(lambda: self._async_identify(host, token), errors)
+        device = await async_guard(lambda: async_verified_device(self.hass, host, token), errors)
         if device is None:
             return self.async_show_form(
                 step_id="authorize", errors=errors, description_placeholders={"host": host}
@@ -195,15 +213,6 @@ class P1FlowMixin(ConfigFlow):
             return self.async_abort(reason="not_a_p1_meter")
         self._abort_if_unique_id_configured(updates=data)
         return self.async_create_entry(title=device.product_name, data=data)
-
-    async def _async_identify(self, host: str, token: str) -> DeviceInfo:
-        """Read the identity with the new token, then prove it: TLS with the CN check."""
-        client = await async_create_client(self.hass, host, identifier=None, token=token)
-        claimed = await client.device()
-        verified = await async_create_client(
-            self.hass, host, identifier=claimed.identifier, token=token
-        )
-        return await verified.device()
 
     async def async_step_reauth_confirm(
         self, user_input: dict[str, Any] | None = None
@@ -243,7 +252,7 @@ class P1FlowMixin(ConfigFlow):
                     errors["base"] = "reconfigure_unauthorized"
                 return None
 
-            device = await _async_guard(_probe, errors)
+            device = await async_guard(_probe, errors)
             if other_device:
                 return self.async_abort(reason="wrong_device")
             if device is not None:

@@ -9,31 +9,15 @@ from homeassistant.const import CONF_HOST, CONF_TOKEN
 from homeassistant.helpers.selector import TextSelector, TextSelectorConfig, TextSelectorType
 import probatio
 
-from ..const import CONF_IDENTIFIER, CONF_SOURCE, LOGGER, Source
+from ..const import CONF_IDENTIFIER, CONF_SOURCE, Source
 from ..homewizard import (
-    CertificateError,
     DeviceInfo,
-    HomeWizardError,
-    UnauthorizedError,
-    UnsupportedDeviceError,
 )
-from .client import async_create_client
+from .flow import P1_PRODUCT_TYPES, async_guard, async_verified_device, p1_unique_id
 
 STEP_P1_TOKEN = "p1_token"  # noqa: S105 (a step name)
-P1_TOKEN_PRODUCT_TYPES = frozenset({"HWE-P1"})
 # A v2 token is 32 hex digits; anything else cannot be one (checked before asking the meter).
 _TOKEN_LENGTH = 32
-
-
-async def async_verified_device(flow: ConfigFlow, host: str, token: str) -> DeviceInfo:
-    """The meter's identity read with ``token``, then proven by TLS with the CN check."""
-    claimed = await (
-        await async_create_client(flow.hass, host, identifier=None, token=token)
-    ).device()
-    verified = await async_create_client(
-        flow.hass, host, identifier=claimed.identifier, token=token
-    )
-    return await verified.device()
 
 
 def _token_problem(token: str) -> str | None:
@@ -57,7 +41,11 @@ class P1TokenFlowMixin(ConfigFlow):
             if problem := _token_problem(token):
                 errors[CONF_TOKEN] = problem
             else:
-                device = await self._async_p1_token_device(host, token, errors)
+                device = await async_guard(
+                    lambda: async_verified_device(self.hass, host, token),
+                    errors,
+                    unauthorized="invalid_p1_token",
+                )
                 if device is not None:
                     return await self._async_p1_token_entry(host, token, device)
         schema = probatio.Schema(
@@ -75,30 +63,10 @@ class P1TokenFlowMixin(ConfigFlow):
             errors=errors,
         )
 
-    async def _async_p1_token_device(
-        self, host: str, token: str, errors: dict[str, str]
-    ) -> DeviceInfo | None:
-        """Check the token against the meter; on failure put the error key in ``errors``."""
-        try:
-            return await async_verified_device(self, host, token)
-        except ValueError:
-            errors[CONF_HOST] = "invalid_host"
-        except UnauthorizedError:
-            errors[CONF_TOKEN] = "invalid_p1_token"
-        except CertificateError as err:
-            LOGGER.warning("P1 meter certificate rejected: %s", err)
-            errors["base"] = "invalid_certificate"
-        except UnsupportedDeviceError:
-            errors["base"] = "unsupported_device"
-        except HomeWizardError as err:
-            LOGGER.info("P1 meter not reachable: %s", err)
-            errors["base"] = "cannot_connect"
-        return None
-
     async def _async_p1_token_entry(
         self, host: str, token: str, device: DeviceInfo
     ) -> ConfigFlowResult:
-        if device.product_type not in P1_TOKEN_PRODUCT_TYPES:
+        if device.product_type not in P1_PRODUCT_TYPES:
             return self.async_abort(reason="not_a_p1_meter")
         data = {
             CONF_SOURCE: Source.P1.value,
@@ -106,6 +74,6 @@ class P1TokenFlowMixin(ConfigFlow):
             CONF_TOKEN: token,
             CONF_IDENTIFIER: device.identifier,
         }
-        await self.async_set_unique_id(f"{device.product_type}_{device.serial}")
+        await self.async_set_unique_id(p1_unique_id(device))
         self._abort_if_unique_id_configured(updates=data)
         return self.async_create_entry(title=device.product_name, data=data)
