@@ -197,6 +197,14 @@ def test_action_setup() -> None:
     assert "async_setup_services" in calls
 
 
+def test_common_modules() -> None:
+    """Each source's package has its coordinator and its base entity, as core's integrations."""
+    done("common-modules")
+    for source in ("p1", "prices", "webhook"):
+        assert (PACKAGE / source / "coordinator.py").is_file(), source
+        assert (PACKAGE / source / "entity.py").is_file(), source
+
+
 def test_brands() -> None:
     done("brands")
     for name in ("icon.png", "icon@2x.png", "logo.png", "logo@2x.png"):
@@ -480,6 +488,20 @@ def test_discovery() -> None:
     done("discovery")
     assert MANIFEST["zeroconf"]
     assert "zeroconf" in _steps(config_flow.MeteritConfigFlow)
+
+
+def test_stale_devices() -> None:
+    """Devices that are gone are removed: external meters after 30 days, or by the user."""
+    done("stale-devices")
+    from custom_components.meterit.p1.devices import STALE_AFTER  # noqa: PLC0415
+
+    assert STALE_AFTER.days == 30
+    tree = ast.parse((PACKAGE / "__init__.py").read_text(encoding="utf-8"))
+    assert any(
+        isinstance(n, ast.AsyncFunctionDef) and n.name == "async_remove_config_entry_device"
+        for n in tree.body
+    )
+    assert "test_p1_devices.py" in {p.name for p in (TESTS / "components").glob("*.py")}
 
 
 def test_icons_and_repairs() -> None:
