@@ -21,13 +21,15 @@ from custom_components.meterit.diagnostics import async_get_config_entry_diagnos
 from custom_components.meterit.esios import (
     DayPrices,
     EsiosAuthError,
+    PriceData,
     PriceKind,
     PricePeriod,
     Region,
+    merge_day,
 )
 from custom_components.meterit.metering import PricePoint
 from custom_components.meterit.prices.coordinator import PriceCoordinator
-from custom_components.meterit.prices.data import PriceData, from_points, merge_day, to_points
+from custom_components.meterit.prices.data import from_points, to_points
 from simulator.esios import FakeEsios, Fault
 
 from .conftest import prices_entry, setup_loaded, travel

@@ -7,6 +7,7 @@ parsers can be used on their own for stored or fixture payloads.
 from __future__ import annotations
 
 from .client import EsiosClient, next_fetch_delay, publication_time
+from .days import PriceData, merge_day
 from .errors import (
     EsiosAuthError,
     EsiosConnectionError,
@@ -26,12 +27,14 @@ __all__ = [
     "EsiosError",
     "EsiosTokenRequiredError",
     "InvalidPriceDataError",
+    "PriceData",
     "PriceKind",
     "PricePeriod",
     "PricesNotPublishedError",
     "Region",
     "day_bounds",
     "decode_body",
+    "merge_day",
     "next_fetch_delay",
     "parse_indicator",
     "parse_public_file",

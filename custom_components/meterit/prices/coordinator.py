@@ -44,18 +44,19 @@ from ..esios import (
     EsiosClient,
     EsiosConnectionError,
     EsiosError,
+    PriceData,
     PriceKind,
     PricePeriod,
     PricesNotPublishedError,
     Region,
     day_bounds,
+    merge_day,
     next_fetch_delay,
     publication_time,
 )
 from ..esios.client import DEFAULT_BASE_URL
 from ..esios.models import PVPC_FIRST_DAY, PVPC_LAST_DAY
 from ..metering import JsonValue
-from .data import PriceData, merge_day
 from .health import FetchHealth
 from .saved import SavedPrices
 

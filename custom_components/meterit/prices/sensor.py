@@ -23,9 +23,8 @@ from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.util import dt as dt_util
 
-from ..esios import DayPrices, PriceKind, PricePeriod
+from ..esios import DayPrices, PriceData, PriceKind, PricePeriod
 from .coordinator import PriceConfigEntry, PriceCoordinator
-from .data import PriceData
 from .entity import PriceEntity
 from .tariff_sensor import TariffPeriodSensor
 
