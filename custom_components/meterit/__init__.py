@@ -9,7 +9,7 @@ from homeassistant.helpers import config_validation as cv, device_registry as dr
 from homeassistant.helpers.typing import ConfigType
 
 from .const import CONF_IDENTIFIER, CONF_SOURCE, DOMAIN, Source
-from .entry import MeteritConfigEntry
+from .entry import MeteritConfigEntry, runtime_of
 from .esios import EsiosAuthError, EsiosError
 from .homewizard import CertificateError, HomeWizardError, UnauthorizedError
 from .metering import StoreError
@@ -140,8 +140,8 @@ async def _async_setup_p1(hass: HomeAssistant, entry: MeteritConfigEntry) -> P1C
 async def async_unload_entry(hass: HomeAssistant, entry: MeteritConfigEntry) -> bool:
     """Unload a config entry; its background stream task is cancelled with it."""
     source = Source(entry.data.get(CONF_SOURCE, Source.P1))
-    if isinstance(runtime := getattr(entry, "runtime_data", None), WebhookCoordinator):
-        await runtime.async_stop()  # no new readings; pending ones stored; state saved
+    if (webhook := runtime_of(entry, WebhookCoordinator)) is not None:
+        await webhook.async_stop()  # no new readings; pending ones stored; state saved
     return await hass.config_entries.async_unload_platforms(entry, PLATFORMS[source])
 
 
@@ -156,13 +156,12 @@ async def async_remove_config_entry_device(
     device are refused: their entry provides them as long as it is set up. An entry that is not
     loaded refuses too (what its source reports now is not known).
     """
-    runtime = getattr(entry, "runtime_data", None)
     if not isinstance(device_entry, dr.DeviceEntry):
         return False
-    if isinstance(runtime, P1Coordinator):
-        return runtime.devices.async_remove_device(device_entry.identifiers)
-    if isinstance(runtime, WebhookCoordinator):
-        return runtime.async_remove_station(device_entry.identifiers)
+    if (p1 := runtime_of(entry, P1Coordinator)) is not None:
+        return p1.devices.async_remove_device(device_entry.identifiers)
+    if (webhook := runtime_of(entry, WebhookCoordinator)) is not None:
+        return webhook.async_remove_station(device_entry.identifiers)
     return False
 
 

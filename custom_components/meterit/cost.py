@@ -33,6 +33,7 @@ from .const import (
     SIGNAL_PRICES_STORED,
     Source,
 )
+from .entry import runtime_of
 from .esios import PriceKind
 from .metering import MeterStore, PriceRef, StoreError
 from .prices.coordinator import PriceCoordinator
@@ -87,8 +88,7 @@ def pricing_of(prices: ConfigEntry | None) -> Pricing | None:
 
 
 def _coordinator(prices: ConfigEntry) -> PriceCoordinator | None:
-    runtime = getattr(prices, "runtime_data", None)
-    return runtime if isinstance(runtime, PriceCoordinator) else None
+    return runtime_of(prices, PriceCoordinator)
 
 
 class CostLink:

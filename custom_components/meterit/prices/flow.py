@@ -32,6 +32,7 @@ from ..const import (
     LOGGER,
     Source,
 )
+from ..entry import runtime_of
 from ..esios import EsiosAuthError, EsiosError, Region
 from .coordinator import PriceCoordinator, create_client
 from .data import REGION_NAMES, pvpc_unique_id
@@ -52,11 +53,11 @@ def _token_rejected(hass: HomeAssistant, entry: ConfigEntry) -> bool:
     Its setup failed (``ConfigEntryAuthFailed``), a reauth flow is pending, or the loaded
     entry stopped fetching after ESIOS rejected the token.
     """
-    runtime = getattr(entry, "runtime_data", None)
+    runtime = runtime_of(entry, PriceCoordinator)
     return (
         entry.state is ConfigEntryState.SETUP_ERROR
         or any(entry.async_get_active_flows(hass, {SOURCE_REAUTH}))
-        or (isinstance(runtime, PriceCoordinator) and runtime.auth_failed)
+        or (runtime is not None and runtime.auth_failed)
     )
 
 

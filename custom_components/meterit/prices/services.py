@@ -23,6 +23,7 @@ from homeassistant.util.json import JsonValueType
 import probatio
 
 from ..const import CONF_REGION, CONF_SOURCE, DOMAIN, Source
+from ..entry import runtime_of
 from ..esios import EsiosError, PriceKind, Region, day_bounds
 from ..esios.models import PVPC_FIRST_DAY, PVPC_LAST_DAY
 from .coordinator import PriceCoordinator
@@ -61,16 +62,15 @@ def _invalid(key: str, **placeholders: str) -> ServiceValidationError:
 
 def _price_coordinators(hass: HomeAssistant) -> list[PriceCoordinator]:
     return [
-        entry.runtime_data
+        runtime
         for entry in hass.config_entries.async_loaded_entries(DOMAIN)
-        if isinstance(getattr(entry, "runtime_data", None), PriceCoordinator)
+        if (runtime := runtime_of(entry, PriceCoordinator)) is not None
     ]
 
 
 def _coordinator_of_entry(hass: HomeAssistant, entry_id: str) -> PriceCoordinator:
     entry = service.async_get_config_entry(hass, DOMAIN, entry_id)
-    runtime = getattr(entry, "runtime_data", None)
-    if not isinstance(runtime, PriceCoordinator):
+    if (runtime := runtime_of(entry, PriceCoordinator)) is None:
         raise _invalid("not_a_price_entry", title=entry.title)
     return runtime
 
