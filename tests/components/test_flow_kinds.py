@@ -21,8 +21,8 @@ from custom_components.meterit.webhook import WebhookCoordinator
 from simulator.certs import make_test_ca
 from simulator.p1_meter import FakeP1Meter
 
+from .common import zeroconf_info
 from .conftest import METER_UNIQUE_ID, p1_entry, prices_entry, webhook_entry
-from .test_p1_config_flow import _zeroconf
 
 
 async def translated(hass: HomeAssistant, result: Any) -> str:
@@ -286,11 +286,11 @@ async def test_second_discovery_of_a_meter_being_set_up_is_explained(
 ) -> None:
     """A meter announced again while its first flow is open: 'already_in_progress', in words."""
     first = await hass.config_entries.flow.async_init(
-        DOMAIN, context={"source": SOURCE_ZEROCONF}, data=_zeroconf(meter)
+        DOMAIN, context={"source": SOURCE_ZEROCONF}, data=zeroconf_info(meter)
     )
     assert first["type"] is FlowResultType.FORM
     second = await hass.config_entries.flow.async_init(
-        DOMAIN, context={"source": SOURCE_ZEROCONF}, data=_zeroconf(meter)
+        DOMAIN, context={"source": SOURCE_ZEROCONF}, data=zeroconf_info(meter)
     )
     assert second["type"] is FlowResultType.ABORT
     assert second["reason"] == "already_in_progress"

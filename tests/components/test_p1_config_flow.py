@@ -8,7 +8,6 @@ from homeassistant.config_entries import SOURCE_USER, SOURCE_ZEROCONF
 from homeassistant.const import CONF_HOST, CONF_TOKEN
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
-from homeassistant.helpers.service_info.zeroconf import ZeroconfServiceInfo
 import pytest
 
 from custom_components.meterit.const import CONF_IDENTIFIER, CONF_SOURCE, DOMAIN
@@ -16,6 +15,7 @@ from custom_components.meterit.p1.client import split_host_port
 from simulator.certs import TestCA, make_test_ca
 from simulator.p1_meter import FakeP1Meter
 
+from .common import zeroconf_info
 from .conftest import METER_UNIQUE_ID, p1_entry
 
 
@@ -169,7 +169,7 @@ async def test_user_flow_not_a_p1_meter_after_press(
 
 async def test_zeroconf_ipv6_host(hass: HomeAssistant, meter: FakeP1Meter) -> None:
     """An IPv6 announcement on the default port keeps a bracketed host without a port."""
-    info = _zeroconf(meter)
+    info = zeroconf_info(meter)
     info.ip_address = ip_address("fe80::1")
     info.port = 443
     result = await hass.config_entries.flow.async_init(
@@ -216,29 +216,10 @@ async def test_user_flow_v1_only_device(
     assert result["errors"] == {"base": "unsupported_device"}
 
 
-def _zeroconf(meter: FakeP1Meter, **props: str) -> ZeroconfServiceInfo:
-    properties = {
-        "api_version": "2.0.0",
-        "id": meter.identifier,
-        "serial": meter.serial,
-        "product_name": "P1 Meter",
-        "product_type": meter.product_type,
-    } | props
-    return ZeroconfServiceInfo(
-        ip_address=ip_address("127.0.0.1"),
-        ip_addresses=[ip_address("127.0.0.1")],
-        hostname="p1meter-aabbcc.local.",
-        name="p1meter-aabbcc._homewizard._tcp.local.",
-        port=meter.port,
-        type="_homewizard._tcp.local.",
-        properties={k: v for k, v in properties.items() if v},
-    )
-
-
 async def test_zeroconf_discovery(hass: HomeAssistant, meter: FakeP1Meter) -> None:
     """A discovered meter: confirm, press, entry."""
     result = await hass.config_entries.flow.async_init(
-        DOMAIN, context={"source": SOURCE_ZEROCONF}, data=_zeroconf(meter)
+        DOMAIN, context={"source": SOURCE_ZEROCONF}, data=zeroconf_info(meter)
     )
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "discovery_confirm"
@@ -260,7 +241,7 @@ async def test_zeroconf_updates_host_of_known_meter(
     entry.add_to_hass(hass)
     hass.config_entries.async_update_entry(entry, data={**entry.data, CONF_HOST: "10.9.9.9"})
     result = await hass.config_entries.flow.async_init(
-        DOMAIN, context={"source": SOURCE_ZEROCONF}, data=_zeroconf(meter)
+        DOMAIN, context={"source": SOURCE_ZEROCONF}, data=zeroconf_info(meter)
     )
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "already_configured"
@@ -279,7 +260,7 @@ async def test_zeroconf_rejects(
 ) -> None:
     """Incomplete announcements and other devices are not offered."""
     result = await hass.config_entries.flow.async_init(
-        DOMAIN, context={"source": SOURCE_ZEROCONF}, data=_zeroconf(meter, **props)
+        DOMAIN, context={"source": SOURCE_ZEROCONF}, data=zeroconf_info(meter, **props)
     )
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == reason

@@ -12,7 +12,7 @@ import pytest
 from custom_components.meterit.const import DOMAIN
 from simulator.p1_meter import FakeP1Meter
 
-from .test_p1_config_flow import _zeroconf
+from .common import zeroconf_info
 
 SERVICE = "_homewizard._tcp.local."
 
@@ -52,7 +52,9 @@ async def test_another_device_aborts_before_any_form_and_is_not_shown(
     discovered: list[Event] = []
     hass.bus.async_listen(EVENT_FLOW_DISCOVERED, discovered.append)
     result = await hass.config_entries.flow.async_init(
-        DOMAIN, context={"source": SOURCE_ZEROCONF}, data=_zeroconf(meter, product_type="HWE-SKT")
+        DOMAIN,
+        context={"source": SOURCE_ZEROCONF},
+        data=zeroconf_info(meter, product_type="HWE-SKT"),
     )
     await hass.async_block_till_done()
     assert result["type"] is FlowResultType.ABORT
@@ -62,7 +64,7 @@ async def test_another_device_aborts_before_any_form_and_is_not_shown(
 
     # the same announcement from a P1 meter is shown: a discovered flow with its form
     result = await hass.config_entries.flow.async_init(
-        DOMAIN, context={"source": SOURCE_ZEROCONF}, data=_zeroconf(meter)
+        DOMAIN, context={"source": SOURCE_ZEROCONF}, data=zeroconf_info(meter)
     )
     await hass.async_block_till_done()
     assert result["type"] is FlowResultType.FORM

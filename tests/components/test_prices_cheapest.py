@@ -29,10 +29,7 @@ from .cheapest_common import (
 )
 from .conftest import prices_entry
 
-
-@pytest.fixture(autouse=True)
-def _in_spain(madrid: None) -> None:
-    """Every test here runs with Home Assistant in Europe/Madrid."""
+pytestmark = pytest.mark.usefixtures("madrid")  # every test here: Home Assistant in Spain
 
 
 @pytest.fixture

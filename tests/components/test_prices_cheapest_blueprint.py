@@ -29,9 +29,7 @@ PLAN = datetime(2024, 3, 9, 20, 0, tzinfo=UTC)  # 21:00 in Madrid, the planning 
 DEADLINE = datetime(2024, 3, 10, 6, 0, tzinfo=UTC)  # 07:00 in Madrid
 
 
-@pytest.fixture(autouse=True)
-def _in_spain(madrid: None) -> None:
-    """Every test here runs with Home Assistant in Europe/Madrid."""
+pytestmark = pytest.mark.usefixtures("madrid")  # every test here: Home Assistant in Spain
 
 
 @pytest.fixture

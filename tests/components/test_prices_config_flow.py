@@ -27,9 +27,7 @@ SURPLUS = "sensor.pvpc_peninsula_surplus_price"
 CURRENT = "sensor.pvpc_peninsula_current_price"
 
 
-@pytest.fixture(autouse=True)
-def _in_spain(madrid: None) -> None:
-    """Every test here runs with Home Assistant in Europe/Madrid."""
+pytestmark = pytest.mark.usefixtures("madrid")  # every test here: Home Assistant in Spain
 
 
 @pytest.fixture(autouse=True)

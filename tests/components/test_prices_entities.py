@@ -35,9 +35,7 @@ def _state(entry: ConfigEntry[Any]) -> ConfigEntryState:
     return entry.state
 
 
-@pytest.fixture(autouse=True)
-def _in_spain(madrid: None) -> None:
-    """Every test here runs with Home Assistant in Europe/Madrid."""
+pytestmark = pytest.mark.usefixtures("madrid")  # every test here: Home Assistant in Spain
 
 
 @pytest.fixture

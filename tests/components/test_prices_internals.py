@@ -39,9 +39,7 @@ MIDNIGHT = datetime(2024, 3, 8, 23, 0, tzinfo=UTC)  # 2024-03-09 00:00 in Madrid
 CURRENT = "sensor.pvpc_peninsula_current_price"
 
 
-@pytest.fixture(autouse=True)
-def _in_spain(madrid: None) -> None:
-    """Every test here runs with Home Assistant in Europe/Madrid."""
+pytestmark = pytest.mark.usefixtures("madrid")  # every test here: Home Assistant in Spain
 
 
 def _day(hours: range, price: float = 0.1, minutes: int = 60) -> DayPrices:

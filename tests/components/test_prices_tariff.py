@@ -20,9 +20,7 @@ SATURDAY = datetime(2024, 3, 9, 9, 30, tzinfo=UTC)  # 10:30 in Madrid, prices in
 MONDAY_0800 = datetime(2024, 3, 11, 7, 0, tzinfo=UTC)  # 08:00 in Madrid (UTC+1)
 
 
-@pytest.fixture(autouse=True)
-def _in_spain(madrid: None) -> None:
-    """Every test here runs with Home Assistant in Europe/Madrid."""
+pytestmark = pytest.mark.usefixtures("madrid")  # every test here: Home Assistant in Spain
 
 
 async def _setup(hass: HomeAssistant, region: str) -> None:
