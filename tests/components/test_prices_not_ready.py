@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigEntryDisabler, ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ServiceValidationError
+from homeassistant.helpers import issue_registry as ir
 from homeassistant.setup import async_setup_component
 import pytest
 
 from custom_components.meterit.const import DOMAIN
 from simulator.esios import FakeEsios, Fault
 
-from .conftest import prices_entry, webhook_entry
+from .conftest import prices_entry, travel, webhook_entry
 
 
 @pytest.fixture(autouse=True)
@@ -79,3 +80,27 @@ async def test_other_kinds_and_disabled_price_entries_are_not_named(hass: HomeAs
             DOMAIN, "get_prices", {}, blocking=True, return_response=True
         )
     assert caught.value.translation_key == "no_price_entry"
+
+
+async def test_setup_retrying_for_over_a_day_raises_the_no_prices_issue(
+    hass: HomeAssistant, esios: FakeEsios, freezer: FrozenDateTimeFactory
+) -> None:
+    """Nothing of today stored and ESIOS down: setup is retried with a new coordinator each
+    time; the streak outlives them, so after a day the "no prices" issue says so."""
+    esios.inject(Fault.SERVER_ERROR)
+    entry = prices_entry()
+    entry.add_to_hass(hass)
+    assert not await hass.config_entries.async_setup(entry.entry_id)
+    assert entry.state is ConfigEntryState.SETUP_RETRY
+    issue_id = f"no_prices_{entry.entry_id}"
+    moment = datetime(2024, 3, 9, 9, 30, tzinfo=UTC)
+    for step in [timedelta(minutes=11)] * 3 + [timedelta(hours=25)] + [timedelta(minutes=11)] * 3:
+        moment += step
+        await travel(hass, freezer, moment)
+        await hass.async_block_till_done(wait_background_tasks=True)  # the retried setup
+        if moment < datetime(2024, 3, 10, 9, 30, tzinfo=UTC):
+            assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None
+    assert entry.state is ConfigEntryState.SETUP_RETRY
+    requests = len(esios.requests)
+    assert requests > 5  # retried all along
+    assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is not None

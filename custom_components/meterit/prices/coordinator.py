@@ -178,6 +178,7 @@ class PriceCoordinator(DataUpdateCoordinator[PriceData]):
                 force=False, raise_auth=True, within=SETUP_FETCH_TIMEOUT, report=False
             )
         if error is not None and not self._has_today():
+            self.health.failed(error, log=False)  # Home Assistant logs the retried setup
             raise error
         if error is None:
             self.health.succeeded()

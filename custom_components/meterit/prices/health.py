@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Final
 
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.util import dt as dt_util
+from homeassistant.util.hass_dict import HassKey
 
 from ..const import DOMAIN, LOGGER
 from ..esios import EsiosError, Region
@@ -16,36 +17,44 @@ from ..repairs import entry_issue_id
 
 REPAIR_AFTER: Final = timedelta(days=1)
 """A repair issue is raised when no price could be fetched for this long."""
+_LAST_SUCCESS: HassKey[dict[str, datetime]] = HassKey(f"{DOMAIN}_prices_last_success")
+"""Per entry, the last successful fetch before a failure streak: it outlives a setup that
+failed (Home Assistant retries it with a new coordinator), so a streak of retries for a day
+raises the issue too."""
 
 
 class FetchHealth:
     """The fetch streak of one region's entry: failing or not, since when, and why."""
 
     def __init__(self, hass: HomeAssistant, entry_id: str, region: Region, title: str) -> None:
-        """Start as if the last fetch had just succeeded (no issue for a day)."""
+        """Go on with the entry's failure streak, if a setup before this one failed."""
         self._hass = hass
         self._region = region
         self._title = title
         self.issue_id = entry_issue_id("no_prices", entry_id)
         """ID of this entry's "no prices" repair issue."""
-        self.failing = False
-        self.last_success = dt_util.utcnow()
+        self._entry_id = entry_id
+        self._streaks = hass.data.setdefault(_LAST_SUCCESS, {})
+        self.failing = entry_id in self._streaks
+        self.last_success = self._streaks.get(entry_id, dt_util.utcnow())
         self.last_error = ""
 
     @callback
     def succeeded(self) -> None:
         """A fetch succeeded: a failure streak ends, and the issue with it."""
         self.last_success = dt_util.utcnow()
+        self._streaks.pop(self._entry_id, None)
         if self.failing:
             self.failing = False
             LOGGER.info("PVPC %s: prices fetched again", self._region)
         ir.async_delete_issue(self._hass, DOMAIN, self.issue_id)
 
     @callback
-    def failed(self, err: EsiosError) -> None:
+    def failed(self, err: EsiosError, *, log: bool = True) -> None:
         """A fetch failed: logged once per streak; an issue once it lasts ``REPAIR_AFTER``."""
         self.last_error = str(err)
-        if not self.failing:
+        self._streaks.setdefault(self._entry_id, self.last_success)
+        if not self.failing and log:
             self.failing = True
             LOGGER.warning(
                 "PVPC %s: prices could not be fetched (%s); keeping what we have and retrying",

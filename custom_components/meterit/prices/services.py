@@ -7,6 +7,7 @@ translated ``ServiceValidationError`` that names the argument and says what is w
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
+import re
 from typing import Final
 
 from homeassistant.core import (
@@ -147,7 +148,8 @@ def _parse_bound(name: str, value: object, region: Region) -> tuple[datetime, da
         try:  # any ISO date is a day: parse_datetime reads "20240309" as a datetime
             day = date.fromisoformat(text)
         except ValueError:
-            if (day := dt_util.parse_date(text)) is None:
+            day = _ordinal_date(text) or dt_util.parse_date(text)
+            if day is None:
                 moment = dt_util.parse_datetime(text)
     if day is not None:
         moment = datetime.combine(day, time(0), region.timezone)
@@ -162,6 +164,19 @@ def _parse_bound(name: str, value: object, region: Region) -> tuple[datetime, da
     if not _lowest(region) <= utc < _highest(region):
         raise _out_of_range(name, value)
     return utc, day
+
+
+_ORDINAL_DATE = re.compile(r"(\d{4})-?(\d{3})")
+
+
+def _ordinal_date(text: str) -> date | None:
+    """An ISO 8601 ordinal date ("2024-091", "2024091": the 91st day), which ``date`` does not read."""
+    if (found := _ORDINAL_DATE.fullmatch(text)) is None:
+        return None
+    year, ordinal = int(found[1]), int(found[2])
+    if year < 1 or not 1 <= ordinal <= date(year, 12, 31).timetuple().tm_yday:
+        return None
+    return date(year, 1, 1) + timedelta(days=ordinal - 1)
 
 
 def _default_end(start: datetime, start_day: date | None, today: date, region: Region) -> datetime:

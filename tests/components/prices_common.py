@@ -1,0 +1,33 @@
+"""Helpers of the get_prices action's tests."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.core import HomeAssistant
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.meterit.const import DOMAIN
+
+from .conftest import prices_entry
+
+
+async def setup_peninsula(hass: HomeAssistant, freezer: FrozenDateTimeFactory) -> MockConfigEntry:
+    """A Península entry with a token, set up on 2024-03-09 at 10:30 in Madrid."""
+    freezer.move_to(datetime(2024, 3, 9, 9, 30, tzinfo=UTC))
+    config_entry = prices_entry()
+    config_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(config_entry.entry_id)
+    await hass.async_block_till_done()
+    return config_entry
+
+
+async def get_prices(hass: HomeAssistant, **data: Any) -> dict[str, Any]:
+    """The response of ``meterit.get_prices`` with ``data``."""
+    response = await hass.services.async_call(
+        DOMAIN, "get_prices", data, blocking=True, return_response=True
+    )
+    assert isinstance(response, dict)
+    return response
