@@ -32,6 +32,7 @@ from custom_components.meterit import (
     repairs,
 )
 from custom_components.meterit.const import CONF_SOURCE, DOMAIN, Source
+from custom_components.meterit.services import ACTIONS
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "custom_components" / "meterit"
@@ -394,6 +395,14 @@ def test_docs_bronze() -> None:
     done("docs-actions")
     for action in load_yaml_dict(PACKAGE / "services.yaml"):
         assert f"meterit.{action}" in README, action
+
+
+def test_every_registered_action_is_described() -> None:
+    """services.yaml describes exactly the actions registered, and each name once."""
+    names = [action.name for action in ACTIONS]
+    assert len(names) == len(set(names))
+    assert set(names) == set(load_yaml_dict(PACKAGE / "services.yaml"))
+    assert {a.name for a in ACTIONS if a.admin} == {"import_hwlogger"}
 
 
 # ------------------------------------------------------------------------------ silver

@@ -1,4 +1,4 @@
-"""Helpers of the get_prices action's tests."""
+"""The get_prices action's tests' fixture and helper (import the fixture to use it)."""
 
 from __future__ import annotations
 
@@ -7,14 +7,19 @@ from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import HomeAssistant
+import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.meterit.const import DOMAIN
+from simulator.esios import FakeEsios
 
 from .conftest import prices_entry
 
 
-async def setup_peninsula(hass: HomeAssistant, freezer: FrozenDateTimeFactory) -> MockConfigEntry:
+@pytest.fixture(name="entry")
+async def peninsula_entry(
+    hass: HomeAssistant, esios: FakeEsios, freezer: FrozenDateTimeFactory
+) -> MockConfigEntry:
     """A Península entry with a token, set up on 2024-03-09 at 10:30 in Madrid."""
     freezer.move_to(datetime(2024, 3, 9, 9, 30, tzinfo=UTC))
     config_entry = prices_entry()

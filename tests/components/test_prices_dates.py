@@ -15,17 +15,9 @@ from custom_components.meterit.prices.services import _ordinal_date
 from simulator.esios import FakeEsios
 
 from .conftest import prices_entry
-from .prices_common import get_prices as _get, setup_peninsula
+from .prices_common import get_prices as _get, peninsula_entry  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.usefixtures("madrid")  # every test here: Home Assistant in Spain
-
-
-@pytest.fixture
-async def entry(
-    hass: HomeAssistant, esios: FakeEsios, freezer: FrozenDateTimeFactory
-) -> MockConfigEntry:
-    """A Península entry with a token, set up on 2024-03-09 at 10:30 in Madrid."""
-    return await setup_peninsula(hass, freezer)
 
 
 async def test_get_prices_accepts_dates(hass: HomeAssistant, entry: MockConfigEntry) -> None:

@@ -21,21 +21,13 @@ from custom_components.meterit.const import DOMAIN
 from simulator.esios import DEFAULT_TOKEN as ESIOS_TOKEN, FakeEsios, Fault
 
 from .conftest import prices_entry, state_of, travel
-from .prices_common import get_prices as _get, setup_peninsula
+from .prices_common import get_prices as _get, peninsula_entry  # noqa: F401 (a fixture)
 
 BUTTON = "button.pvpc_peninsula_refresh_prices"
 CURRENT = "sensor.pvpc_peninsula_current_price"
 
 
 pytestmark = pytest.mark.usefixtures("madrid")  # every test here: Home Assistant in Spain
-
-
-@pytest.fixture
-async def entry(
-    hass: HomeAssistant, esios: FakeEsios, freezer: FrozenDateTimeFactory
-) -> MockConfigEntry:
-    """A Península entry with a token, set up on 2024-03-09 at 10:30 in Madrid."""
-    return await setup_peninsula(hass, freezer)
 
 
 async def test_get_prices_defaults_to_today_and_tomorrow(

@@ -6,18 +6,17 @@ from datetime import date, datetime
 from typing import Final
 
 from homeassistant.core import (
-    HomeAssistant,
     ServiceCall,
     ServiceResponse,
     SupportsResponse,
-    callback,
 )
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
-from homeassistant.helpers import config_validation as cv, service
+from homeassistant.helpers import config_validation as cv
 from homeassistant.util import dt as dt_util
 from homeassistant.util.json import JsonValueType
 import probatio
 
+from ..actions import Action
 from ..const import DOMAIN
 from ..metering import StoreError
 from .hwlogger import async_import_hwlogger
@@ -28,7 +27,6 @@ from .query import (
     history_of_device,
     parse_history_query,
 )
-from .view import async_register_history_view
 
 ATTR_START: Final = "start"
 ATTR_END: Final = "end"
@@ -103,26 +101,17 @@ async def _async_import_hwlogger(call: ServiceCall) -> ServiceResponse:
     }
 
 
-@callback
-def async_setup_history_services(hass: HomeAssistant) -> None:
-    """Register ``meterit.get_history``, ``meterit.import_hwlogger`` and the history view."""
-    hass.services.async_register(
-        DOMAIN,
-        SERVICE_GET_HISTORY,
-        _async_get_history,
-        schema=GET_HISTORY_SCHEMA,
-        supports_response=SupportsResponse.ONLY,
-    )
-    # It reads a file from Home Assistant's disk and writes history: administrators only.
-    service.async_register_admin_service(
-        hass,
-        DOMAIN,
+HISTORY_ACTIONS: Final = (
+    Action(SERVICE_GET_HISTORY, _async_get_history, GET_HISTORY_SCHEMA, SupportsResponse.ONLY),
+    # it reads a file from Home Assistant's disk and writes history: administrators only
+    Action(
         SERVICE_IMPORT_HWLOGGER,
         _async_import_hwlogger,
-        schema=IMPORT_HWLOGGER_SCHEMA,
-        supports_response=SupportsResponse.OPTIONAL,
-    )
-    async_register_history_view(hass)
+        IMPORT_HWLOGGER_SCHEMA,
+        SupportsResponse.OPTIONAL,
+        admin=True,
+    ),
+)
 
 
 def _iso(moment: datetime) -> str:

@@ -11,18 +11,16 @@ from datetime import datetime, timedelta
 from typing import Final
 
 from homeassistant.core import (
-    HomeAssistant,
     ServiceCall,
     ServiceResponse,
     SupportsResponse,
-    callback,
 )
 from homeassistant.helpers import config_validation as cv
 from homeassistant.util import dt as dt_util
 from homeassistant.util.json import JsonValueType
 import probatio
 
-from ..const import DOMAIN
+from ..actions import Action
 from ..esios import PriceKind, day_bounds
 from ..esios.cheapest import cheapest_block
 from .coordinator import PriceCoordinator
@@ -147,13 +145,9 @@ async def _async_get_cheapest_window(call: ServiceCall) -> ServiceResponse:
     }
 
 
-@callback
-def async_setup_cheapest_window_service(hass: HomeAssistant) -> None:
-    """Register ``meterit.get_cheapest_window``."""
-    hass.services.async_register(
-        DOMAIN,
-        SERVICE_GET_CHEAPEST_WINDOW,
-        _async_get_cheapest_window,
-        schema=GET_CHEAPEST_WINDOW_SCHEMA,
-        supports_response=SupportsResponse.ONLY,
-    )
+CHEAPEST_WINDOW_ACTION: Final = Action(
+    SERVICE_GET_CHEAPEST_WINDOW,
+    _async_get_cheapest_window,
+    GET_CHEAPEST_WINDOW_SCHEMA,
+    SupportsResponse.ONLY,
+)

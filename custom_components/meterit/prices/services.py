@@ -15,7 +15,6 @@ from homeassistant.core import (
     ServiceCall,
     ServiceResponse,
     SupportsResponse,
-    callback,
 )
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import config_validation as cv, service
@@ -23,6 +22,7 @@ from homeassistant.util import dt as dt_util
 from homeassistant.util.json import JsonValueType
 import probatio
 
+from ..actions import Action
 from ..const import CONF_REGION, CONF_SOURCE, DOMAIN, Source
 from ..entry import runtime_of
 from ..esios import EsiosError, PriceKind, Region, day_bounds
@@ -300,19 +300,7 @@ async def _async_refresh_prices(call: ServiceCall) -> None:
         raise failure
 
 
-@callback
-def async_setup_price_services(hass: HomeAssistant) -> None:
-    """Register ``meterit.get_prices`` and ``meterit.refresh_prices``."""
-    hass.services.async_register(
-        DOMAIN,
-        SERVICE_GET_PRICES,
-        _async_get_prices,
-        schema=GET_PRICES_SCHEMA,
-        supports_response=SupportsResponse.ONLY,
-    )
-    hass.services.async_register(
-        DOMAIN,
-        SERVICE_REFRESH_PRICES,
-        _async_refresh_prices,
-        schema=REFRESH_PRICES_SCHEMA,
-    )
+PRICE_ACTIONS: Final = (
+    Action(SERVICE_GET_PRICES, _async_get_prices, GET_PRICES_SCHEMA, SupportsResponse.ONLY),
+    Action(SERVICE_REFRESH_PRICES, _async_refresh_prices, REFRESH_PRICES_SCHEMA),
+)
