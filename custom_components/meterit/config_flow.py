@@ -14,16 +14,10 @@ from homeassistant.config_entries import (
 )
 from homeassistant.const import CONF_HOST, CONF_NAME, CONF_WEBHOOK_ID
 from homeassistant.core import callback
-from homeassistant.helpers.selector import (
-    TextSelector,
-)
+from homeassistant.helpers.selector import TextSelector
 import probatio
 
-from .const import (
-    CONF_SOURCE,
-    DOMAIN,
-    Source,
-)
+from .const import CONF_SOURCE, DOMAIN, Source
 from .flow_reconfigure import ReconfigureFlowMixin
 from .p1.flow import P1FlowMixin
 from .p1.flow_token import P1TokenFlowMixin

@@ -24,14 +24,10 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.util import dt as dt_util
 
 from .entry import MeteritConfigEntry
-from .p1.sensor import (
-    async_setup_p1_sensors,
-)
+from .p1.sensor import async_setup_p1_sensors
 from .powerhook import StationMeter
 from .prices.coordinator import PriceCoordinator
-from .prices.sensor import (
-    async_setup_price_sensors,
-)
+from .prices.sensor import async_setup_price_sensors
 from .webhook import StationEntity, WebhookCoordinator
 
 PARALLEL_UPDATES = 0  # push: nothing to poll

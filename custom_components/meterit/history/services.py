@@ -5,11 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Final
 
-from homeassistant.core import (
-    ServiceCall,
-    ServiceResponse,
-    SupportsResponse,
-)
+from homeassistant.core import ServiceCall, ServiceResponse, SupportsResponse
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import config_validation as cv
 from homeassistant.util import dt as dt_util

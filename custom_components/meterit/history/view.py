@@ -13,9 +13,7 @@ from homeassistant.helpers.http import KEY_HASS, HomeAssistantView
 from homeassistant.util import dt as dt_util
 
 from ..const import LOGGER
-from ..metering import (
-    StoreError,
-)
+from ..metering import StoreError
 from .query import VIEW_MAX_SPAN, HistoryArgumentError, async_query_history, parse_history_query
 
 HISTORY_VIEW_URL: Final = "/api/meterit/history"

@@ -10,16 +10,8 @@ import ssl
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 
-from ..const import (
-    DEFAULT_P1_PORT,
-    DOMAIN,
-    ENV_EXTRA_CA_FILE,
-)
-from ..homewizard import (
-    HomeWizardClient,
-    create_ssl_context,
-    homewizard_ca,
-)
+from ..const import DEFAULT_P1_PORT, DOMAIN, ENV_EXTRA_CA_FILE
+from ..homewizard import HomeWizardClient, create_ssl_context, homewizard_ca
 
 _SSL_CACHE = f"{DOMAIN}_ssl_contexts"
 

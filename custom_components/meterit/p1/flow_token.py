@@ -10,9 +10,7 @@ from homeassistant.helpers.selector import TextSelector, TextSelectorConfig, Tex
 import probatio
 
 from ..const import CONF_IDENTIFIER, CONF_SOURCE, Source
-from ..homewizard import (
-    DeviceInfo,
-)
+from ..homewizard import DeviceInfo
 from .flow import P1_PRODUCT_TYPES, async_guard, async_verified_device, p1_unique_id
 
 STEP_P1_TOKEN = "p1_token"  # noqa: S105 (a step name)

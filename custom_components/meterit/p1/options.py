@@ -5,11 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from homeassistant.config_entries import (
-    ConfigEntry,
-    ConfigFlowResult,
-    OptionsFlow,
-)
+from homeassistant.config_entries import ConfigEntry, ConfigFlowResult, OptionsFlow
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.selector import (
     SelectOptionDict,
@@ -19,11 +15,7 @@ from homeassistant.helpers.selector import (
 )
 import probatio
 
-from ..const import (
-    CONF_PRICE_SOURCE,
-    PRICE_ENTRY_PREFIX,
-    PRICE_NONE,
-)
+from ..const import CONF_PRICE_SOURCE, PRICE_ENTRY_PREFIX, PRICE_NONE
 from ..cost import price_source_option, pvpc_entries
 
 

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
 
-from ..metering import (
-    Reading,
-)
+from ..metering import Reading
 
 if TYPE_CHECKING:
     from ..homewizard import Measurement

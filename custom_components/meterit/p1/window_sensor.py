@@ -11,9 +11,7 @@ from homeassistant.components.sensor import (
     SensorEntityDescription,
     SensorStateClass,
 )
-from homeassistant.const import (
-    UnitOfPower,
-)
+from homeassistant.const import UnitOfPower
 from homeassistant.core import callback
 from homeassistant.util import dt as dt_util
 
