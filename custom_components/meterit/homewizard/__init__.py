@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .client import HomeWizardClient
+from .counters import CounterGuard
 from .errors import (
     CertificateError,
     ConnectionFailedError,
@@ -15,7 +16,6 @@ from .errors import (
     UnsupportedDeviceError,
 )
 from .models import (
-    CounterGuard,
     DeviceInfo,
     ExternalMeter,
     Measurement,
