@@ -23,8 +23,7 @@ from .history_common import (
     stored,
 )
 
-# the history's clock and the meter's entry, as fixtures
-freezer = history_common.freezer
+freezer = history_common.freezer  # fixtures: the history's clock, the meter's entry
 entry = history_common.entry
 
 

@@ -20,8 +20,7 @@ from . import prices_schedule_common
 from .conftest import shifted_indicator, state_of, travel
 from .prices_schedule_common import CURRENT, SURPLUS, _attr, _load, _next_fetch, _price, _setup
 
-# every test here runs in Spain (autouse)
-_in_spain = prices_schedule_common._in_spain
+_in_spain = prices_schedule_common._in_spain  # autouse: Home Assistant in Europe/Madrid
 
 
 @pytest.fixture

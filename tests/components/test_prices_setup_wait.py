@@ -25,8 +25,7 @@ from . import prices_schedule_common
 from .conftest import prices_entry, setup_loaded, state_of, travel
 from .prices_schedule_common import CURRENT, SURPLUS, _attr, _load, _next_fetch, _price, _setup
 
-# every test here runs in Spain (autouse)
-_in_spain = prices_schedule_common._in_spain
+_in_spain = prices_schedule_common._in_spain  # autouse: Home Assistant in Europe/Madrid
 
 
 def _state(entry: ConfigEntry[Any]) -> ConfigEntryState:

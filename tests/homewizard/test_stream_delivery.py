@@ -17,8 +17,7 @@ from simulator.p1_meter import FakeP1Meter
 from . import stream_common
 from .stream_common import Recorder, make_stream, meter_stream, running, wait_until, warnings_of
 
-# every test's streams run on a session of their own (autouse)
-stream_session = stream_common.stream_session
+stream_session = stream_common.stream_session  # autouse: a session for the test's streams
 
 
 async def test_handshake_and_delivery(

@@ -22,8 +22,7 @@ from simulator.certs import TestCA
 from . import stream_common
 from .stream_common import Recorder, make_stream, running, wait_until
 
-# every test's streams run on a session of their own (autouse)
-stream_session = stream_common.stream_session
+stream_session = stream_common.stream_session  # autouse: a session for the test's streams
 
 
 type Script = Callable[[web.WebSocketResponse], Awaitable[None]]
