@@ -40,7 +40,7 @@ from .conftest import (
     shifted_indicator,
     wait_for,
 )
-from .test_history import Clock, at, push, start
+from .history_common import Clock, at, push, start
 
 SERIES = f"p1:{METER_SERIAL}"
 BASE = f"meterit:{METER_SERIAL}"

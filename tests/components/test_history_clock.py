@@ -12,7 +12,7 @@ from custom_components.meterit.p1 import history as history_module
 from simulator.p1_meter import FakeP1Meter
 
 from .conftest import p1_entry
-from .test_history import (
+from .history_common import (
     EXPORT0,
     EXPORT_ID,
     IMPORT0,
