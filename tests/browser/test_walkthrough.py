@@ -95,8 +95,11 @@ class Walk:
         """Settings > Devices & services > Add integration > Meterit > ``kind``."""
         self.open("/config/integrations/dashboard")
         self.button("Add integration")
-        self.page.get_by_placeholder(re.compile("Search", re.IGNORECASE)).last.fill("Meterit")
-        self.page.locator("dialog-add-integration").get_by_text("Meterit", exact=True).click()
+        # the dialog's own search box: waited for, so the page's filter box (behind the dialog,
+        # there first on a slow machine) is never the one typed into
+        dialog = self.page.locator("dialog-add-integration")
+        dialog.get_by_placeholder(re.compile("Search", re.IGNORECASE)).fill("Meterit")
+        dialog.get_by_text("Meterit", exact=True).click()
         self.page.get_by_text(kind, exact=True).click()
 
     def finish_flow(self, device: str | None) -> None:
