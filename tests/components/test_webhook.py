@@ -48,7 +48,7 @@ from custom_components.meterit.metering import (
     StoreUnavailableError,
     Window,
     prepare_readings,
-    store as store_module,
+    schema,
 )
 from custom_components.meterit.powerhook import BodyError, StationMeter
 from custom_components.meterit.prices.coordinator import PriceCoordinator
@@ -1710,7 +1710,7 @@ async def test_a_batch_stored_before_the_upgrade_is_known_after_it(
     base = hour_ago()
     before = [(base + s, 100.0 + s) for s in range(0, 50, 10)]
     with closing(sqlite3.connect(hass.config.path(STORE_FILENAME), isolation_level=None)) as db:
-        for migrate in store_module.MIGRATIONS[:4]:
+        for migrate in schema.MIGRATIONS[:4]:
             migrate(db)
         db.executemany(
             "INSERT INTO meterlog (time, station_id, watts, price, entry) VALUES (?, ?, ?, ?, ?)",
@@ -1718,7 +1718,7 @@ async def test_a_batch_stored_before_the_upgrade_is_known_after_it(
         )
         db.execute("PRAGMA user_version = 4")
     coordinator = await setup_loaded(hass, entry, WebhookCoordinator)
-    assert (await async_get_store(hass)).schema_version == store_module.SCHEMA_VERSION == 6
+    assert (await async_get_store(hass)).schema_version == schema.SCHEMA_VERSION == 6
     station = coordinator.stations["1"]
     assert station.meter.readings == len(before)  # replayed: no state saved after them
 

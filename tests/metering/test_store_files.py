@@ -9,7 +9,7 @@ import threading
 import pytest
 
 from custom_components.meterit.metering import MeterStore, StoreCorruptError, StoreUnavailableError
-from custom_components.meterit.metering.store import SCHEMA_VERSION
+from custom_components.meterit.metering.schema import SCHEMA_VERSION
 
 from .store_common import win
 

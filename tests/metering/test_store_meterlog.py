@@ -17,7 +17,7 @@ from custom_components.meterit.metering import (
     MeterlogRow,
     MeterStore,
     StoreUnavailableError,
-    store as store_module,
+    meterlog as meterlog_module,
 )
 
 
@@ -43,8 +43,8 @@ def test_meterlog_newest_first(store: MeterStore) -> None:
 
 def test_meterlog_prepared_batches_in_one_statement(store: MeterStore) -> None:
     """Requests checked apart (on the event loop) are written together, in order."""
-    first = store_module.prepare_readings([MeterlogRow(1.0, "a", 10.0, 0.1)])
-    second = store_module.prepare_readings(
+    first = meterlog_module.prepare_readings([MeterlogRow(1.0, "a", 10.0, 0.1)])
+    second = meterlog_module.prepare_readings(
         [MeterlogRow(2.0, "b", 20.0), MeterlogRow(3.0, "a", -5.5, 0.2)]
     )
     assert (first.count, second.count) == (1, 2)
@@ -58,7 +58,7 @@ def test_meterlog_prepared_batches_in_one_statement(store: MeterStore) -> None:
         (3.0, "a", -5.5, 0.2, last),
     ]
     with pytest.raises(InvalidRecordError, match="row 1: field 'watts'"):
-        store_module.prepare_readings([MeterlogRow(4.0, "a", 1.0), MeterlogRow(5.0, "a", 1e400)])
+        meterlog_module.prepare_readings([MeterlogRow(4.0, "a", 1.0), MeterlogRow(5.0, "a", 1e400)])
 
 
 @pytest.mark.parametrize(
@@ -78,18 +78,18 @@ def test_meterlog_one_prepared_reading_is_checked_as_a_batch_of_one(
     """``prepare_reading`` (the webhook's single reading) = ``prepare_readings`` of one row."""
     if problem is not None:
         with pytest.raises(InvalidRecordError, match=f"row 0: {problem}"):
-            store_module.prepare_reading(*fields)
+            meterlog_module.prepare_reading(*fields)
         with pytest.raises(InvalidRecordError, match=f"row 0: {problem}"):
-            store_module.prepare_readings([MeterlogRow(*fields)])
+            meterlog_module.prepare_readings([MeterlogRow(*fields)])
         return
-    one = store_module.prepare_reading(*fields)
-    assert one == store_module.prepare_readings([MeterlogRow(*fields)])
+    one = meterlog_module.prepare_reading(*fields)
+    assert one == meterlog_module.prepare_readings([MeterlogRow(*fields)])
     got_id = store.add_prepared(one)
     got = store.query_readings()[0]
     assert (got.time, got.station_id, got.watts, got.price) == fields
     assert (got.id, got.entry) == (got_id, None)
-    with_entry = store_module.prepare_reading(*fields, entry="E1")
-    assert with_entry == store_module.prepare_readings([MeterlogRow(*fields, entry="E1")])
+    with_entry = meterlog_module.prepare_reading(*fields, entry="E1")
+    assert with_entry == meterlog_module.prepare_readings([MeterlogRow(*fields, entry="E1")])
     store.add_prepared(with_entry)
     assert [r.entry for r in store.query_readings()] == ["E1", None]
 
@@ -98,7 +98,7 @@ def test_meterlog_large_batch_in_statements_of_bounded_size(
     store: MeterStore, tmp_path: Path
 ) -> None:
     """More rows than one statement takes: all stored exactly, in one transaction."""
-    count = 2 * store_module.MAX_ROWS_PER_INSERT + 7
+    count = 2 * meterlog_module.MAX_ROWS_PER_INSERT + 7
     rows = [
         MeterlogRow(float(i), str(i % 5), i / 3, i / 7 or None, entry=f"e{i % 2}")
         for i in range(count)
@@ -110,7 +110,7 @@ def test_meterlog_large_batch_in_statements_of_bounded_size(
         (r.time, r.station_id, r.watts, r.price, r.entry) for r in rows
     ]
     # in statements of bounded size too, the id of the last row comes back
-    last = store.add_prepared(store_module.prepare_readings(rows))
+    last = store.add_prepared(meterlog_module.prepare_readings(rows))
     assert last == store.query_readings(limit=1)[0].id == got[0].id + count  # type: ignore[operator]
     # a failure in the last statement leaves nothing of the batch behind
     with closing(sqlite3.connect(tmp_path / "meterit.db", isolation_level=None)) as other:
@@ -127,7 +127,7 @@ def test_meterlog_large_batch_in_statements_of_bounded_size(
 def test_meterlog_rows_already_stored_are_not_stored_again(store: MeterStore) -> None:
     """Checked rows are left out when a reading of the same time, station and entry is stored,
     or comes earlier in the same call; the others are written in order, as by add_prepared."""
-    prepare = store_module.prepare_readings
+    prepare = meterlog_module.prepare_readings
     store.add_readings([MeterlogRow(10.0, "1", 1.0, entry="A"), MeterlogRow(20.0, "1", 2.0)])
     first = prepare(
         [
@@ -167,8 +167,8 @@ def test_meterlog_sent_again_is_known_by_its_sent_time(store: MeterStore) -> Non
     """A resent reading is the same sent time, station and entry, whatever time it was stored
     at (a fast clock moves a batch back by a different amount on each send)."""
 
-    def prepare(rows: list[MeterlogRow]) -> store_module.PreparedReadings:
-        return store_module.prepare_readings(rows)
+    def prepare(rows: list[MeterlogRow]) -> meterlog_module.PreparedReadings:
+        return meterlog_module.prepare_readings(rows)
 
     store.add_readings(
         [
@@ -211,7 +211,7 @@ def test_sent_time_lookup_uses_the_partial_index(tmp_path: Path) -> None:
         plan = " / ".join(
             row[3]
             for row in conn.execute(
-                "EXPLAIN QUERY PLAN " + store_module._stored_keys_sql(2), (1.0, 2.0, 1.0, 2.0)
+                "EXPLAIN QUERY PLAN " + meterlog_module._stored_keys_sql(2), (1.0, 2.0, 1.0, 2.0)
             )
         )
     assert "meterlog_sent" in plan
@@ -221,16 +221,16 @@ def test_sent_time_lookup_uses_the_partial_index(tmp_path: Path) -> None:
 
 def test_meterlog_large_batch_sent_again_in_part(store: MeterStore) -> None:
     """More times than one lookup and more rows than one statement take."""
-    count = 2 * store_module.MAX_ROWS_PER_INSERT + 7
+    count = 2 * meterlog_module.MAX_ROWS_PER_INSERT + 7
     rows = [MeterlogRow(float(i), str(i % 3), 1.0, entry="A") for i in range(count)]
     half = count // 2
     store.add_readings(rows[:half])
-    last, kept = store.add_prepared_once([store_module.prepare_readings(rows)], [range(count)])
+    last, kept = store.add_prepared_once([meterlog_module.prepare_readings(rows)], [range(count)])
     assert kept == [list(range(half, count))]
     got = store.query_readings(limit=2 * count)
     assert sorted(r.time for r in got) == [r.time for r in rows]
     assert last == got[0].id
-    assert store.add_prepared_once([store_module.prepare_readings(rows)], [range(count)]) == (
+    assert store.add_prepared_once([meterlog_module.prepare_readings(rows)], [range(count)]) == (
         0,
         [[]],
     )
@@ -257,7 +257,7 @@ def test_entry_readings_after_in_stored_order(store: MeterStore) -> None:
     with the highest id of the table (every entry's) to continue from."""
     store.add_readings([MeterlogRow(100.0, "1", 1.0, entry="A")])
     mark = store.add_prepared(
-        store_module.prepare_readings([MeterlogRow(110.0, "1", 2.0, 0.3, entry="A")])
+        meterlog_module.prepare_readings([MeterlogRow(110.0, "1", 2.0, 0.3, entry="A")])
     )
     store.add_readings(
         [
@@ -282,7 +282,7 @@ def test_entry_readings_after_in_stored_order(store: MeterStore) -> None:
     # bounded by the time index, never a scan of the whole table
     with store._reading() as conn:
         plan = conn.execute(
-            "EXPLAIN QUERY PLAN " + store_module._ENTRY_READINGS_AFTER, (0.0, 0, 1, "A")
+            "EXPLAIN QUERY PLAN " + meterlog_module._ENTRY_READINGS_AFTER, (0.0, 0, 1, "A")
         ).fetchall()
     assert "USING INDEX meterlog_time (time>?)" in " ".join(str(step[3]) for step in plan)
     for args, field in (

@@ -14,9 +14,10 @@ from custom_components.meterit.metering import (
     StoreUnavailableError,
     StoreVersionError,
     Window,
-    store as store_module,
+    prepare_readings,
+    schema,
 )
-from custom_components.meterit.metering.store import SCHEMA_VERSION
+from custom_components.meterit.metering.schema import SCHEMA_VERSION
 
 
 def _make_old(path: Path, version: int, rows: list[tuple[object, ...]]) -> None:
@@ -25,7 +26,7 @@ def _make_old(path: Path, version: int, rows: list[tuple[object, ...]]) -> None:
     columns = ("time", "station_id", "watts", "price", "entry")[: len(rows[0])]
     marks = ", ".join("?" * len(columns))
     with closing(sqlite3.connect(path, isolation_level=None)) as conn:
-        for migrate in store_module.MIGRATIONS[:version]:
+        for migrate in schema.MIGRATIONS[:version]:
             migrate(conn)
         conn.executemany(
             f"INSERT INTO meterlog ({', '.join(columns)}) VALUES ({marks})",  # noqa: S608
@@ -55,7 +56,7 @@ def test_migrates_v4_rows_keep_their_ids_and_count_as_sent_at_their_time(
             (2, 20.0, "1", "A", None),
             (1, 10.0, "1", "A", None),
         ]
-        again = store_module.prepare_readings(
+        again = prepare_readings(
             [
                 MeterlogRow(10.0, "1", 100.0, 0.2, entry="A", sent=10.0),
                 MeterlogRow(20.0, "1", 200.0, entry="A", sent=20.0),
@@ -181,7 +182,7 @@ def test_failed_migration_leaves_file_at_old_version(
         conn.execute("ALTER TABLE windows ADD COLUMN w_min REAL")
         conn.execute("ALTER TABLE no_such_table ADD COLUMN x")
 
-    monkeypatch.setattr(store_module, "MIGRATIONS", (store_module.MIGRATIONS[0], broken))
+    monkeypatch.setattr(schema, "MIGRATIONS", (schema.MIGRATIONS[0], broken))
     with pytest.raises(StoreUnavailableError, match="no_such_table"):
         MeterStore(path)
     conn = sqlite3.connect(path)

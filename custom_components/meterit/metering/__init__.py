@@ -23,17 +23,12 @@ from .errors import (
 )
 from .gapfill import fill_missing_windows, spread
 from .hwlogger import read_hwlogger_db
+from .meterlog import MeterlogRow, PreparedReadings, prepare_reading, prepare_readings
 from .models import CounterReset, JsonValue, Reading, Window
+from .price_points import PricePoint
 from .pricing import HourCost, PriceRef, Unpriced, hourly_costs
 from .statistics import HourStat, hourly_statistics
-from .store import (
-    MeterlogRow,
-    MeterStore,
-    PreparedReadings,
-    PricePoint,
-    prepare_reading,
-    prepare_readings,
-)
+from .store import MeterStore
 from .worker import SerialWorker
 
 __all__ = [

@@ -5,6 +5,8 @@ Every error names the field or file and the problem; none carries a secret.
 
 from __future__ import annotations
 
+from math import isfinite
+
 
 class MeteringError(Exception):
     """Base class of every error raised by :mod:`metering`."""
@@ -52,3 +54,8 @@ class NotAnHwLoggerDatabaseError(MeteringError):
 
 class HwLoggerRowError(NotAnHwLoggerDatabaseError):
     """One row of an hwLogger database has a bad value (row id and column named)."""
+
+
+def finite(value: object) -> bool:
+    """A real number, not a bool, neither infinite nor NaN (what every stored field must be)."""
+    return not isinstance(value, bool) and isinstance(value, (int, float)) and isfinite(value)

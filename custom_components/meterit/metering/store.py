@@ -3,25 +3,20 @@
 One connection, WAL journal, one writer: every method takes a lock, so the HA layer may call
 them from executor threads. Writes are batched: one transaction per call.
 
-Schema versions live in ``PRAGMA user_version``; :data:`MIGRATIONS` upgrades a file step by step
-(never downgrades: a newer file raises :class:`StoreVersionError`). A file that is not SQLite,
-is damaged or belongs to another program raises :class:`StoreCorruptError` at open and is left
-untouched; a path that cannot be opened or written raises :class:`StoreUnavailableError`.
+The tables and their migrations are in :mod:`.schema`, the meterlog's rows in :mod:`.meterlog`.
+A file that is not SQLite, is damaged or belongs to another program raises
+:class:`StoreCorruptError` at open and is left untouched; a path that cannot be opened or
+written raises :class:`StoreUnavailableError`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
-from functools import lru_cache
 import json
-from math import isfinite
-from operator import attrgetter
 from pathlib import Path
 import sqlite3
 import threading
-from typing import Final
 
 from . import pricing
 from .errors import (
@@ -29,107 +24,31 @@ from .errors import (
     InvalidRecordError,
     StoreCorruptError,
     StoreUnavailableError,
-    StoreVersionError,
+    finite,
 )
 from .merge import merge_window
+from .meterlog import (
+    MAX_ROWS_PER_INSERT,
+    MeterlogRow,
+    PreparedReadings,
+    _concat,
+    _insert_readings_sql,
+    insert_once,
+    insert_rows,
+    prepare_readings,
+    readings_after,
+    select_readings,
+)
 from .models import WINDOW_FIELDS, JsonValue, Window
+from .price_points import PricePoint, _price_values
 from .pricing import HourCost, PriceRef, Unpriced
+from .schema import _check_window, checked_rows, prepare, window_row
 
 SHORT_RETENTION_S = 86_400.0
 """30-second (any resolution below 5 min) windows are kept this long."""
 
 _CORRUPT_CODES = frozenset({"SQLITE_NOTADB", "SQLITE_CORRUPT"})
 
-
-def _migrate_1(conn: sqlite3.Connection) -> None:
-    """v1: windows (hwLogger meter_data columns) and aggregator state."""
-    conn.execute(
-        """CREATE TABLE windows (
-            series TEXT NOT NULL, resolution INTEGER NOT NULL, start REAL NOT NULL,
-            timestamp REAL NOT NULL, tariff INTEGER,
-            import_kwh REAL, import_t1_kwh REAL, import_t2_kwh REAL, export_kwh REAL,
-            w REAL, l1_w REAL, l2_w REAL, l3_w REAL, l1_v REAL, l2_v REAL, l3_v REAL,
-            w_avg REAL, l1_w_avg REAL, l2_w_avg REAL, l3_w_avg REAL,
-            w_max REAL, l1_w_max REAL, l2_w_max REAL, l3_w_max REAL,
-            reading_count INTEGER NOT NULL,
-            energy_import_kwh REAL, energy_export_kwh REAL,
-            PRIMARY KEY (series, resolution, start)
-        ) WITHOUT ROWID"""
-    )
-    conn.execute("CREATE TABLE state (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
-
-
-def _migrate_2(conn: sqlite3.Connection) -> None:
-    """v2: minimum and integrated energy per window; meterlog and prices tables."""
-    conn.execute("ALTER TABLE windows ADD COLUMN w_min REAL")
-    conn.execute("ALTER TABLE windows ADD COLUMN energy_kwh REAL")
-    conn.execute(
-        """CREATE TABLE meterlog (
-            id INTEGER PRIMARY KEY, time REAL NOT NULL, station_id TEXT NOT NULL,
-            watts REAL NOT NULL, price REAL NULL
-        )"""
-    )
-    conn.execute("CREATE INDEX meterlog_station_time ON meterlog (station_id, time)")
-    conn.execute("CREATE INDEX meterlog_time ON meterlog (time)")
-    conn.execute(
-        """CREATE TABLE prices (
-            region TEXT NOT NULL, start REAL NOT NULL, "end" REAL NOT NULL,
-            price REAL NOT NULL, kind TEXT NOT NULL,
-            PRIMARY KEY (region, kind, start)
-        ) WITHOUT ROWID"""
-    )
-
-
-def _migrate_3(conn: sqlite3.Connection) -> None:
-    """v3: meterlog keeps only its time index.
-
-    The (station, time) index doubled the cost of every webhook write (readings of several
-    stations interleave, so each commit touched a leaf page per station); a station's page of
-    readings walks the time index instead.
-    """
-    conn.execute("DROP INDEX IF EXISTS meterlog_station_time")
-
-
-def _migrate_4(conn: sqlite3.Connection) -> None:
-    """v4: each meterlog row names the config entry that stored it (NULL: rows from before).
-
-    Two webhook entries may have stations with the same ID; their readings stay apart, and an
-    entry's readings stored after its last saved state can be found again (see
-    :meth:`MeterStore.entry_readings_after`). No index: every write would pay for it.
-    """
-    conn.execute("ALTER TABLE meterlog ADD COLUMN entry TEXT NULL")
-
-
-def _migrate_5(conn: sqlite3.Connection) -> None:
-    """v5: each meterlog row keeps the time its sensor gave (``sent``; NULL: none given).
-
-    A batch sent again (the sensor missed the answer) is recognised by the times it carries,
-    even when a fast clock moved it back by a different amount each time. The index holds only
-    the rows with a sent time: the usual reading, taken on arrival, does not pay for it.
-    """
-    conn.execute("ALTER TABLE meterlog ADD COLUMN sent REAL NULL")
-    conn.execute("CREATE INDEX meterlog_sent ON meterlog (sent) WHERE sent IS NOT NULL")
-
-
-def _migrate_6(conn: sqlite3.Connection) -> None:
-    """v6: each window keeps the price of its period (``import_price``, ``export_price``).
-
-    NULL: not priced (yet). See :mod:`.pricing`; the window upserts leave both columns alone.
-    """
-    conn.execute("ALTER TABLE windows ADD COLUMN import_price REAL")
-    conn.execute("ALTER TABLE windows ADD COLUMN export_price REAL")
-
-
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
-    _migrate_1,
-    _migrate_2,
-    _migrate_3,
-    _migrate_4,
-    _migrate_5,
-    _migrate_6,
-)
-"""``MIGRATIONS[i]`` upgrades a file from version ``i`` to ``i + 1``."""
-SCHEMA_VERSION = len(MIGRATIONS)
 
 _COLUMNS = ("timestamp" if name == "end" else name for name in WINDOW_FIELDS)
 _COLUMN_LIST = ", ".join(_COLUMNS)
@@ -164,7 +83,6 @@ _INSERT_MISSING_WINDOW = (
     _UPSERT_WINDOW.rsplit(" WHERE ", 1)[0]
     + " WHERE excluded.reading_count > 0 AND windows.reading_count = 0"
 )
-_window_row = attrgetter(*WINDOW_FIELDS)
 
 QUERY_COLUMNS: frozenset[str] = frozenset(WINDOW_FIELDS) - {"series", "resolution"}
 """Window fields :meth:`MeterStore.query_window_columns` can return."""
@@ -181,36 +99,6 @@ _ENERGY_SUMS = (
     "WHEN energy_import_kwh IS NULL AND energy_kwh < 0 THEN -round(energy_kwh * 1e9) END), 0) "
     "FROM windows WHERE series = ? AND resolution = ? AND start < ?"
 )
-
-
-@dataclass(slots=True, frozen=True)
-class MeterlogRow:
-    """One webhook power reading with its price (€/kWh, None when unknown).
-
-    ``id`` is assigned by the store (None when writing). ``entry`` is the config entry that
-    stored the reading (None: unknown, rows written before schema v4). ``sent`` is the time the
-    sensor gave (None: a reading taken on arrival, or written before schema v5); ``time``
-    differs from it when a fast sensor clock moved the reading back.
-    """
-
-    time: float
-    station_id: str
-    watts: float
-    price: float | None = None
-    id: int | None = None
-    entry: str | None = None
-    sent: float | None = None
-
-
-@dataclass(slots=True, frozen=True)
-class PricePoint:
-    """One price period ``[start, end)`` (UTC unix seconds) of a region and kind."""
-
-    region: str
-    kind: str
-    start: float
-    end: float
-    price: float
 
 
 class MeterStore:
@@ -235,7 +123,7 @@ class MeterStore:
         except sqlite3.Error as err:
             raise StoreUnavailableError(f"cannot open store file {name!r}: {err}") from None
         try:
-            _prepare(conn, name)
+            prepare(conn, name)
         except sqlite3.Error as err:
             conn.close()
             raise _translate(err, f"store file {name!r}") from None
@@ -330,11 +218,13 @@ class MeterStore:
         value = None if state is None else _state_json(state)
         with self._writing() as conn:
             before = conn.total_changes
-            conn.executemany(_UPSERT_WINDOW if replace else _INSERT_MISSING_WINDOW, _rows(windows))
+            conn.executemany(
+                _UPSERT_WINDOW if replace else _INSERT_MISSING_WINDOW, checked_rows(windows)
+            )
             for window in merge:
                 stored = conn.execute(_SELECT_WINDOW, window.key).fetchone()
                 merged = window if stored is None else merge_window(Window(*stored), window)
-                row = _window_row(merged)
+                row = window_row(merged)
                 _check_window(row)
                 conn.execute(_REPLACE_WINDOW, row)
             changed = conn.total_changes - before
@@ -504,15 +394,8 @@ class MeterStore:
             with self._reading() as conn:
                 cursor = conn.execute(_insert_readings_sql(count), params)
             return cursor.lastrowid or 0
-        params = _concat(batches)
-        last: int | None = None
         with self._writing() as conn:
-            for first in range(0, count, MAX_ROWS_PER_INSERT):
-                chunk = params[_ROW_PARAMS * first : _ROW_PARAMS * (first + MAX_ROWS_PER_INSERT)]
-                last = conn.execute(
-                    _insert_readings_sql(len(chunk) // _ROW_PARAMS), chunk
-                ).lastrowid
-        return last or 0
+            return insert_rows(conn, _concat(batches))
 
     def add_prepared_once(
         self, batches: Sequence[PreparedReadings], checked: Sequence[Sequence[int]]
@@ -530,38 +413,8 @@ class MeterStore:
         """
         if len(checked) != len(batches):
             raise InvalidRecordError("one list of checked rows per batch is needed")
-        times: set[float | str | None] = set()
-        for batch, rows in zip(batches, checked, strict=True):
-            params = batch.params
-            times.update(_sent_key(params, _ROW_PARAMS * index) for index in rows)
         with self._writing() as conn:
-            seen = _stored_keys(conn, list(times))
-            kept_rows: list[list[int] | None] = []
-            out: list[float | str | None] = []
-            for batch, rows in zip(batches, checked, strict=True):
-                params = batch.params
-                check = set(rows)
-                kept: list[int] | None = None
-                for index in range(batch.count):
-                    first = _ROW_PARAMS * index
-                    key = (_sent_key(params, first), params[first + 1], params[first + 4])
-                    if index in check and key in seen:
-                        if kept is None:
-                            kept = list(range(index))
-                        continue
-                    seen.add(key)
-                    if kept is not None:
-                        kept.append(index)
-                    out.extend(params[first : first + _ROW_PARAMS])
-                kept_rows.append(kept)
-            last: int | None = 0
-            step = _ROW_PARAMS * MAX_ROWS_PER_INSERT
-            for first in range(0, len(out), step):
-                chunk = out[first : first + step]
-                last = conn.execute(
-                    _insert_readings_sql(len(chunk) // _ROW_PARAMS), chunk
-                ).lastrowid
-        return last or 0, kept_rows
+            return insert_once(conn, batches, checked)
 
     def query_readings(
         self,
@@ -573,21 +426,8 @@ class MeterStore:
         """Webhook readings, newest first, of one station or of all, of one entry or of all."""
         if limit < 0 or offset < 0:
             raise InvalidRecordError(f"limit and offset must be >= 0, got {limit}, {offset}")
-        where: list[str] = []
-        params: list[object] = []
-        if station_id is not None:
-            where.append("station_id = ?")
-            params.append(station_id)
-        if entry is not None:
-            where.append("entry = ?")
-            params.append(entry)
-        sql = "SELECT time, station_id, watts, price, id, entry, sent FROM meterlog"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY time DESC, id DESC LIMIT ? OFFSET ?"
         with self._paging() as conn:
-            rows = conn.execute(sql, (*params, limit, offset)).fetchall()
-        return [MeterlogRow(*row) for row in rows]
+            return select_readings(conn, station_id, entry, limit, offset)
 
     def entry_readings_after(
         self, entry: str, after_id: int, since: float
@@ -604,12 +444,10 @@ class MeterStore:
             raise InvalidQueryError("query field 'entry' must be a non-empty string")
         if isinstance(after_id, bool) or not isinstance(after_id, int) or after_id < 0:
             raise InvalidQueryError(f"query field 'after_id' must be >= 0: {after_id!r}")
-        if not _finite(since):
+        if not finite(since):
             raise InvalidQueryError(f"query field 'since' must be finite: {since!r}")
         with self._paging() as conn:
-            last = int(conn.execute("SELECT coalesce(max(id), 0) FROM meterlog").fetchone()[0])
-            rows = conn.execute(_ENTRY_READINGS_AFTER, (since, after_id, last, entry)).fetchall()
-        return [MeterlogRow(*row) for row in rows], last
+            return readings_after(conn, entry, after_id, since)
 
     # ------------------------------------------------------------------ prices
 
@@ -636,55 +474,11 @@ class MeterStore:
         return [PricePoint(*row) for row in rows]
 
 
-def _prepare(conn: sqlite3.Connection, name: str) -> None:
-    """Check the file (read-only), then switch to WAL and migrate it to the current schema."""
-    version = int(conn.execute("PRAGMA user_version").fetchone()[0])
-    check = conn.execute("PRAGMA quick_check").fetchone()[0]
-    if check != "ok":
-        raise StoreCorruptError(f"store file {name!r} is damaged: {check}")
-    if version > SCHEMA_VERSION:
-        raise StoreVersionError(
-            f"store file {name!r} has schema version {version}, newer than this "
-            f"Meterit's {SCHEMA_VERSION}; update Meterit"
-        )
-    if version == 0:
-        tables = [
-            row[0]
-            for row in conn.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
-            )
-        ]
-        if tables:
-            raise StoreCorruptError(
-                f"store file {name!r} is an SQLite database of another program "
-                f"(tables {', '.join(tables[:5])}); not touching it"
-            )
-    conn.execute("PRAGMA journal_mode = WAL")
-    conn.execute("PRAGMA synchronous = NORMAL")
-    # Long range reads (a year of windows is ~25 MB of pages): map the file instead of copying
-    # pages through a small cache.
-    conn.execute("PRAGMA mmap_size = 268435456")
-    conn.execute("PRAGMA cache_size = -32768")
-    for target in range(version + 1, SCHEMA_VERSION + 1):
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            MIGRATIONS[target - 1](conn)
-            conn.execute(f"PRAGMA user_version = {target}")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
-
-
 def _translate(err: sqlite3.Error, what: str) -> StoreCorruptError | StoreUnavailableError:
     code = getattr(err, "sqlite_errorname", "")
     if code in _CORRUPT_CODES:
         return StoreCorruptError(f"{what} is not a usable SQLite database ({code}): {err}")
     return StoreUnavailableError(f"{what} cannot be used ({code or 'error'}): {err}")
-
-
-def _finite(value: object) -> bool:
-    return not isinstance(value, bool) and isinstance(value, (int, float)) and isfinite(value)
 
 
 def _state_json(state: tuple[str, Mapping[str, JsonValue]]) -> str:
@@ -695,182 +489,3 @@ def _state_json(state: tuple[str, Mapping[str, JsonValue]]) -> str:
         return json.dumps(value, allow_nan=False, separators=(",", ":"))
     except (TypeError, ValueError) as err:
         raise InvalidRecordError(f"state {key!r} is not JSON-serialisable: {err}") from None
-
-
-def _rows(windows: Iterable[Window]) -> Iterator[tuple[object, ...]]:
-    """Checked rows, one at a time (a bad one raises: the transaction is rolled back)."""
-    for window in windows:
-        row = _window_row(window)
-        _check_window(row)
-        yield row
-
-
-def _check_window(row: tuple[object, ...]) -> None:
-    series, resolution, start, end = row[0], row[1], row[2], row[3]
-    if not isinstance(series, str) or not series:
-        raise InvalidRecordError(f"window field 'series' must be a non-empty string: {series!r}")
-    if isinstance(resolution, bool) or not isinstance(resolution, int) or resolution <= 0:
-        raise InvalidRecordError(f"window field 'resolution' must be > 0: {resolution!r}")
-    if not _finite(start) or not _finite(end):
-        raise InvalidRecordError(f"window fields 'start'/'end' must be finite: {start!r}, {end!r}")
-    for name, value in zip(WINDOW_FIELDS[4:], row[4:], strict=True):
-        if value is not None and not _finite(value):
-            raise InvalidRecordError(f"window field {name!r} must be a finite number: {value!r}")
-
-
-MAX_ROWS_PER_INSERT: Final = 1_000
-"""Rows per multi-row INSERT (6 parameters each: far below SQLite's parameter limit)."""
-_ROW_PARAMS: Final = 6
-"""Parameters of one meterlog row: time, station_id, watts, price, entry, sent."""
-
-# the time index bounds the scan (never the whole table); the rowid checks need no table lookup
-_ENTRY_READINGS_AFTER: Final = (
-    "SELECT time, station_id, watts, price, id, entry, sent FROM meterlog INDEXED BY meterlog_time "
-    "WHERE time > ? AND id > ? AND id <= ? AND entry = ? ORDER BY id"
-)
-
-
-_STORED_KEYS_CHUNK: Final = 500
-"""Times per lookup of stored readings (far below SQLite's parameter limit)."""
-
-
-def _stored_keys(
-    conn: sqlite3.Connection, times: Sequence[float | str | None]
-) -> set[tuple[object, object, object]]:
-    """``(sent, station_id, entry)`` of the stored readings sent at any of ``times``.
-
-    A row without a sent time (stored before schema v5, or taken on arrival) counts with its
-    time. Both lookups use an index: the partial ``meterlog_sent`` one, and ``meterlog_time``.
-    """
-    keys: set[tuple[object, object, object]] = set()
-    for first in range(0, len(times), _STORED_KEYS_CHUNK):
-        chunk = list(times[first : first + _STORED_KEYS_CHUNK])
-        keys.update(conn.execute(_stored_keys_sql(len(chunk)), chunk + chunk))
-    return keys
-
-
-@lru_cache(maxsize=8)
-def _stored_keys_sql(count: int) -> str:
-    """The lookup of :func:`_stored_keys` for ``count`` times (bound twice: ``2 * count``)."""
-    marks = ", ".join("?" * count)
-    return (
-        f"SELECT sent, station_id, entry FROM meterlog WHERE sent IN ({marks}) "  # noqa: S608
-        "UNION ALL SELECT time, station_id, entry FROM meterlog "
-        f"WHERE time IN ({marks}) AND sent IS NULL"
-    )
-
-
-def _sent_key(params: Sequence[float | str | None], first: int) -> float | str | None:
-    """The sent time of the row at ``params[first:]``, or its time when it has none."""
-    sent = params[first + 5]
-    return params[first] if sent is None else sent
-
-
-@lru_cache(maxsize=64)
-def _insert_readings_sql(count: int) -> str:
-    # only placeholders are repeated: the values are bound parameters
-    placeholders = ", ".join(["(?, ?, ?, ?, ?, ?)"] * count)
-    return (
-        f"INSERT INTO meterlog (time, station_id, watts, price, entry, sent) VALUES {placeholders}"  # noqa: S608
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class PreparedReadings:
-    """Readings checked and flattened into statement parameters (see :func:`prepare_readings`)."""
-
-    count: int
-    params: list[float | str | None]
-
-
-def prepare_readings(rows: Iterable[MeterlogRow]) -> PreparedReadings:
-    """Check meterlog rows and flatten them for :meth:`MeterStore.add_prepared`.
-
-    Raises :class:`InvalidRecordError` naming the first bad row and field.
-    """
-    params: list[float | str | None] = []
-    count = 0
-    for index, row in enumerate(rows):
-        params.extend(
-            _meterlog_values(
-                index,
-                row.time,
-                row.station_id,
-                row.watts,
-                row.price,
-                entry=row.entry,
-                sent=row.sent,
-            )
-        )
-        count += 1
-    return PreparedReadings(count, params)
-
-
-def prepare_reading(
-    time: float,
-    station_id: str,
-    watts: float,
-    price: float | None,
-    *,
-    entry: str | None = None,
-    sent: float | None = None,
-) -> PreparedReadings:
-    """:func:`prepare_readings` of one row given by its fields (the webhook's common case).
-
-    Same checks, without building a :class:`MeterlogRow` and a generator for a single row.
-    """
-    return PreparedReadings(
-        1, list(_meterlog_values(0, time, station_id, watts, price, entry=entry, sent=sent))
-    )
-
-
-def _concat(batches: Sequence[PreparedReadings]) -> list[float | str | None]:
-    return [value for batch in batches for value in batch.params]
-
-
-def _meterlog_values(
-    index: int,
-    time: float,
-    station_id: str,
-    watts: float,
-    price: float | None,
-    *,
-    entry: str | None,
-    sent: float | None = None,
-) -> tuple[float, str, float, float | None, str | None, float | None]:
-    if not _finite(time):
-        raise InvalidRecordError(f"meterlog row {index}: field 'time' must be finite: {time!r}")
-    if not isinstance(station_id, str) or not station_id:
-        raise InvalidRecordError(f"meterlog row {index}: field 'station_id' must be non-empty")
-    if not _finite(watts):
-        raise InvalidRecordError(f"meterlog row {index}: field 'watts' must be finite: {watts!r}")
-    if price is not None and not _finite(price):
-        raise InvalidRecordError(
-            f"meterlog row {index}: field 'price' must be finite or None: {price!r}"
-        )
-    if entry is not None and (not isinstance(entry, str) or not entry):
-        raise InvalidRecordError(
-            f"meterlog row {index}: field 'entry' must be non-empty or None: {entry!r}"
-        )
-    if sent is not None and not _finite(sent):
-        raise InvalidRecordError(
-            f"meterlog row {index}: field 'sent' must be finite or None: {sent!r}"
-        )
-    return (time, station_id, watts, price, entry, sent)
-
-
-def _price_values(index: int, p: PricePoint) -> tuple[str, str, float, float, float]:
-    for name in ("region", "kind"):
-        value = getattr(p, name)
-        if not isinstance(value, str) or not value:
-            raise InvalidRecordError(f"price {index}: field {name!r} must be non-empty")
-    for name in ("start", "end", "price"):
-        if not _finite(getattr(p, name)):
-            raise InvalidRecordError(
-                f"price {index}: field {name!r} must be finite: {getattr(p, name)!r}"
-            )
-    if p.end <= p.start:
-        raise InvalidRecordError(
-            f"price {index}: 'end' {p.end!r} must be after 'start' {p.start!r}"
-        )
-    return (p.region, p.kind, p.start, p.end, p.price)
