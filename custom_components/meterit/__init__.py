@@ -20,7 +20,8 @@ from .prices import PriceCoordinator
 from .prices_cheapest import async_setup_cheapest_window_service
 from .repairs import async_delete_entry_issues
 from .services import async_setup_services
-from .webhook import WebhookCoordinator, async_setup_webhook_entry
+from .webhook.coordinator import WebhookCoordinator
+from .webhook.setup import async_setup_webhook_entry
 
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 

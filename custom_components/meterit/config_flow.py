@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from homeassistant.components import webhook
 from homeassistant.config_entries import (
     SOURCE_REAUTH,
     ConfigEntry,
@@ -14,7 +13,7 @@ from homeassistant.config_entries import (
     ConfigFlowResult,
     OptionsFlow,
 )
-from homeassistant.const import CONF_HOST, CONF_NAME, CONF_TOKEN, CONF_WEBHOOK_ID
+from homeassistant.const import CONF_HOST, CONF_TOKEN
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import instance_id
 from homeassistant.helpers.selector import (
@@ -57,13 +56,7 @@ from .homewizard import (
 )
 from .p1 import async_create_client
 from .prices import CONF_REGION, REGION_NAMES, PriceCoordinator, create_client, pvpc_unique_id
-from .webhook import (
-    CONF_LOCAL_ONLY,
-    example_body,
-    webhook_options,
-    webhook_options_schema,
-    webhook_placeholders,
-)
+from .webhook.flow import WebhookFlowMixin, WebhookOptionsFlow
 
 P1_PRODUCT_TYPES = frozenset({"HWE-P1"})
 
@@ -92,7 +85,9 @@ async def _async_guard[T](call: Callable[[], Awaitable[T]], errors: dict[str, st
     return None
 
 
-class MeteritConfigFlow(P1TokenFlowMixin, ReconfigureFlowMixin, ConfigFlow, domain=DOMAIN):
+class MeteritConfigFlow(
+    P1TokenFlowMixin, WebhookFlowMixin, ReconfigureFlowMixin, ConfigFlow, domain=DOMAIN
+):
     """Add a source: a P1 meter (more sources join the menu)."""
 
     VERSION = 1
@@ -267,6 +262,8 @@ class MeteritConfigFlow(P1TokenFlowMixin, ReconfigureFlowMixin, ConfigFlow, doma
     ) -> ConfigFlowResult:
         """Change the host of a meter; it must still be the same meter."""
         entry = self._get_reconfigure_entry()
+        if entry.data.get(CONF_SOURCE) == Source.WEBHOOK:
+            return await self.async_step_webhook_reconfigure()
         if entry.data.get(CONF_SOURCE, Source.P1) != Source.P1:
             return await self._async_reconfigure_other()
         errors: dict[str, str] = {}
@@ -381,53 +378,6 @@ class MeteritConfigFlow(P1TokenFlowMixin, ReconfigureFlowMixin, ConfigFlow, doma
             data_schema=probatio.Schema({probatio.Optional(CONF_TOKEN): _TOKEN_SELECTOR}),
             errors=errors,
             description_placeholders={"title": entry.title},
-        )
-
-    # ---------------------------------------------------------------------------- power webhook
-
-    async def async_step_webhook(
-        self, user_input: dict[str, Any] | None = None
-    ) -> ConfigFlowResult:
-        """Create a power webhook; its URL, a body and a curl line are shown once created."""
-        if user_input is not None:
-            options = webhook_options(user_input)
-            webhook_id = webhook.async_generate_id()
-            return self.async_create_entry(
-                title=str(user_input.get(CONF_NAME) or "").strip() or "Power sensors",
-                data={CONF_SOURCE: Source.WEBHOOK.value, CONF_WEBHOOK_ID: webhook_id},
-                options=options,
-                description="webhook",
-                description_placeholders=webhook_placeholders(
-                    self.hass, webhook_id, bool(options[CONF_LOCAL_ONLY])
-                ),
-            )
-        schema = webhook_options_schema(self.hass, {}).extend(
-            {probatio.Optional(CONF_NAME, default="Power sensors"): TextSelector()}
-        )
-        return self.async_show_form(
-            step_id="webhook",
-            data_schema=schema,
-            description_placeholders={"body": example_body()},
-        )
-
-
-class WebhookOptionsFlow(OptionsFlow):
-    """Local only and the price source of a power webhook (the entry is reloaded)."""
-
-    async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
-        """Go to the webhook's form (``init`` is the price entries' step)."""
-        return await self.async_step_webhook(user_input)
-
-    async def async_step_webhook(
-        self, user_input: dict[str, Any] | None = None
-    ) -> ConfigFlowResult:
-        """One form: local only and the price source."""
-        if user_input is not None:
-            return self.async_create_entry(data=webhook_options(user_input))
-        return self.async_show_form(
-            step_id="webhook",
-            data_schema=webhook_options_schema(self.hass, self.config_entry.options),
-            description_placeholders={"title": self.config_entry.title},
         )
 
 

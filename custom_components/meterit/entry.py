@@ -9,7 +9,7 @@ from homeassistant.config_entries import ConfigEntry
 if TYPE_CHECKING:
     from .p1 import P1Coordinator
     from .prices import PriceCoordinator
-    from .webhook import WebhookCoordinator
+    from .webhook.coordinator import WebhookCoordinator
 
 type MeteritRuntime = P1Coordinator | PriceCoordinator | WebhookCoordinator
 type MeteritConfigEntry = ConfigEntry[MeteritRuntime]

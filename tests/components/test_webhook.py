@@ -36,7 +36,6 @@ from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
-from custom_components.meterit import webhook as webhook_module
 from custom_components.meterit.const import DOMAIN, MAX_STATIONS
 from custom_components.meterit.diagnostics import async_get_config_entry_diagnostics
 from custom_components.meterit.metering import (
@@ -54,12 +53,19 @@ from custom_components.meterit.powerhook import BodyError, StationMeter
 from custom_components.meterit.prices import PriceCoordinator
 from custom_components.meterit.storage import STORE_FILENAME, async_get_store
 from custom_components.meterit.webhook import (
-    READINGS_VIEW_URL,
-    STATION_MAX_HOLD,
-    PriceSource,
-    WebhookCoordinator,
-    station_series,
+    const as webhook_const,
+    coordinator as coordinator_module,
+    handler as handler_module,
+    http as http_module,
+    price_source as price_source_module,
+    setup as webhook_setup,
+    writer as writer_module,
 )
+from custom_components.meterit.webhook.const import STATION_MAX_HOLD
+from custom_components.meterit.webhook.coordinator import WebhookCoordinator
+from custom_components.meterit.webhook.price_source import PriceSource
+from custom_components.meterit.webhook.station import station_series
+from custom_components.meterit.webhook.view import READINGS_VIEW_URL
 from simulator.esios import FakeEsios
 
 from .conftest import METER_SERIAL, WEBHOOK_ID, prices_entry, setup_loaded, travel, webhook_entry
@@ -74,8 +80,8 @@ type Client = TestClient[Any, Any]
 @pytest.fixture(autouse=True)
 def instant_publish(monkeypatch: pytest.MonkeyPatch) -> None:
     """Entities update on every reading (the 1-s throttle has its own test)."""
-    monkeypatch.setattr(webhook_module, "PUBLISH_INTERVAL", 0.0)
-    monkeypatch.setattr(webhook_module, "ROUND_INTERVAL", 0.0)
+    monkeypatch.setattr(coordinator_module, "PUBLISH_INTERVAL", 0.0)
+    monkeypatch.setattr(writer_module, "ROUND_INTERVAL", 0.0)
 
 
 @pytest.fixture
@@ -134,7 +140,7 @@ async def tick(hass: HomeAssistant, seconds: float = 11) -> None:
     await hass.async_block_till_done(wait_background_tasks=True)
     for entry in hass.config_entries.async_loaded_entries(DOMAIN):
         if isinstance(entry.runtime_data, WebhookCoordinator):
-            await entry.runtime_data._async_wait_drained()  # rounds run on the writer thread
+            await entry.runtime_data.writer.async_wait_drained()  # rounds run on the writer thread
 
 
 async def test_single_reading_stored_and_shown(
@@ -646,15 +652,15 @@ async def test_local_check_parses_each_address_once(
 
     monkeypatch.setattr("homeassistant.util.network.is_local", is_local)
     remotes = ["192.168.1.20", "192.168.1.20", "8.8.8.8", "8.8.8.8", "not an address", None]
-    results = [coordinator._is_local(SimpleNamespace(remote=r)) for r in remotes]  # type: ignore[arg-type]
+    results = [coordinator.handler._is_local(SimpleNamespace(remote=r)) for r in remotes]  # type: ignore[arg-type]
     assert results == [True, True, False, False, False, False]
     assert asked == ["192.168.1.20", "8.8.8.8"]
     # full: emptied, so any number of addresses takes bounded memory
-    for index in range(webhook_module.MAX_CACHED_REMOTES + 1):
-        coordinator._is_local(SimpleNamespace(remote=f"10.0.{index // 256}.{index % 256}"))  # type: ignore[arg-type]
-    assert len(coordinator._local_remotes) <= webhook_module.MAX_CACHED_REMOTES
+    for index in range(handler_module.MAX_CACHED_REMOTES + 1):
+        coordinator.handler._is_local(SimpleNamespace(remote=f"10.0.{index // 256}.{index % 256}"))  # type: ignore[arg-type]
+    assert len(coordinator.handler._local_remotes) <= handler_module.MAX_CACHED_REMOTES
     asked.clear()
-    assert coordinator._is_local(SimpleNamespace(remote="192.168.1.20"))  # type: ignore[arg-type]
+    assert coordinator.handler._is_local(SimpleNamespace(remote="192.168.1.20"))  # type: ignore[arg-type]
     assert asked == ["192.168.1.20"]  # forgotten with the rest
 
 
@@ -789,7 +795,7 @@ async def test_store_unusable_means_not_ready(
     async def broken(_hass: HomeAssistant) -> MeterStore:
         raise StoreUnavailableError("read-only file system")
 
-    monkeypatch.setattr(webhook_module, "async_get_store", broken)
+    monkeypatch.setattr(webhook_setup, "async_get_store", broken)
     entry = webhook_entry()
     entry.add_to_hass(hass)
     assert not await hass.config_entries.async_setup(entry.entry_id)
@@ -805,7 +811,7 @@ async def test_unexpected_error_is_a_500_without_the_secret(
     def boom(*_args: object, **_kwargs: object) -> None:
         raise RuntimeError("bug")
 
-    monkeypatch.setattr(webhook_module, "parse_body", boom)
+    monkeypatch.setattr(handler_module, "parse_body", boom)
     with caplog.at_level(logging.DEBUG):
         response = await client.post(URL, json={"watts": 1, "station_id": 1})
     assert response.status == 500
@@ -819,7 +825,7 @@ async def test_entities_update_at_most_once_a_second(
     client: Client,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(webhook_module, "PUBLISH_INTERVAL", 1.0)
+    monkeypatch.setattr(coordinator_module, "PUBLISH_INTERVAL", 1.0)
     assert (await post_json(client, {"watts": 1, "station_id": 1}))[0] == 200
     assert value(hass, "sensor.station_1_power") == "1.0"  # a new station shows at once
     for watts in (2, 3, 4):
@@ -883,15 +889,15 @@ async def test_answers_to_readings_now_are_encoded_once_per_price(hook: MockConf
     """The usual answer is kept per price, and only for a bounded number of prices."""
     coordinator = hook.runtime_data
     assert isinstance(coordinator, WebhookCoordinator)
-    first = coordinator._now_answer(0.125)
+    first = coordinator.handler._now_answer(0.125)
     assert json.loads(first) == {"stored": 1, "price": 0.125, "unit": "€/kWh"}
-    assert coordinator._now_answer(0.125) is first
-    limit = webhook_module.MAX_CACHED_ANSWERS
+    assert coordinator.handler._now_answer(0.125) is first
+    limit = handler_module.MAX_CACHED_ANSWERS
     for cents in range(3 * limit):
         price = cents / 100
-        assert json.loads(coordinator._now_answer(price))["price"] == price
-        assert len(coordinator._now_answers) <= limit
-    assert json.loads(coordinator._now_answer(None))["price"] is None
+        assert json.loads(coordinator.handler._now_answer(price))["price"] == price
+        assert len(coordinator.handler._now_answers) <= limit
+    assert json.loads(coordinator.handler._now_answer(None))["price"] is None
 
 
 async def test_price_source_base_and_unloaded_entry(hass: HomeAssistant) -> None:
@@ -900,7 +906,7 @@ async def test_price_source_base_and_unloaded_entry(hass: HomeAssistant) -> None
     entry = prices_entry()
     entry.add_to_hass(hass)
     store = await async_get_store(hass)
-    source = webhook_module.create_price_source(hass, f"entry:{entry.entry_id}", store)
+    source = price_source_module.create_price_source(hass, f"entry:{entry.entry_id}", store)
     assert await source.async_prices([T0.timestamp()]) == [None]
 
 
@@ -915,7 +921,7 @@ async def test_entry_price_source_reads_the_store(
     start = T0.timestamp()
     point = PricePoint("peninsula", "consumer", start, start + 3600, 0.111)
     await hass.async_add_executor_job(store.write_prices, [point])
-    source = webhook_module.create_price_source(hass, f"entry:{entry.entry_id}", store)
+    source = price_source_module.create_price_source(hass, f"entry:{entry.entry_id}", store)
     assert await source.async_prices([start + 10, start + 4000]) == [0.111, None]
 
     def broken(*_args: object) -> list[PricePoint]:
@@ -928,11 +934,11 @@ async def test_entry_price_source_reads_the_store(
 async def test_sensor_price_history_is_ordered_and_bounded(hass: HomeAssistant) -> None:
     unit = {ATTR_UNIT_OF_MEASUREMENT: "€/kWh"}
     hass.states.async_set("sensor.tariff", "0.1", unit, timestamp=1000.0)
-    source = webhook_module.SensorPriceSource(hass, "sensor.tariff")
+    source = price_source_module.SensorPriceSource(hass, "sensor.tariff")
     hass.states.async_set("sensor.tariff", "0.2", unit, timestamp=900.0)  # a clock step back
     assert source.price_at(999.0) is None
     assert source.price_at(1000.0) == 0.2  # kept in order: the later value wins
-    later = 1000.0 + webhook_module.PRICE_HISTORY_S + 10
+    later = 1000.0 + price_source_module.PRICE_HISTORY_S + 10
     hass.states.async_set("sensor.tariff", "0.3", unit, timestamp=later - 5)
     hass.states.async_set("sensor.tariff", "0.4", unit, timestamp=later)
     # older changes are dropped, except the one still in force at the start of the history
@@ -973,7 +979,7 @@ async def test_requests_waiting_together_are_stored_or_refused_together(
         *(post_json(client, {"watts": w, "station_id": 1}) for w in (12, 13, 14))
     )
     async with asyncio.timeout(5):
-        while len(coordinator._pending) < 3:
+        while len(coordinator.writer._pending) < 3:
             await asyncio.sleep(0.01)
     gate.set()
     assert (await first)[0] == 200
@@ -997,15 +1003,15 @@ async def test_state_is_saved_every_minute(hass: HomeAssistant, client: Client) 
 
 
 async def test_declared_length_must_be_a_number() -> None:
-    assert webhook_module._declared_length(None) is None
-    assert webhook_module._declared_length(" 12 ") == 12
+    assert http_module.declared_length(None) is None
+    assert http_module.declared_length(" 12 ") == 12
     # ASCII digits only: str.isdigit() alone takes superscripts and other scripts' digits
     for text in ("12abc", "²", "١٢", "1²"):
         with pytest.raises(BodyError, match="content-length"):
-            webhook_module._declared_length(text)
+            http_module.declared_length(text)
     # more digits than int() reads (4,300) is simply over the limit
     with pytest.raises(BodyError) as caught:
-        webhook_module._declared_length("9" * 5_000)
+        http_module.declared_length("9" * 5_000)
     assert caught.value.field == "body"
 
 
@@ -1065,7 +1071,7 @@ async def test_rounds_start_at_most_every_round_interval(
     """A request that finds the writer idle is written at once; the next round waits for the
     interval and carries everything queued meanwhile; an unload does not wait for it."""
     interval = 60.0  # long enough that nothing here depends on the machine's speed
-    monkeypatch.setattr(webhook_module, "ROUND_INTERVAL", interval)
+    monkeypatch.setattr(writer_module, "ROUND_INTERVAL", interval)
     coordinator = hook.runtime_data
     assert isinstance(coordinator, WebhookCoordinator)
     store = coordinator.store
@@ -1080,17 +1086,17 @@ async def test_rounds_start_at_most_every_round_interval(
     assert (await post_json(client, {"watts": 1, "station_id": 1}))[0] == 200  # at once
     posts = asyncio.gather(*(post_json(client, {"watts": w, "station_id": 2}) for w in (2, 3)))
     async with asyncio.timeout(5):
-        while len(coordinator._pending) < 2 or coordinator._round_timer is None:
+        while len(coordinator.writer._pending) < 2 or coordinator.writer._round_timer is None:
             await asyncio.sleep(0.01)
-    timer = coordinator._round_timer
+    timer = coordinator.writer._round_timer
     assert timer is not None  # held back until the interval has passed
-    assert timer.when() - coordinator._last_round == pytest.approx(interval)
+    assert timer.when() - coordinator.writer._last_round == pytest.approx(interval)
     assert rounds == [1]
     # the interval is over: the timer fires (by hand, with the clock moved past it)
-    monkeypatch.setattr(webhook_module, "ROUND_INTERVAL", 0.0)
+    monkeypatch.setattr(writer_module, "ROUND_INTERVAL", 0.0)
     timer.cancel()
-    coordinator._round_timer_fired()
-    monkeypatch.setattr(webhook_module, "ROUND_INTERVAL", interval)
+    coordinator.writer._round_timer_fired()
+    monkeypatch.setattr(writer_module, "ROUND_INTERVAL", interval)
     assert [status for status, _ in await posts] == [200, 200]
     assert rounds == [1, 2]  # the two queued requests went together
     # a request held back by the interval is written when the entry unloads, not dropped
@@ -1098,7 +1104,7 @@ async def test_rounds_start_at_most_every_round_interval(
     # (the round is tried at the end of the loop iteration that queued the request: wait for the
     # timer it sets, not just for the queue)
     async with asyncio.timeout(5):
-        while not coordinator._pending or coordinator._round_timer is None:
+        while not coordinator.writer._pending or coordinator.writer._round_timer is None:
             await asyncio.sleep(0.01)
     assert rounds == [1, 2]  # held back, not written
     assert await hass.config_entries.async_unload(hook.entry_id)
@@ -1106,14 +1112,14 @@ async def test_rounds_start_at_most_every_round_interval(
     assert rounds == [1, 2, 1]
     assert sorted(r.watts for r in await stored(hass)) == [1.0, 2.0, 3.0, 4.0]
     # a request still on its way in after the unload is refused (a 503), never left waiting
-    on_its_way = webhook_module._Request(
+    on_its_way = writer_module.QueuedRequest(
         prepare_readings([MeterlogRow(5.0, "3", 1.0)]),
         [],
         [],
         asyncio.get_running_loop().create_future(),
     )
     with pytest.raises(StoreUnavailableError, match="stopped"):
-        await coordinator._async_write(on_its_way)
+        await coordinator.writer.async_write(on_its_way)
 
 
 async def test_a_bug_in_a_write_answers_503_once_logged_and_the_webhook_goes_on(
@@ -1163,7 +1169,7 @@ async def test_a_bug_after_the_commit_is_logged_and_the_webhook_goes_on(
     requests that are stored, and never stalls the next rounds."""
     coordinator = hook.runtime_data
     assert isinstance(coordinator, WebhookCoordinator)
-    original_apply = coordinator._apply
+    original_apply = coordinator.apply
     calls = 0
 
     def apply_once_broken(*args: Any) -> None:
@@ -1173,7 +1179,7 @@ async def test_a_bug_after_the_commit_is_logged_and_the_webhook_goes_on(
             raise ValueError("apply bug")
         original_apply(*args)
 
-    monkeypatch.setattr(coordinator, "_apply", apply_once_broken)
+    monkeypatch.setattr(coordinator, "apply", apply_once_broken)
     assert (await post_json(client, {"watts": 5, "station_id": 1}))[0] == 200
     assert "apply bug" in ours(caplog)
     assert (await post_json(client, {"watts": 6, "station_id": 1}))[0] == 200  # not stalled
@@ -1185,10 +1191,10 @@ async def test_a_bug_after_the_commit_is_logged_and_the_webhook_goes_on(
         raise TypeError("window bug")
 
     monkeypatch.setattr(store, "write_windows", buggy_windows)
-    coordinator._windows.append(Window("station:1", 30, 0.0, 30.0, reading_count=1))
+    coordinator.writer.windows.append(Window("station:1", 30, 0.0, 30.0, reading_count=1))
     assert (await post_json(client, {"watts": 7, "station_id": 1}))[0] == 200
     assert "1 window(s) dropped: window bug" in ours(caplog)
-    assert coordinator._windows == []
+    assert coordinator.writer.windows == []
     assert sorted(r.watts for r in await stored(hass)) == [5.0, 6.0, 7.0]
     assert WEBHOOK_ID not in ours(caplog)
 
@@ -1267,7 +1273,7 @@ async def test_a_request_reaching_the_queue_during_an_unload_gets_a_503(
 ) -> None:
     """A request still being priced when the unload starts must not wait for a round that
     never comes: it is refused (send again), and nothing of it is stored."""
-    monkeypatch.setattr(webhook_module, "ROUND_INTERVAL", 3600.0)  # the next round: a timer
+    monkeypatch.setattr(writer_module, "ROUND_INTERVAL", 3600.0)  # the next round: a timer
     coordinator = hook.runtime_data
     assert isinstance(coordinator, WebhookCoordinator)
     prices = HeldPrices()
@@ -1278,21 +1284,21 @@ async def test_a_request_reaching_the_queue_during_an_unload_gets_a_503(
     late = asyncio.ensure_future(post_json(client, {"watts": 2, "station_id": 1}))
     async with asyncio.timeout(5):
         await prices.asking.wait()
-    save = coordinator._async_save
+    save = coordinator.saved.async_save
 
     async def save_while_the_request_goes_on() -> None:
         prices.release.set()  # the request reaches the queue while the unload saves
         async with asyncio.timeout(5):
-            while not (late.done() or coordinator._pending):
+            while not (late.done() or coordinator.writer._pending):
                 await asyncio.sleep(0.01)
         await save()
 
-    monkeypatch.setattr(coordinator, "_async_save", save_while_the_request_goes_on)
+    monkeypatch.setattr(coordinator.saved, "async_save", save_while_the_request_goes_on)
     assert await hass.config_entries.async_unload(hook.entry_id)
     async with asyncio.timeout(5):
         status, answer = await late
     assert (status, answer["error"]) == (503, "store_unavailable")
-    assert coordinator._pending == []
+    assert coordinator.writer._pending == []
     assert [r.watts for r in await stored(hass)] == [1.0]
 
 
@@ -1309,7 +1315,7 @@ async def test_old_readings_never_make_a_station_available(
     freezer.move_to(T0)
     coordinator = await setup_loaded(hass, webhook_entry(), WebhookCoordinator)
     client = await hass_client_no_auth()
-    stale = webhook_module.STATION_STALE_AFTER.total_seconds()
+    stale = webhook_const.STATION_STALE_AFTER.total_seconds()
     now = time.time()
     assert (await post_json(client, {"watts": 100, "station_id": 1, "time": now - 3000}))[0] == 200
     assert not coordinator.stations["1"].available
@@ -1379,7 +1385,7 @@ async def test_the_webhook_id_is_in_no_warning_whatever_the_request(
     head = await client.head(URL)
     put = await client.put(URL, json={"watts": 1, "station_id": 1})
     monkeypatch.setattr("homeassistant.util.network.is_local", lambda _ip: False)
-    coordinator._local_remotes.clear()  # kept per address: here the address "moves" network
+    coordinator.handler._local_remotes.clear()  # kept per address: here the address "moves" network
     remote = [await client.post(URL, json={"watts": 2, "station_id": 1}) for _ in range(2)]
     leaks = [
         (r.name, r.levelname)
@@ -1552,7 +1558,7 @@ async def test_stations_per_webhook_are_capped(
     assert len(coordinator.stations) == MAX_STATIONS
     assert "x" in coordinator.stations
     assert "y" not in coordinator.stations
-    assert coordinator._incoming == {}
+    assert coordinator.handler._incoming == {}
 
 
 async def test_a_reading_through_the_websocket_api_or_a_cloudhook_is_stored(
@@ -1649,7 +1655,7 @@ async def test_a_batch_sent_again_is_not_stored_again(
     # readings taken on arrival are never duplicates, even at the very same time
     arrival = time.time()
     clock = SimpleNamespace(time=lambda: arrival, monotonic=time.monotonic)
-    monkeypatch.setattr(webhook_module, "time", clock)
+    monkeypatch.setattr(handler_module, "time", clock)
     for _ in range(2):
         status, answer = await post_json(client, {"watts": 4, "station_id": 4})
         assert (status, answer["stored"]) == (200, 1)
@@ -1666,7 +1672,7 @@ async def test_a_fast_clocks_batch_sent_again_is_not_stored_again(
 
     def at(moment: float) -> None:
         clock = SimpleNamespace(time=lambda: moment, monotonic=time.monotonic)
-        monkeypatch.setattr(webhook_module, "time", clock)
+        monkeypatch.setattr(handler_module, "time", clock)
 
     body = {
         "readings": [{"watts": 100.0 + s, "station_id": 1, "time": arrival + s} for s in (1, 5)]
@@ -1783,7 +1789,7 @@ async def test_copies_of_a_batch_written_in_one_round_are_stored_once(
     body = {"readings": [{"watts": 50, "station_id": 9, "time": base + s} for s in range(0, 50, 5)]}
     copies = asyncio.gather(*(post_json(client, body) for _ in range(3)))
     async with asyncio.timeout(5):
-        while len(coordinator._pending) < 3:
+        while len(coordinator.writer._pending) < 3:
             await asyncio.sleep(0.01)
     gate.set()
     assert (await first)[1]["stored"] == 1

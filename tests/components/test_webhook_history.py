@@ -39,18 +39,19 @@ from pytest_homeassistant_custom_component.components.recorder.common import (
 )
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
-from custom_components.meterit import webhook as webhook_module
 from custom_components.meterit.const import DOMAIN
 from custom_components.meterit.history import HISTORY_VIEW_URL
 from custom_components.meterit.metering import StoreUnavailableError
 from custom_components.meterit.statistics import StatisticIds, station_object_id
 from custom_components.meterit.storage import async_get_store
 from custom_components.meterit.webhook import (
-    READINGS_VIEW_URL,
-    STATION_MAX_HOLD,
-    WebhookCoordinator,
-    station_series,
+    coordinator as coordinator_module,
+    writer as writer_module,
 )
+from custom_components.meterit.webhook.const import STATION_MAX_HOLD
+from custom_components.meterit.webhook.coordinator import WebhookCoordinator
+from custom_components.meterit.webhook.station import station_series
+from custom_components.meterit.webhook.view import READINGS_VIEW_URL
 
 from .conftest import WEBHOOK_ID, setup_loaded, travel, webhook_entry
 
@@ -64,8 +65,8 @@ type Client = TestClient[Any, Any]
 @pytest.fixture(autouse=True)
 def instant_publish(monkeypatch: pytest.MonkeyPatch) -> None:
     """Entities update on every reading."""
-    monkeypatch.setattr(webhook_module, "PUBLISH_INTERVAL", 0.0)
-    monkeypatch.setattr(webhook_module, "ROUND_INTERVAL", 0.0)
+    monkeypatch.setattr(coordinator_module, "PUBLISH_INTERVAL", 0.0)
+    monkeypatch.setattr(writer_module, "ROUND_INTERVAL", 0.0)
 
 
 # ---------------------------------------------------------------------- the reference rule
@@ -150,7 +151,7 @@ async def settle(hass: HomeAssistant, seconds: float = 11) -> None:
     await hass.async_block_till_done()
     for entry in hass.config_entries.async_loaded_entries(DOMAIN):
         if isinstance(entry.runtime_data, WebhookCoordinator):
-            await entry.runtime_data._async_wait_drained()
+            await entry.runtime_data.writer.async_wait_drained()
     await hass.async_block_till_done(wait_background_tasks=True)
     await async_wait_recording_done(hass)
 
