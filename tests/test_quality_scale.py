@@ -489,7 +489,7 @@ def test_diagnostics_redact_every_secret_an_entry_holds() -> None:
     assert {"host", "token", "webhook_id", "identifier"} <= keys
     assert keys - {"source", "region"} <= diagnostics.TO_REDACT
     assert {"serial", "unique_id"} <= diagnostics.TO_REDACT
-    for test in ("test_p1_live.py", "test_prices_internals.py", "test_webhook.py"):
+    for test in ("test_p1_live.py", "test_prices_internals.py", "test_webhook_state.py"):
         assert "async_get_config_entry_diagnostics" in (TESTS / "components" / test).read_text()
 
 

@@ -9,7 +9,7 @@ from homeassistant.helpers import config_validation as cv, device_registry as dr
 from homeassistant.helpers.typing import ConfigType
 
 from .const import CONF_IDENTIFIER, CONF_SOURCE, DOMAIN, Source
-from .entry import MeteritConfigEntry, runtime_of
+from .entry import MeteritConfigEntry
 from .esios import EsiosAuthError, EsiosError
 from .homewizard import CertificateError, HomeWizardError, UnauthorizedError
 from .metering import StoreError
@@ -19,8 +19,10 @@ from .p1.devices import async_remove_last_seen
 from .p1.entity import p1_device_info
 from .prices.coordinator import PriceCoordinator
 from .repairs import async_delete_entry_issues
+from .runtime import runtime_of
 from .services import async_setup_services
-from .webhook import WebhookCoordinator, async_setup_webhook_entry
+from .webhook.coordinator import WebhookCoordinator
+from .webhook.setup import async_setup_webhook_entry
 
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 

@@ -1,42 +1,32 @@
-"""Config flow: a menu of sources; the P1 meter with button-press registration."""
+"""Config flow: a menu of sources; each source's steps and options come from its package."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-from homeassistant.components import webhook
 from homeassistant.config_entries import (
     ConfigEntry,
     ConfigFlow,
     ConfigFlowResult,
     OptionsFlow,
 )
-from homeassistant.const import CONF_HOST, CONF_NAME, CONF_WEBHOOK_ID
+from homeassistant.const import CONF_HOST
 from homeassistant.core import callback
-from homeassistant.helpers.selector import TextSelector
-import probatio
 
 from .const import CONF_SOURCE, DOMAIN, Source
-from .flow_reconfigure import ReconfigureFlowMixin
 from .p1.flow import P1FlowMixin
 from .p1.flow_token import P1TokenFlowMixin
 from .p1.options import P1OptionsFlow
 from .prices.flow import PricesFlowMixin, PricesOptionsFlow
-from .webhook import (
-    CONF_LOCAL_ONLY,
-    example_body,
-    webhook_options,
-    webhook_options_schema,
-    webhook_placeholders,
-)
+from .webhook.flow import WebhookFlowMixin, WebhookOptionsFlow
 
 
 class MeteritConfigFlow(
     P1FlowMixin,
     P1TokenFlowMixin,
     PricesFlowMixin,
-    ReconfigureFlowMixin,
+    WebhookFlowMixin,
     ConfigFlow,
     domain=DOMAIN,
 ):
@@ -69,9 +59,18 @@ class MeteritConfigFlow(
     ) -> ConfigFlowResult:
         """Reconfigure an entry by its kind: a P1 meter's host here, the others' in their mixins."""
         entry = self._get_reconfigure_entry()
-        if entry.data.get(CONF_SOURCE, Source.P1) == Source.P1:
+        source = entry.data.get(CONF_SOURCE, Source.P1)
+        if source == Source.P1:
             return await self._async_reconfigure_p1(user_input)
-        return await self._async_reconfigure_other()
+        if source == Source.WEBHOOK:
+            return await self.async_step_webhook_reconfigure()
+        if source == Source.PRICES:
+            # The region is the entry's identity (its unique ID, its entities' and statistics'
+            # IDs): another region is another entry. The token is an option (Configure).
+            return self.async_abort(
+                reason="prices_reconfigure", description_placeholders={"title": entry.title}
+            )
+        return self.async_abort(reason="reconfigure_not_supported")
 
     @staticmethod
     @callback
@@ -89,50 +88,3 @@ class MeteritConfigFlow(
     def async_supports_options_flow(cls, config_entry: ConfigEntry) -> bool:
         """Every kind of entry has options."""
         return config_entry.data.get(CONF_SOURCE) in (Source.P1, Source.PRICES, Source.WEBHOOK)
-
-    # ---------------------------------------------------------------------------- power webhook
-
-    async def async_step_webhook(
-        self, user_input: dict[str, Any] | None = None
-    ) -> ConfigFlowResult:
-        """Create a power webhook; its URL, a body and a curl line are shown once created."""
-        if user_input is not None:
-            options = webhook_options(user_input)
-            webhook_id = webhook.async_generate_id()
-            return self.async_create_entry(
-                title=str(user_input.get(CONF_NAME) or "").strip() or "Power sensors",
-                data={CONF_SOURCE: Source.WEBHOOK.value, CONF_WEBHOOK_ID: webhook_id},
-                options=options,
-                description="webhook",
-                description_placeholders=webhook_placeholders(
-                    self.hass, webhook_id, bool(options[CONF_LOCAL_ONLY])
-                ),
-            )
-        schema = webhook_options_schema(self.hass, {}).extend(
-            {probatio.Optional(CONF_NAME, default="Power sensors"): TextSelector()}
-        )
-        return self.async_show_form(
-            step_id="webhook",
-            data_schema=schema,
-            description_placeholders={"body": example_body()},
-        )
-
-
-class WebhookOptionsFlow(OptionsFlow):
-    """Local only and the price source of a power webhook (the entry is reloaded)."""
-
-    async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
-        """Go to the webhook's form (``init`` is the price entries' step)."""
-        return await self.async_step_webhook(user_input)
-
-    async def async_step_webhook(
-        self, user_input: dict[str, Any] | None = None
-    ) -> ConfigFlowResult:
-        """One form: local only and the price source."""
-        if user_input is not None:
-            return self.async_create_entry(data=webhook_options(user_input))
-        return self.async_show_form(
-            step_id="webhook",
-            data_schema=webhook_options_schema(self.hass, self.config_entry.options),
-            description_placeholders={"title": self.config_entry.title},
-        )

@@ -33,10 +33,10 @@ from .const import (
     SIGNAL_PRICES_STORED,
     Source,
 )
-from .entry import runtime_of
 from .esios import PriceKind
 from .metering import MeterStore, PriceRef, StoreError
 from .prices.coordinator import PriceCoordinator
+from .runtime import runtime_of
 from .statistics import STATISTICS_RESOLUTION, Pricing, StatisticsImporter
 
 PRICING_INTERVAL: Final = timedelta(minutes=30)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from unittest.mock import PropertyMock, patch
 
+from aiohttp.test_utils import TestClient
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import CONF_HOST, CONF_TOKEN
@@ -19,6 +20,10 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry, async_
 from custom_components.meterit.const import CONF_IDENTIFIER, CONF_SOURCE, DOMAIN, ENV_EXTRA_CA_FILE
 from custom_components.meterit.p1 import coordinator as p1_module
 from custom_components.meterit.prices import coordinator as prices_module
+from custom_components.meterit.webhook import (
+    coordinator as webhook_coordinator_module,
+    writer as webhook_writer_module,
+)
 from simulator.certs import TestCA, make_test_ca
 from simulator.esios import DEFAULT_TOKEN as ESIOS_TOKEN, FakeEsios
 from simulator.p1_meter import FakeP1Meter
@@ -236,3 +241,34 @@ def entity_registry_enabled_by_default() -> Iterator[None]:
         return_value=True,
     ):
         yield
+
+
+# ---------------------------------------------------------------------- power webhook (test_webhook_*)
+
+
+@pytest.fixture
+def instant_publish(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Entities update on every reading (the 1-s throttle has its own test).
+
+    Not autouse: the power webhook's test modules ask for it (``pytestmark``).
+    """
+    monkeypatch.setattr(webhook_coordinator_module, "PUBLISH_INTERVAL", 0.0)
+    monkeypatch.setattr(webhook_writer_module, "ROUND_INTERVAL", 0.0)
+
+
+@pytest.fixture
+async def hook(hass: HomeAssistant) -> MockConfigEntry:
+    """A loaded webhook entry without a price source."""
+    entry = webhook_entry()
+    await setup_loaded(hass, entry, webhook_coordinator_module.WebhookCoordinator)
+    return entry
+
+
+@pytest.fixture
+async def client(
+    hass: HomeAssistant,
+    hook: MockConfigEntry,
+    hass_client_no_auth: Callable[[], Awaitable[TestClient[Any, Any]]],
+) -> TestClient[Any, Any]:
+    """An HTTP client on Home Assistant's real server (no auth: webhooks need none)."""
+    return await hass_client_no_auth()

@@ -17,7 +17,7 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.meterit.const import CONF_IDENTIFIER, CONF_SOURCE, DOMAIN
-from custom_components.meterit.webhook import WebhookCoordinator
+from custom_components.meterit.webhook.coordinator import WebhookCoordinator
 from simulator.certs import make_test_ca
 from simulator.p1_meter import FakeP1Meter
 

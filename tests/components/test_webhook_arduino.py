@@ -11,7 +11,7 @@ from homeassistant.core import HomeAssistant
 import pytest
 
 from custom_components.meterit.storage import async_get_store
-from custom_components.meterit.webhook import WebhookCoordinator
+from custom_components.meterit.webhook.coordinator import WebhookCoordinator
 
 from .conftest import WEBHOOK_ID, setup_loaded, webhook_entry
 

@@ -14,11 +14,9 @@ from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 
 from custom_components.meterit.const import DOMAIN
-from custom_components.meterit.webhook import (
-    SensorPriceSource,
-    WebhookCoordinator,
-    webhook_placeholders,
-)
+from custom_components.meterit.webhook.coordinator import WebhookCoordinator
+from custom_components.meterit.webhook.flow import webhook_placeholders
+from custom_components.meterit.webhook.price_source import SensorPriceSource
 
 from .conftest import WEBHOOK_ID, prices_entry, webhook_entry
 

@@ -10,21 +10,16 @@ negative export.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
-import dataclasses
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-import json
 import time
-from typing import Any, NoReturn
+from typing import Any
 
-from aiohttp.test_utils import TestClient
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.components.recorder.models import StatisticMeanType
 from homeassistant.components.recorder.statistics import (
     get_metadata,
     list_statistic_ids,
-    statistics_during_period,
     valid_statistic_id,
 )
 from homeassistant.config_entries import ConfigEntryState
@@ -33,185 +28,37 @@ from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.recorder import get_instance
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
-from pytest_homeassistant_custom_component.components.recorder.common import (
-    async_wait_recording_done,
-)
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
-from custom_components.meterit import webhook as webhook_module
 from custom_components.meterit.const import DOMAIN
 from custom_components.meterit.history.view import HISTORY_VIEW_URL
-from custom_components.meterit.metering import StoreUnavailableError
 from custom_components.meterit.statistics import StatisticIds, station_object_id
 from custom_components.meterit.storage import async_get_store
-from custom_components.meterit.webhook import (
-    READINGS_VIEW_URL,
-    STATION_MAX_HOLD,
-    WebhookCoordinator,
-    station_series,
-)
+from custom_components.meterit.webhook.const import STATION_MAX_HOLD
+from custom_components.meterit.webhook.coordinator import WebhookCoordinator
+from custom_components.meterit.webhook.station import station_series
+from custom_components.meterit.webhook.view import READINGS_VIEW_URL
 
 from .conftest import WEBHOOK_ID, setup_loaded, travel, webhook_entry
+from .webhook_history_common import (
+    HOUR,
+    STATION,
+    URL,
+    Client,
+    get_history,
+    hours_of,
+    iso,
+    post,
+    read_statistics,
+    reference,
+    settle,
+    station_device,
+    ts,
+    two_hours,
+)
 
-URL = f"/api/webhook/{WEBHOOK_ID}"
-STATION = "garage"
-HOUR = 3600
-
-type Client = TestClient[Any, Any]
-
-
-@pytest.fixture(autouse=True)
-def instant_publish(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Entities update on every reading."""
-    monkeypatch.setattr(webhook_module, "PUBLISH_INTERVAL", 0.0)
-    monkeypatch.setattr(webhook_module, "ROUND_INTERVAL", 0.0)
-
-
-# ---------------------------------------------------------------------- the reference rule
-
-
-@dataclass
-class Ref:
-    """A window computed here from the readings."""
-
-    count: int = 0
-    ws: float = 0.0  # W * s
-    weight: float = 0.0  # s
-    low: float = float("inf")
-    high: float = float("-inf")
-
-    @property
-    def w_avg(self) -> float:
-        return self.ws / self.weight
-
-    @property
-    def kwh(self) -> float:
-        return self.ws / 3.6e6
-
-
-def reference(readings: Sequence[tuple[float, float]], resolution: int) -> dict[float, Ref]:
-    """Windows (by start) of readings in time order; the last one holds for the full cap."""
-    out: dict[float, Ref] = {}
-    for index, (t, watts) in enumerate(readings):
-        following = readings[index + 1][0] if index + 1 < len(readings) else t + STATION_MAX_HOLD
-        weight = min(following - t, STATION_MAX_HOLD)
-        ref = out.setdefault(t - t % resolution, Ref())
-        ref.count += 1
-        ref.ws += watts * weight
-        ref.weight += weight
-        ref.low = min(ref.low, watts)
-        ref.high = max(ref.high, watts)
-    return out
-
-
-@dataclass
-class HourRef:
-    """An hour computed here from the 5-minute reference windows."""
-
-    imp: float
-    exp: float
-    mean: float
-    low: float
-    high: float
-
-
-def hours_of(windows: dict[float, Ref]) -> dict[float, HourRef]:
-    by_hour: dict[float, list[Ref]] = {}
-    for start, ref in windows.items():
-        by_hour.setdefault(start - start % HOUR, []).append(ref)
-    return {
-        hour: HourRef(
-            imp=sum(r.kwh for r in refs if r.kwh >= 0),
-            exp=sum(-r.kwh for r in refs if r.kwh < 0),
-            mean=sum(r.w_avg for r in refs) / len(refs),
-            low=min(r.low for r in refs),
-            high=max(r.high for r in refs),
-        )
-        for hour, refs in by_hour.items()
-    }
-
-
-# ---------------------------------------------------------------------- helpers
-
-
-async def post(client: Client, readings: Sequence[tuple[float, float]]) -> None:
-    body = {"readings": [{"watts": w, "station_id": STATION, "time": t} for t, w in readings]}
-    response = await client.post(
-        URL, data=json.dumps(body), headers={"Content-Type": "application/json"}
-    )
-    assert response.status == 200, await response.text()
-    assert (await response.json())["stored"] == len(readings)
-
-
-async def settle(hass: HomeAssistant, seconds: float = 11) -> None:
-    """Fire the timers (the watchdog closes windows), let writes and imports finish."""
-    async_fire_time_changed(hass, datetime.now(UTC) + timedelta(seconds=seconds))
-    await hass.async_block_till_done()
-    for entry in hass.config_entries.async_loaded_entries(DOMAIN):
-        if isinstance(entry.runtime_data, WebhookCoordinator):
-            await entry.runtime_data._async_wait_drained()
-    await hass.async_block_till_done(wait_background_tasks=True)
-    await async_wait_recording_done(hass)
-
-
-def station_device(hass: HomeAssistant, entry: MockConfigEntry, station: str = STATION) -> str:
-    device = dr.async_get(hass).async_get_device_by_identifier(
-        (DOMAIN, f"{entry.entry_id}_station_{station}"), entry.entry_id
-    )
-    assert device is not None
-    return device.id
-
-
-async def get_history(hass: HomeAssistant, **data: Any) -> dict[str, Any]:
-    response = await hass.services.async_call(
-        DOMAIN, "get_history", data, blocking=True, return_response=True
-    )
-    assert isinstance(response, dict)
-    return response
-
-
-def iso(t: float) -> str:
-    return datetime.fromtimestamp(t, UTC).isoformat()
-
-
-def ts(text: str) -> float:
-    return datetime.fromisoformat(text).timestamp()
-
-
-async def read_statistics(
-    hass: HomeAssistant, ids: StatisticIds, start: float, end: float
-) -> dict[str, list[Any]]:
-    await async_wait_recording_done(hass)
-    return await get_instance(hass).async_add_executor_job(
-        statistics_during_period,
-        hass,
-        datetime.fromtimestamp(start, UTC),
-        datetime.fromtimestamp(end, UTC),
-        {ids.energy_import, ids.power},
-        "hour",
-        None,
-        {"state", "sum", "mean", "min", "max"},
-    )
-
-
-def two_hours(base: float) -> tuple[list[tuple[float, float]], list[tuple[float, float]]]:
-    """Readings of two posts: hour 0, and the first half of hour 1.
-
-    Hour 0: a reading every 20 s, positive, silent for 10 minutes (the cap). Hour 1 starts a
-    minute late (more than STATION_MAX_HOLD: the watchdog may close the first post's windows
-    before the second arrives without changing them), has one 5-minute window of negative
-    power (export) and a 15-minute silence.
-    """
-    first = [(base + s, 100.0 + (s * 37) % 900) for s in range(0, HOUR, 20) if not 1200 <= s < 1800]
-    second = [
-        (base + s, -500.0 if 3900 <= s < 4200 else 50.0 + s % 300)
-        for s in range(HOUR + 60, HOUR + 900, 20)
-    ] + [(base + s, 700.0) for s in range(HOUR + 1800, HOUR + 1900, 25)]
-    return first, second
-
-
-# ---------------------------------------------------------------------- tests
+pytestmark = pytest.mark.usefixtures("instant_publish")
 
 
 async def test_station_history_and_statistics(
@@ -497,120 +344,3 @@ async def test_entries_with_the_same_station_id_keep_their_own_history(
     assert response.status == 200
     assert await real_rows(again) == []
     assert len(await real_rows(second)) == 2
-
-
-def test_station_statistic_ids() -> None:
-    """Stable, valid, secret-free and distinct for every station ID of an entry."""
-    entry_id = "01JD7Q2W3E4R5T6Y7U8I9O0P1A"
-    stations = ["1", "garage", "Garage", "gar-age", "gar.age", "gar_age", "a__b", "-", "X" * 32]
-    object_ids = [station_object_id(entry_id, s) for s in stations]
-    assert len(set(object_ids)) == len(stations)
-    assert object_ids[0] == f"station_{entry_id.lower()}_1"
-    assert object_ids[1] == f"station_{entry_id.lower()}_garage"
-    assert station_object_id(entry_id, "Garage") == object_ids[2]  # stable
-    assert station_object_id("01JD7Q2W3E4R5T6Y7U8I9O0P1B", "garage") != object_ids[1]
-    for object_id in object_ids:
-        ids = StatisticIds.of(object_id, export=False)
-        assert ids.energy_import == f"meterit:{object_id}_energy"
-        assert ids.power == f"meterit:{object_id}_power"
-        for statistic_id in dataclasses.astuple(ids):
-            assert valid_statistic_id(statistic_id), statistic_id
-            assert WEBHOOK_ID not in statistic_id
-
-
-async def test_one_failing_station_is_logged_once_and_its_recovery_once(
-    hass: HomeAssistant,
-    hass_client_no_auth: Callable[[], Awaitable[Client]],
-    monkeypatch: pytest.MonkeyPatch,
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    """A station whose import fails beside one that works: no warning/recovery flapping."""
-    entry = webhook_entry()
-    coordinator = await setup_loaded(hass, entry, WebhookCoordinator)
-    client = await hass_client_no_auth()
-    store = coordinator.store
-    energy_before = store.energy_before
-    failing = station_series(entry.entry_id, "shed")
-
-    def broken_for_shed(series: str, resolution: int, before: float) -> tuple[float, float]:
-        if series == failing:
-            raise StoreUnavailableError("locked")
-        return energy_before(series, resolution, before)
-
-    monkeypatch.setattr(store, "energy_before", broken_for_shed)
-    base = time.time() // HOUR * HOUR - 3 * HOUR
-
-    async def post_both(seconds: range) -> None:
-        body = {
-            "readings": [
-                {"watts": 500.0, "station_id": station, "time": base + s}
-                for s in seconds
-                for station in (STATION, "shed")
-            ]
-        }
-        response = await client.post(
-            URL, data=json.dumps(body), headers={"Content-Type": "application/json"}
-        )
-        assert response.status == 200, await response.text()
-
-    await post_both(range(0, HOUR + 600, 30))
-    await settle(hass)
-    await post_both(range(HOUR + 660, 2 * HOUR + 300, 30))
-    await settle(hass)
-    assert caplog.text.count("statistics not imported, retried later") == 1
-    assert "statistics imported again" not in caplog.text  # the shed still fails
-    garage = StatisticIds.of(station_object_id(entry.entry_id, STATION), export=False)
-    shed = StatisticIds.of(station_object_id(entry.entry_id, "shed"), export=False)
-    assert len((await read_statistics(hass, garage, base, base + 3 * HOUR))[garage.power]) == 2
-    assert await read_statistics(hass, shed, base, base + 3 * HOUR) == {}
-
-    monkeypatch.setattr(store, "energy_before", energy_before)
-    await post_both(range(2 * HOUR + 360, 2 * HOUR + 900, 30))
-    await settle(hass)
-    assert caplog.text.count("statistics imported again") == 1
-    assert caplog.text.count("statistics not imported, retried later") == 1
-    assert len((await read_statistics(hass, shed, base, base + 3 * HOUR))[shed.power]) == 2
-
-
-async def test_store_failures_are_retried(
-    hass: HomeAssistant,
-    hass_client_no_auth: Callable[[], Awaitable[Client]],
-    monkeypatch: pytest.MonkeyPatch,
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    """An import or a purge that cannot read the store is logged once and done later."""
-    entry = webhook_entry()
-    coordinator = await setup_loaded(hass, entry, WebhookCoordinator)
-    client = await hass_client_no_auth()
-    store = coordinator.store
-    energy_before = store.energy_before
-    purge = store.purge
-
-    def broken(*_args: object) -> NoReturn:
-        raise StoreUnavailableError("locked")
-
-    monkeypatch.setattr(store, "energy_before", broken)
-    monkeypatch.setattr(store, "purge", broken)
-    base = time.time() // HOUR * HOUR - 3 * HOUR
-    first = [(base + s, 500.0) for s in range(0, HOUR + 600, 30)]
-    await post(client, first)
-    await settle(hass)
-    assert "statistics not imported, retried later" in caplog.text
-    assert "old 30-s windows not purged" in caplog.text
-    ids = StatisticIds.of(station_object_id(entry.entry_id, STATION), export=False)
-    assert await read_statistics(hass, ids, base - HOUR, base + 3 * HOUR) == {}
-
-    monkeypatch.setattr(store, "energy_before", energy_before)
-    monkeypatch.setattr(store, "purge", purge)
-    # (after the watchdog closed the first batch's last windows: the next reading comes
-    # more than STATION_MAX_HOLD later, as the stream would have had it)
-    second = [(base + s, 500.0) for s in range(HOUR + 660, 2 * HOUR + 300, 30)]
-    await post(client, second)
-    await settle(hass)
-    assert "statistics imported again" in caplog.text
-    hours = hours_of(reference(first + second, 300))
-    stats = await read_statistics(hass, ids, base - HOUR, base + 3 * HOUR)
-    assert [row["start"] for row in stats[ids.energy_import]] == [base, base + HOUR]
-    assert [row["sum"] for row in stats[ids.energy_import]] == pytest.approx(
-        [hours[base].imp, hours[base].imp + hours[base + HOUR].imp]
-    )

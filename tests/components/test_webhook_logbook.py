@@ -17,8 +17,11 @@ from pytest_homeassistant_custom_component.components.recorder.common import (
     async_wait_recording_done,
 )
 
-from custom_components.meterit import webhook as webhook_module
-from custom_components.meterit.webhook import WebhookCoordinator
+from custom_components.meterit.webhook import (
+    coordinator as coordinator_module,
+    writer as writer_module,
+)
+from custom_components.meterit.webhook.coordinator import WebhookCoordinator
 
 from .conftest import WEBHOOK_ID, setup_loaded, webhook_entry
 
@@ -29,8 +32,8 @@ LAST_SEEN = "sensor.station_1_last_seen"
 @pytest.fixture(autouse=True)
 def instant_publish(monkeypatch: pytest.MonkeyPatch) -> None:
     """Entities update on every reading."""
-    monkeypatch.setattr(webhook_module, "PUBLISH_INTERVAL", 0.0)
-    monkeypatch.setattr(webhook_module, "ROUND_INTERVAL", 0.0)
+    monkeypatch.setattr(coordinator_module, "PUBLISH_INTERVAL", 0.0)
+    monkeypatch.setattr(writer_module, "ROUND_INTERVAL", 0.0)
 
 
 async def _post_readings(hass: HomeAssistant, client: Client, count: int) -> None:

@@ -13,9 +13,10 @@ from homeassistant.core import HomeAssistant
 import pytest
 from pytest_homeassistant_custom_component.common import async_fire_time_changed
 
-from custom_components.meterit import webhook as webhook_module
 from custom_components.meterit.metering import StoreUnavailableError
-from custom_components.meterit.webhook import WebhookCoordinator, station_series
+from custom_components.meterit.webhook import writer as writer_module
+from custom_components.meterit.webhook.coordinator import WebhookCoordinator
+from custom_components.meterit.webhook.station import station_series
 
 from .conftest import WEBHOOK_ID, setup_loaded, webhook_entry
 
@@ -28,7 +29,7 @@ async def settle(hass: HomeAssistant, when: datetime) -> None:
     await hass.async_block_till_done(wait_background_tasks=True)
     for entry in hass.config_entries.async_loaded_entries("meterit"):
         if isinstance(entry.runtime_data, WebhookCoordinator):
-            await entry.runtime_data._async_wait_drained()
+            await entry.runtime_data.writer.async_wait_drained()
 
 
 async def test_a_hundred_day_silence_with_a_failing_store_loses_no_window(
@@ -37,7 +38,7 @@ async def test_a_hundred_day_silence_with_a_failing_store_loses_no_window(
     freezer: FrozenDateTimeFactory,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(webhook_module, "ROUND_INTERVAL", 0.0)
+    monkeypatch.setattr(writer_module, "ROUND_INTERVAL", 0.0)
     freezer.move_to(T0)
     entry = webhook_entry()
     coordinator = await setup_loaded(hass, entry, WebhookCoordinator)
@@ -58,7 +59,7 @@ async def test_a_hundred_day_silence_with_a_failing_store_loses_no_window(
     body = json.dumps({"watts": 200, "station_id": 1})
     assert (await client.post(url, data=body, headers=headers)).status == 200
     await settle(hass, later + timedelta(seconds=11))
-    assert len(coordinator._windows) > DAYS * 288
+    assert len(coordinator.writer.windows) > DAYS * 288
     monkeypatch.setattr(store, "write_windows", original)
     await settle(hass, later + timedelta(seconds=200))
 

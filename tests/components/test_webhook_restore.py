@@ -29,10 +29,7 @@ from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
-from custom_components.meterit import (
-    async_remove_config_entry_device,
-    webhook as webhook_module,
-)
+from custom_components.meterit import async_remove_config_entry_device
 from custom_components.meterit.const import DOMAIN
 from custom_components.meterit.metering import (
     JsonValue,
@@ -44,11 +41,12 @@ from custom_components.meterit.metering import (
 from custom_components.meterit.powerhook import StationMeter
 from custom_components.meterit.storage import STORE_FILENAME, async_get_store
 from custom_components.meterit.webhook import (
-    STATION_MAX_HOLD,
-    Station,
-    WebhookCoordinator,
-    station_series,
+    coordinator as coordinator_module,
+    writer as writer_module,
 )
+from custom_components.meterit.webhook.const import STATION_MAX_HOLD
+from custom_components.meterit.webhook.coordinator import WebhookCoordinator
+from custom_components.meterit.webhook.station import Station, station_series
 
 from .conftest import WEBHOOK_ID, setup_loaded, state_of, travel, wait_for, webhook_entry
 
@@ -60,8 +58,8 @@ type Client = TestClient[Any, Any]
 @pytest.fixture(autouse=True)
 def instant_publish(monkeypatch: pytest.MonkeyPatch) -> None:
     """Entities update on every reading; rounds start at once."""
-    monkeypatch.setattr(webhook_module, "PUBLISH_INTERVAL", 0.0)
-    monkeypatch.setattr(webhook_module, "ROUND_INTERVAL", 0.0)
+    monkeypatch.setattr(coordinator_module, "PUBLISH_INTERVAL", 0.0)
+    monkeypatch.setattr(writer_module, "ROUND_INTERVAL", 0.0)
 
 
 async def post(client: Client, station: str, readings: Sequence[tuple[float, float]]) -> None:
@@ -80,7 +78,7 @@ async def save(coordinator: WebhookCoordinator) -> None:
     here carry past times, which a window closed that way no longer takes: readings sent live
     never arrive behind it.)
     """
-    await coordinator._async_save_timer(dt_util.utcnow())
+    await coordinator.saved.async_save_timer(dt_util.utcnow())
 
 
 async def tick(hass: HomeAssistant, seconds: float) -> None:
@@ -89,7 +87,7 @@ async def tick(hass: HomeAssistant, seconds: float) -> None:
     await hass.async_block_till_done(wait_background_tasks=True)
     for entry in hass.config_entries.async_loaded_entries(DOMAIN):
         if isinstance(entry.runtime_data, WebhookCoordinator):
-            await entry.runtime_data._async_wait_drained()
+            await entry.runtime_data.writer.async_wait_drained()
 
 
 async def stop_uncleanly(
@@ -391,7 +389,7 @@ async def test_a_batch_not_in_time_order_is_replayed_as_it_was_applied(
 
 def dirty(coordinator: WebhookCoordinator) -> bool:
     """Whether the live state waits for a save."""
-    return coordinator._dirty
+    return coordinator.saved.dirty
 
 
 async def test_saves_are_written_one_after_the_other(
@@ -419,7 +417,7 @@ async def test_saves_are_written_one_after_the_other(
     monkeypatch.setattr(store, "save_state", slow)
 
     # a reading applied while a save is written: still to be saved afterwards
-    first = hass.async_create_task(coordinator._async_save())
+    first = hass.async_create_task(coordinator.saved.async_save())
     await wait_for(lambda: len(gates) == 1)
     await post(client, "1", [(base + 20, 300.0)])
     gates[0].set()
@@ -427,10 +425,10 @@ async def test_saves_are_written_one_after_the_other(
     assert dirty(coordinator)
 
     # a save started while another is written waits for it
-    first = hass.async_create_task(coordinator._async_save())
+    first = hass.async_create_task(coordinator.saved.async_save())
     await wait_for(lambda: len(gates) == 2)
     await post(client, "1", [(base + 30, 400.0)])
-    second = hass.async_create_task(coordinator._async_save())
+    second = hass.async_create_task(coordinator.saved.async_save())
     for _ in range(20):  # time enough for a save run beside the first one to start
         await asyncio.sleep(0.01)
     assert len(gates) == 2

@@ -7,8 +7,8 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.network import NoURLAvailableError
 import pytest
 
-from custom_components.meterit.webhook import webhook_placeholders
-from custom_components.meterit.webhook_url import webhook_url
+from custom_components.meterit.webhook.flow import webhook_placeholders
+from custom_components.meterit.webhook.url import webhook_url
 
 from .conftest import WEBHOOK_ID
 

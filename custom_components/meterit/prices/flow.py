@@ -32,8 +32,8 @@ from ..const import (
     LOGGER,
     Source,
 )
-from ..entry import runtime_of
 from ..esios import EsiosAuthError, EsiosError, Region
+from ..runtime import runtime_of
 from .coordinator import PriceCoordinator, create_client
 from .data import REGION_NAMES, pvpc_unique_id
 

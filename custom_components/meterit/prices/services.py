@@ -24,9 +24,9 @@ import probatio
 
 from ..actions import Action
 from ..const import CONF_REGION, CONF_SOURCE, DOMAIN, Source
-from ..entry import runtime_of
 from ..esios import EsiosError, PriceKind, Region, day_bounds
 from ..esios.models import PVPC_FIRST_DAY, PVPC_LAST_DAY
+from ..runtime import runtime_of
 from .coordinator import PriceCoordinator
 
 SERVICE_GET_PRICES: Final = "get_prices"
