@@ -33,7 +33,18 @@ from math import ceil, isfinite
 
 from .errors import InvalidSnapshotError
 from .gapfill import Share, SyntheticRun, WindowBatch
-from .models import CounterReset, JsonValue, Reading, Window
+from .models import CounterReset, JsonValue, Reading
+from .open_window import OpenWindow
+from .snapshot_json import (
+    as_int,
+    as_list,
+    as_num,
+    as_obj,
+    as_opt_int,
+    as_opt_nums,
+    reading_from_json,
+    reading_to_json,
+)
 
 SNAPSHOT_VERSION = 1
 DEFAULT_SYNTHETIC_HORIZON: Mapping[int, float] = {30: 86_400.0}
@@ -41,190 +52,6 @@ DEFAULT_MAX_POWER_W = 250_000.0
 """The most power a counter step may imply (a generous bound for any grid connection)."""
 DEFAULT_COUNTER_SLACK_KWH = 0.1
 """Added to a step's bound: readings that arrive bunched up (a busy host) still count."""
-
-_READING_KEYS = tuple(
-    (name, kind)
-    for name, kind in (
-        ("t", "f"),
-        ("w", "o"),
-        ("l1_w", "o"),
-        ("l2_w", "o"),
-        ("l3_w", "o"),
-        ("l1_v", "o"),
-        ("l2_v", "o"),
-        ("l3_v", "o"),
-        ("import_kwh", "o"),
-        ("import_t1_kwh", "o"),
-        ("import_t2_kwh", "o"),
-        ("export_kwh", "o"),
-        ("tariff", "i"),
-    )
-)
-
-
-class _Open:
-    """The accumulating state of one open window."""
-
-    __slots__ = (
-        "count",
-        "end",
-        "has_exp",
-        "has_imp",
-        "last",
-        "m0",
-        "m1",
-        "m2",
-        "m3",
-        "mn",
-        "n0",
-        "n1",
-        "n2",
-        "n3",
-        "s0",
-        "s1",
-        "s2",
-        "s3",
-        "start",
-        "wh_exp",
-        "wh_imp",
-    )
-
-    def __init__(self, start: float, end: float, last: Reading) -> None:
-        self.start = start
-        self.end = end
-        self.count = 0
-        self.last = last
-        self.s0 = self.s1 = self.s2 = self.s3 = 0.0
-        self.n0 = self.n1 = self.n2 = self.n3 = 0.0
-        self.m0: float | None = None
-        self.m1: float | None = None
-        self.m2: float | None = None
-        self.m3: float | None = None
-        self.mn: float | None = None
-        self.wh_imp = 0
-        self.wh_exp = 0
-        self.has_imp = False
-        self.has_exp = False
-
-    def settle(self, r: Reading, weight: float) -> None:
-        """Add the now known weight of reading ``r`` (the window's last reading)."""
-        v = r.w
-        if v is not None:
-            self.s0 += v * weight
-            self.n0 += weight
-        v = r.l1_w
-        if v is not None:
-            self.s1 += v * weight
-            self.n1 += weight
-        v = r.l2_w
-        if v is not None:
-            self.s2 += v * weight
-            self.n2 += weight
-        v = r.l3_w
-        if v is not None:
-            self.s3 += v * weight
-            self.n3 += weight
-
-    def record(self, r: Reading) -> None:
-        """Count reading ``r`` in this window (its weight comes later)."""
-        self.count += 1
-        self.last = r
-        v = r.w
-        if v is not None:
-            m = self.m0
-            if m is None or v > m:
-                self.m0 = v
-            m = self.mn
-            if m is None or v < m:
-                self.mn = v
-        v = r.l1_w
-        if v is not None and (self.m1 is None or v > self.m1):
-            self.m1 = v
-        v = r.l2_w
-        if v is not None and (self.m2 is None or v > self.m2):
-            self.m2 = v
-        v = r.l3_w
-        if v is not None and (self.m3 is None or v > self.m3):
-            self.m3 = v
-        if r.import_kwh is not None:
-            self.has_imp = True
-        if r.export_kwh is not None:
-            self.has_exp = True
-
-    def close(self, series: str, resolution: int) -> Window:
-        """Build the finished window."""
-        last = self.last
-        n0 = self.n0
-        return Window(
-            series,
-            resolution,
-            self.start,
-            self.end,
-            last.tariff,
-            last.import_kwh,
-            last.import_t1_kwh,
-            last.import_t2_kwh,
-            last.export_kwh,
-            last.w,
-            last.l1_w,
-            last.l2_w,
-            last.l3_w,
-            last.l1_v,
-            last.l2_v,
-            last.l3_v,
-            self.s0 / n0 if n0 else None,
-            self.s1 / self.n1 if self.n1 else None,
-            self.s2 / self.n2 if self.n2 else None,
-            self.s3 / self.n3 if self.n3 else None,
-            self.m0,
-            self.m1,
-            self.m2,
-            self.m3,
-            self.mn,
-            self.count,
-            self.wh_imp / 1000.0 if self.has_imp else None,
-            self.wh_exp / 1000.0 if self.has_exp else None,
-            self.s0 / 3_600_000.0 if n0 else None,
-        )
-
-    def to_json(self) -> dict[str, JsonValue]:
-        """Serialise (for snapshots)."""
-        return {
-            "start": self.start,
-            "count": self.count,
-            "last": _reading_to_json(self.last),
-            "sums": [self.s0, self.s1, self.s2, self.s3],
-            "weights": [self.n0, self.n1, self.n2, self.n3],
-            "maxima": [self.m0, self.m1, self.m2, self.m3],
-            "minimum": self.mn,
-            "wh": [self.wh_imp, self.wh_exp],
-            "has": [self.has_imp, self.has_exp],
-        }
-
-    @classmethod
-    def from_json(cls, data: JsonValue, resolution: int, where: str) -> _Open:
-        """Restore from :meth:`to_json` output, validating every field."""
-        obj = _obj(data, where)
-        start = _num(obj.get("start"), f"{where}.start")
-        if start % resolution:
-            raise InvalidSnapshotError(f"snapshot field {where}.start: not aligned to {resolution}")
-        acc = cls(start, start + resolution, _reading_from_json(obj.get("last"), f"{where}.last"))
-        acc.count = _int(obj.get("count"), f"{where}.count")
-        acc.s0, acc.s1, acc.s2, acc.s3 = _nums(obj.get("sums"), 4, f"{where}.sums")
-        acc.n0, acc.n1, acc.n2, acc.n3 = _nums(obj.get("weights"), 4, f"{where}.weights")
-        acc.m0, acc.m1, acc.m2, acc.m3 = _opt_nums(obj.get("maxima"), 4, f"{where}.maxima")
-        acc.mn = _opt_num(obj.get("minimum"), f"{where}.minimum")
-        wh = _list(obj.get("wh"), 2, f"{where}.wh")
-        acc.wh_imp = _int(wh[0], f"{where}.wh[0]")
-        acc.wh_exp = _int(wh[1], f"{where}.wh[1]")
-        has = _list(obj.get("has"), 2, f"{where}.has")
-        acc.has_imp = _bool(has[0], f"{where}.has[0]")
-        acc.has_exp = _bool(has[1], f"{where}.has[1]")
-        if acc.count < 1:
-            raise InvalidSnapshotError(f"snapshot field {where}.count: must be >= 1")
-        if not start <= acc.last.t < acc.end:
-            raise InvalidSnapshotError(f"snapshot field {where}.last.t: outside the window")
-        return acc
 
 
 class WindowAggregator:
@@ -271,7 +98,7 @@ class WindowAggregator:
         self._reset_state()
 
     def _reset_state(self) -> None:
-        self._open: list[_Open | None] = [None] * len(self.resolutions)
+        self._open: list[OpenWindow | None] = [None] * len(self.resolutions)
         self._prev: Reading | None = None
         self._watermark = float("-inf")
         self._imp: int | None = None
@@ -436,7 +263,7 @@ class WindowAggregator:
                         acc.wh_exp += d_exp
                     acc.record(reading)
                     continue
-            new = _Open(start, start + res, reading)
+            new = OpenWindow(start, start + res, reading)
             if prev is not None and start > (last_t // res) * res + res:
                 self._fill_gap(
                     res=res,
@@ -467,8 +294,8 @@ class WindowAggregator:
         self,
         *,
         res: int,
-        acc: _Open | None,
-        new: _Open,
+        acc: OpenWindow | None,
+        new: OpenWindow,
         last_t: float,
         t: float,
         d_imp: int | None,
@@ -536,7 +363,7 @@ class WindowAggregator:
             "series": self.series,
             "resolutions": list(self.resolutions),
             "max_weight": self.max_weight,
-            "prev": None if self._prev is None else _reading_to_json(self._prev),
+            "prev": None if self._prev is None else reading_to_json(self._prev),
             "watermark": None if self._watermark == float("-inf") else self._watermark,
             "counters": [self._imp, self._t1, self._t2, self._exp],
             "counter_times": [self._imp_t, self._exp_t],
@@ -554,7 +381,7 @@ class WindowAggregator:
 
         The aggregator is unchanged when the snapshot is rejected.
         """
-        obj = _obj(data, "snapshot")
+        obj = as_obj(data, "snapshot")
         if obj.get("version") != SNAPSHOT_VERSION:
             raise InvalidSnapshotError(
                 f"snapshot field 'version': expected {SNAPSHOT_VERSION}, got {obj.get('version')!r}"
@@ -569,12 +396,12 @@ class WindowAggregator:
                 f"{list(self.resolutions)!r}"
             )
         raw_prev = obj.get("prev")
-        prev = None if raw_prev is None else _reading_from_json(raw_prev, "prev")
+        prev = None if raw_prev is None else reading_from_json(raw_prev, "prev")
         raw_mark = obj.get("watermark")
-        watermark = float("-inf") if raw_mark is None else _num(raw_mark, "watermark")
+        watermark = float("-inf") if raw_mark is None else as_num(raw_mark, "watermark")
         counters = [
-            _opt_int(v, f"counters[{i}]")
-            for i, v in enumerate(_list(obj.get("counters"), 4, "counters"))
+            as_opt_int(v, f"counters[{i}]")
+            for i, v in enumerate(as_list(obj.get("counters"), 4, "counters"))
         ]
         # older snapshots have no counter times: the last reading's time is the closest known
         raw_times = obj.get("counter_times")
@@ -582,16 +409,16 @@ class WindowAggregator:
             fallback = None if prev is None else prev.t
             times = [None if counters[i] is None else fallback for i in (0, 3)]
         else:
-            times = _opt_nums(raw_times, 2, "counter_times")
-        duplicates = _int(obj.get("duplicates"), "duplicates")
-        out_of_order = _int(obj.get("out_of_order"), "out_of_order")
-        raw_open = _list(obj.get("open"), len(self.resolutions), "open")
-        opened: list[_Open | None] = []
+            times = as_opt_nums(raw_times, 2, "counter_times")
+        duplicates = as_int(obj.get("duplicates"), "duplicates")
+        out_of_order = as_int(obj.get("out_of_order"), "out_of_order")
+        raw_open = as_list(obj.get("open"), len(self.resolutions), "open")
+        opened: list[OpenWindow | None] = []
         for index, (res, raw) in enumerate(zip(self.resolutions, raw_open, strict=True)):
             if raw is None:
                 opened.append(None)
                 continue
-            acc = _Open.from_json(raw, res, f"open[{index}]")
+            acc = OpenWindow.from_json(raw, res, f"open[{index}]")
             if prev is None or acc.last != prev:
                 raise InvalidSnapshotError(
                     f"snapshot field open[{index}].last: is not the last reading 'prev'"
@@ -602,16 +429,16 @@ class WindowAggregator:
         if not isinstance(raw_events, list):
             raise InvalidSnapshotError("snapshot field 'events': must be a list")
         for i, raw_event in enumerate(raw_events):
-            event = _obj(raw_event, f"events[{i}]")
+            event = as_obj(raw_event, f"events[{i}]")
             counter = event.get("counter")
             if counter not in ("import", "export"):
                 raise InvalidSnapshotError(f"snapshot field events[{i}].counter: {counter!r}")
             events.append(
                 CounterReset(
                     self.series,
-                    _num(event.get("at"), f"events[{i}].at"),
-                    _num(event.get("before"), f"events[{i}].before"),
-                    _num(event.get("after"), f"events[{i}].after"),
+                    as_num(event.get("at"), f"events[{i}].at"),
+                    as_num(event.get("before"), f"events[{i}].before"),
+                    as_num(event.get("after"), f"events[{i}].after"),
                     counter,
                 )
             )
@@ -625,77 +452,7 @@ class WindowAggregator:
         self._events = events
 
 
-# ---------------------------------------------------------------------- helpers
-
-
 def _diff(before: int | None, after: int | None) -> int | None:
     if before is None or after is None or after < before:
         return None
     return after - before
-
-
-def _reading_to_json(r: Reading) -> dict[str, JsonValue]:
-    return {name: getattr(r, name) for name, _ in _READING_KEYS}
-
-
-def _reading_from_json(data: JsonValue, where: str) -> Reading:
-    obj = _obj(data, where)
-    values: dict[str, float | int | None] = {}
-    for name, kind in _READING_KEYS:
-        raw = obj.get(name)
-        if kind == "f":
-            values[name] = _num(raw, f"{where}.{name}")
-        elif kind == "i":
-            values[name] = _opt_int(raw, f"{where}.{name}")
-        else:
-            values[name] = _opt_num(raw, f"{where}.{name}")
-    try:
-        return Reading(**values)  # type: ignore[arg-type]
-    except ValueError as err:
-        raise InvalidSnapshotError(f"snapshot field {where}: {err}") from None
-
-
-def _obj(data: JsonValue | Mapping[str, JsonValue], where: str) -> Mapping[str, JsonValue]:
-    if not isinstance(data, Mapping):
-        raise InvalidSnapshotError(f"snapshot field {where}: must be an object")
-    return data
-
-
-def _list(data: JsonValue, length: int, where: str) -> list[JsonValue]:
-    if not isinstance(data, list) or len(data) != length:
-        raise InvalidSnapshotError(f"snapshot field {where}: must be a list of {length}")
-    return data
-
-
-def _num(data: JsonValue, where: str) -> float:
-    if isinstance(data, bool) or not isinstance(data, (int, float)) or not isfinite(data):
-        raise InvalidSnapshotError(f"snapshot field {where}: must be a finite number")
-    return float(data)
-
-
-def _opt_num(data: JsonValue, where: str) -> float | None:
-    return None if data is None else _num(data, where)
-
-
-def _nums(data: JsonValue, length: int, where: str) -> list[float]:
-    return [_num(v, f"{where}[{i}]") for i, v in enumerate(_list(data, length, where))]
-
-
-def _opt_nums(data: JsonValue, length: int, where: str) -> list[float | None]:
-    return [_opt_num(v, f"{where}[{i}]") for i, v in enumerate(_list(data, length, where))]
-
-
-def _int(data: JsonValue, where: str) -> int:
-    if isinstance(data, bool) or not isinstance(data, int):
-        raise InvalidSnapshotError(f"snapshot field {where}: must be an integer")
-    return data
-
-
-def _opt_int(data: JsonValue, where: str) -> int | None:
-    return None if data is None else _int(data, where)
-
-
-def _bool(data: JsonValue, where: str) -> bool:
-    if not isinstance(data, bool):
-        raise InvalidSnapshotError(f"snapshot field {where}: must be true or false")
-    return data
