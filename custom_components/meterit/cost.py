@@ -3,7 +3,7 @@
 An entry's ``price_source`` option names the PVPC entry (``entry:<id>``) or ``none``; a P1 entry
 without the option takes the one PVPC entry when there is exactly one. The windows take the
 prices of the store's price table (see :mod:`.metering.pricing`) when their hours are imported
-as statistics (:class:`~.statistics.StatisticsImporter`); :class:`CostLink` prices them again
+as statistics (:class:`~.long_term_statistics.StatisticsImporter`); :class:`CostLink` prices them again
 when prices are stored later (ESIOS was down, or a past day asked for with ``get_prices``), asks
 the PVPC entry for days still missing, and starts afresh when the price source changed.
 """
@@ -34,10 +34,10 @@ from .const import (
     Source,
 )
 from .esios import PriceKind
+from .long_term_statistics import STATISTICS_RESOLUTION, Pricing, StatisticsImporter
 from .metering import MeterStore, PriceRef, StoreError
 from .prices.coordinator import PriceCoordinator
 from .runtime import runtime_of
-from .statistics import STATISTICS_RESOLUTION, Pricing, StatisticsImporter
 
 PRICING_INTERVAL: Final = timedelta(minutes=30)
 """How often windows are priced again from the stored prices (and missing days asked for)."""

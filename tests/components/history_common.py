@@ -19,7 +19,7 @@ from pytest_homeassistant_custom_component.components.recorder.common import (
 from custom_components.meterit.metering import Window
 from custom_components.meterit.p1 import history as history_module
 from custom_components.meterit.p1.history import MeterHistory
-from custom_components.meterit.storage import async_get_store
+from custom_components.meterit.shared_store import async_get_store
 from simulator.p1_meter import DEFAULT_MEASUREMENT, FakeP1Meter
 
 from .conftest import METER_SERIAL, p1_entry, wait_for

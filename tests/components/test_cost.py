@@ -28,7 +28,7 @@ from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 from custom_components.meterit.const import DOMAIN
 from custom_components.meterit.metering import Window
 from custom_components.meterit.prices.coordinator import PriceCoordinator
-from custom_components.meterit.storage import async_get_store
+from custom_components.meterit.shared_store import async_get_store
 from simulator.esios import FakeEsios
 from simulator.p1_meter import FakeP1Meter
 

@@ -35,7 +35,7 @@ from custom_components.meterit.metering import (
 )
 from custom_components.meterit.p1 import history as history_module
 from custom_components.meterit.p1.history import MeterHistory
-from custom_components.meterit.storage import async_get_store
+from custom_components.meterit.shared_store import async_get_store
 
 T0 = datetime(2026, 6, 21, 10, 0, 10, tzinfo=UTC).timestamp()
 

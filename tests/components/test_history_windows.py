@@ -13,7 +13,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.meterit.const import DOMAIN
 from custom_components.meterit.metering import MeterStore
-from custom_components.meterit.storage import async_get_store
+from custom_components.meterit.shared_store import async_get_store
 from simulator.p1_meter import FakeP1Meter
 
 from . import history_common

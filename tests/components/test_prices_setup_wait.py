@@ -18,7 +18,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry, async_
 from custom_components.meterit.const import DOMAIN
 from custom_components.meterit.prices import coordinator as prices_module
 from custom_components.meterit.prices.coordinator import PriceCoordinator
-from custom_components.meterit.storage import async_get_store
+from custom_components.meterit.shared_store import async_get_store
 from simulator.esios import FakeEsios, Fault
 
 from . import prices_schedule_common

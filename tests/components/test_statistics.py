@@ -21,12 +21,12 @@ from pytest_homeassistant_custom_component.components.recorder.common import (
     async_wait_recording_done,
 )
 
-from custom_components.meterit.metering import MeterStore, StoreUnavailableError, Window
-from custom_components.meterit.statistics import (
+from custom_components.meterit.long_term_statistics import (
     StatisticIds,
     StatisticsImporter,
     statistic_object_id,
 )
+from custom_components.meterit.metering import MeterStore, StoreUnavailableError, Window
 
 H0 = datetime(2026, 3, 1, tzinfo=UTC).timestamp()
 SERIES = "p1:abc"

@@ -20,7 +20,7 @@ import pytest
 
 from custom_components.meterit.const import DOMAIN
 from custom_components.meterit.metering import PricePoint
-from custom_components.meterit.storage import async_get_store
+from custom_components.meterit.shared_store import async_get_store
 from custom_components.meterit.webhook import (
     const as webhook_const,
     coordinator as coordinator_module,

@@ -10,7 +10,7 @@ from aiohttp.test_utils import TestClient
 from homeassistant.core import HomeAssistant
 import pytest
 
-from custom_components.meterit.storage import async_get_store
+from custom_components.meterit.shared_store import async_get_store
 from custom_components.meterit.webhook.coordinator import WebhookCoordinator
 
 from .conftest import WEBHOOK_ID, setup_loaded, webhook_entry

@@ -31,7 +31,7 @@ from custom_components.meterit.powerhook import (
     parse_body,
     parse_station_id,
 )
-from custom_components.meterit.storage import async_get_store
+from custom_components.meterit.shared_store import async_get_store
 
 from .conftest import WEBHOOK_ID, webhook_entry
 

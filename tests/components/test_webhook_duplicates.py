@@ -15,7 +15,7 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.meterit.metering import schema
-from custom_components.meterit.storage import STORE_FILENAME, async_get_store
+from custom_components.meterit.shared_store import STORE_FILENAME, async_get_store
 from custom_components.meterit.webhook import handler as handler_module
 from custom_components.meterit.webhook.coordinator import WebhookCoordinator
 from custom_components.meterit.webhook.view import READINGS_VIEW_URL

@@ -33,8 +33,8 @@ from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.meterit.const import DOMAIN
 from custom_components.meterit.history.view import HISTORY_VIEW_URL
-from custom_components.meterit.statistics import StatisticIds, station_object_id
-from custom_components.meterit.storage import async_get_store
+from custom_components.meterit.long_term_statistics import StatisticIds, station_object_id
+from custom_components.meterit.shared_store import async_get_store
 from custom_components.meterit.webhook.const import STATION_MAX_HOLD
 from custom_components.meterit.webhook.coordinator import WebhookCoordinator
 from custom_components.meterit.webhook.station import station_series

@@ -10,7 +10,7 @@ import pytest
 
 from custom_components.meterit.metering import PricePoint, StoreUnavailableError
 from custom_components.meterit.prices.coordinator import PriceCoordinator
-from custom_components.meterit.storage import async_get_store
+from custom_components.meterit.shared_store import async_get_store
 from custom_components.meterit.webhook import price_source as price_source_module
 from custom_components.meterit.webhook.coordinator import WebhookCoordinator
 from custom_components.meterit.webhook.price_source import PriceSource

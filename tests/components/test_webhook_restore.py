@@ -39,7 +39,7 @@ from custom_components.meterit.metering import (
     WindowAggregator,
 )
 from custom_components.meterit.powerhook import StationMeter
-from custom_components.meterit.storage import STORE_FILENAME, async_get_store
+from custom_components.meterit.shared_store import STORE_FILENAME, async_get_store
 from custom_components.meterit.webhook import (
     coordinator as coordinator_module,
     writer as writer_module,

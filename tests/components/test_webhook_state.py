@@ -14,7 +14,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from custom_components.meterit.diagnostics import async_get_config_entry_diagnostics
 from custom_components.meterit.metering import JsonValue, MeterStore, StoreUnavailableError
 from custom_components.meterit.powerhook import StationMeter
-from custom_components.meterit.storage import async_get_store
+from custom_components.meterit.shared_store import async_get_store
 from custom_components.meterit.webhook import setup as webhook_setup
 from custom_components.meterit.webhook.const import STATION_MAX_HOLD
 from custom_components.meterit.webhook.coordinator import WebhookCoordinator

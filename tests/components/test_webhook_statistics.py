@@ -16,8 +16,8 @@ from homeassistant.components.recorder.statistics import valid_statistic_id
 from homeassistant.core import HomeAssistant
 import pytest
 
+from custom_components.meterit.long_term_statistics import StatisticIds, station_object_id
 from custom_components.meterit.metering import StoreUnavailableError
-from custom_components.meterit.statistics import StatisticIds, station_object_id
 from custom_components.meterit.webhook.coordinator import WebhookCoordinator
 from custom_components.meterit.webhook.station import station_series
 

@@ -11,7 +11,7 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.meterit.metering import MeterlogRow, StoreUnavailableError
-from custom_components.meterit.storage import async_get_store
+from custom_components.meterit.shared_store import async_get_store
 from custom_components.meterit.webhook.view import READINGS_VIEW_URL
 
 from .webhook_common import Client, hour_ago, post_json

@@ -25,7 +25,7 @@ from pytest_homeassistant_custom_component.common import async_fire_time_changed
 
 from custom_components.meterit.const import DOMAIN
 from custom_components.meterit.metering import MeterlogRow
-from custom_components.meterit.storage import STORE_FILENAME, async_get_store
+from custom_components.meterit.shared_store import STORE_FILENAME, async_get_store
 from custom_components.meterit.webhook.coordinator import WebhookCoordinator
 from custom_components.meterit.webhook.price_source import PriceSource
 

@@ -25,7 +25,7 @@ from pytest_homeassistant_custom_component.components.recorder.common import (
 )
 
 from custom_components.meterit.const import DOMAIN
-from custom_components.meterit.statistics import StatisticIds
+from custom_components.meterit.long_term_statistics import StatisticIds
 from custom_components.meterit.webhook.const import STATION_MAX_HOLD
 from custom_components.meterit.webhook.coordinator import WebhookCoordinator
 

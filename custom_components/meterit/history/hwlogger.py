@@ -11,6 +11,7 @@ from pathlib import Path
 from homeassistant.core import HomeAssistant
 
 from ..const import LOGGER
+from ..long_term_statistics import STATISTICS_RESOLUTION
 from ..metering import (
     NotAnHwLoggerDatabaseError,
     StoreError,
@@ -18,7 +19,6 @@ from ..metering import (
     read_hwlogger_db,
 )
 from ..p1.history import MeterHistory
-from ..statistics import STATISTICS_RESOLUTION
 from .query import HistoryArgumentError
 
 

@@ -21,6 +21,7 @@ from homeassistant.helpers import device_registry as dr
 from homeassistant.util import dt as dt_util
 
 from ..const import DOMAIN
+from ..long_term_statistics import STATISTICS_RESOLUTION
 from ..metering import (
     HourStat,
     MeterStore,
@@ -30,7 +31,6 @@ from ..metering import (
 from ..metering.statistics import window_energy
 from ..p1.history import MeterHistory
 from ..p1.issues import local_iso
-from ..statistics import STATISTICS_RESOLUTION
 
 
 class HistorySource(Protocol):

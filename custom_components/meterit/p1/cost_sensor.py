@@ -20,7 +20,7 @@ from homeassistant.const import CURRENCY_EURO
 from homeassistant.core import callback
 from homeassistant.util import dt as dt_util
 
-from ..statistics import CostTotals
+from ..long_term_statistics import CostTotals
 from .coordinator import P1Coordinator
 from .entity import P1Entity
 

@@ -42,6 +42,7 @@ from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.util import dt as dt_util
 
 from ..const import DOMAIN, LOGGER
+from ..long_term_statistics import STATISTICS_RESOLUTION, Pricing, StatisticsImporter
 from ..metering import (
     InvalidReadingError,
     InvalidRecordError,
@@ -56,8 +57,7 @@ from ..metering import (
 from ..metering.gapfill import WindowBatch
 from ..metering.pending import PendingWindows
 from ..metering.timeline import Closed, Timeline
-from ..statistics import STATISTICS_RESOLUTION, Pricing, StatisticsImporter
-from ..storage import async_get_store
+from ..shared_store import async_get_store
 from .issues import HistoryIssues, local_iso
 from .readings import CounterSource, export_counter, import_counter, reading_from_measurement
 

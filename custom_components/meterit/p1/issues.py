@@ -12,7 +12,7 @@ from homeassistant.util import dt as dt_util
 from ..const import DOMAIN, LOGGER
 from ..metering import StoreError
 from ..repairs import entry_issue_id
-from ..storage import STORE_FILENAME
+from ..shared_store import STORE_FILENAME
 
 ISSUE_STORE_UNUSABLE: Final = "store_unusable"
 ISSUE_STORE_UNWRITABLE: Final = "store_unwritable"

@@ -10,7 +10,7 @@ from homeassistant.helpers.dispatcher import async_dispatcher_send
 from ..const import LOGGER, SIGNAL_PRICES_STORED
 from ..esios import DayPrices, PriceKind, Region, day_bounds
 from ..metering import MeterStore, StoreError
-from ..storage import async_get_store
+from ..shared_store import async_get_store
 from .data import from_points, to_points
 
 

@@ -39,9 +39,9 @@ from homeassistant.util import dt as dt_util
 from ..const import DOMAIN, LOGGER
 from ..cost import CostLink, price_entry, price_source_option, pricing_of
 from ..history.query import StationHistory
+from ..long_term_statistics import station_object_id
 from ..metering import JsonValue, MeterStore, Reading, Window
 from ..powerhook import DEFAULT_MAX_PAST, PowerReading
-from ..statistics import station_object_id
 from .const import CONF_LOCAL_ONLY, STATION_MAX_HOLD, STATION_STALE_AFTER
 from .handler import WebhookHandler
 from .price_source import PriceSource, create_price_source

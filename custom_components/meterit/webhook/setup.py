@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from homeassistant.core import HomeAssistant
 
-from ..storage import async_get_store
+from ..shared_store import async_get_store
 from .coordinator import WebhookCoordinator
 from .view import async_register_view
 

@@ -17,8 +17,8 @@ from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.util import dt as dt_util
 
 from ..const import DOMAIN, LOGGER
+from ..long_term_statistics import HOUR, STATISTICS_RESOLUTION, Pricing, StatisticsImporter
 from ..metering import MeterStore, StoreError, Window
-from ..statistics import HOUR, STATISTICS_RESOLUTION, Pricing, StatisticsImporter
 
 STATION_TIMER_INTERVAL: Final = timedelta(hours=1)
 """How often :class:`StationStatistics` purges 30-s windows and imports settled hours."""

@@ -13,7 +13,7 @@ from homeassistant.util.hass_dict import HassKey
 from ..const import DOMAIN, LOGGER
 from ..metering import StoreError
 from ..powerhook import BodyError, parse_station_id
-from ..storage import async_get_store
+from ..shared_store import async_get_store
 from .const import PRICE_UNIT
 from .http import bad_request, iso, json_response
 
