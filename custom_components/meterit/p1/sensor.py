@@ -268,6 +268,7 @@ class P1ExternalSensor(P1Entity, SensorEntity):
         self._forget = on_remove
         super().__init__(coordinator, self._key)
         self._meter_id = meter.unique_id
+        self._shown: tuple[bool, float | None] | None = None
         unit_class, unit = EXTERNAL_UNITS[meter.unit or ""]
         self._attr_device_class = EXTERNAL_CLASSES.get(meter.type, unit_class)
         self._attr_native_unit_of_measurement = unit
@@ -281,6 +282,14 @@ class P1ExternalSensor(P1Entity, SensorEntity):
             ),
             serial_number=meter.unique_id,
         )
+
+    @callback
+    def _handle_coordinator_update(self) -> None:
+        """Written only when its reading or availability changed (it changes every few minutes)."""
+        shown = (self.available, self.native_value)
+        if shown != self._shown:
+            self._shown = shown
+            self.async_write_ha_state()
 
     async def async_will_remove_from_hass(self) -> None:
         """Its device was removed (or the entry unloads): a new report adds it again."""
