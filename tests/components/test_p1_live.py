@@ -57,6 +57,24 @@ async def _push_and_wait(
 
 COST_KEYS = {"energy_import_cost", "energy_export_compensation"}
 
+# every changed value written, as before the state rate: these tests are about values, not rates
+# (the rates: test_p1_state_rate.py)
+EVERY_PUSH: dict[str, Any] = {"state_rate": {"interval": 0, "counter_interval": 0}}
+
+
+@pytest.fixture
+async def p1_setup(hass: HomeAssistant, meter: FakeP1Meter) -> MockConfigEntry:
+    """The simulated meter set up with every push written, its stream connected."""
+    entry = p1_entry(meter)
+    entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(entry, options=EVERY_PUSH)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    stream = entry.runtime_data.stream
+    assert stream is not None
+    await wait_for(lambda: stream.connected and entry.runtime_data.pushes > 0)
+    return entry
+
 
 async def test_entities_from_fields_sent(hass: HomeAssistant, p1_setup: MockConfigEntry) -> None:
     """Only the fields the meter sends make entities; classes fit the energy dashboard."""
@@ -107,6 +125,7 @@ async def test_every_push_reaches_state(
     assert coordinator.pushes - before == 3
 
 
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")
 async def test_new_fields_add_entities(
     hass: HomeAssistant, meter: FakeP1Meter, p1_setup: MockConfigEntry, fixtures_dir: Path
 ) -> None:
@@ -153,6 +172,7 @@ async def test_new_fields_add_entities(
         ({"power_w": True}, "power_w"),
     ],
 )
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")
 async def test_bad_values_are_dropped_once_logged(
     hass: HomeAssistant,
     meter: FakeP1Meter,
@@ -333,6 +353,7 @@ async def test_replaced_gas_meter_and_tariff_counter_recover(
     meter.measurement = full  # from the start: the electricity counters stay as they are
     entry = p1_entry(meter)
     entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(entry, options=EVERY_PUSH)
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
     await wait_for(lambda: entry.runtime_data.stream.connected)

@@ -38,6 +38,7 @@ from ..homewizard import (
 from .client import async_get_ssl_context, split_host_port
 from .devices import ExternalDevices
 from .history import MeterHistory
+from .state_rate import P1StateRate, policy_from_options
 
 # Reconnect backoff of the live stream (seconds): exponential with full jitter, capped.
 STREAM_BACKOFF_INITIAL = 1.0
@@ -80,6 +81,8 @@ class P1Coordinator(DataUpdateCoordinator[P1Data]):
         self.stream: MeasurementStream | None = None
         self.stale_after = P1_STALE_AFTER
         self.pushes = 0
+        # which pushes become states (state_rate.py): the entry's options, reloaded on change
+        self.state_rate = P1StateRate(hass, policy_from_options(entry.options))
         self.devices = ExternalDevices(hass, entry.entry_id, device.serial)
         # the PVPC entry whose prices price the windows (cost.py), None: no cost
         self.price_entry = price_entry(hass, price_source_option(hass, entry))
@@ -107,6 +110,8 @@ class P1Coordinator(DataUpdateCoordinator[P1Data]):
         # history first: it restores the last window state and fills the gap since then
         await self.history.async_start(self.data.measurement)
         entry.async_on_unload(self.history.async_stop)
+        entry.async_on_unload(self.state_rate.async_start())
+        entry.async_on_unload(entry.add_update_listener(self._async_options_updated))
         await self.devices.async_start(self.data.measurement.external)
         entry.async_on_unload(self.devices.async_track())
         entry.async_on_unload(self.devices.async_stop)
@@ -140,6 +145,10 @@ class P1Coordinator(DataUpdateCoordinator[P1Data]):
         entry.async_on_unload(
             async_track_time_interval(self.hass, self._async_watchdog, P1_WATCHDOG_INTERVAL)
         )
+
+    async def _async_options_updated(self, _hass: HomeAssistant, entry: ConfigEntry) -> None:
+        """Saved options: the state rate follows at once (no reload)."""
+        self.state_rate.async_set_policy(policy_from_options(entry.options))
 
     async def _async_run_stream(self, stream: MeasurementStream) -> None:
         try:

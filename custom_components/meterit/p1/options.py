@@ -1,4 +1,4 @@
-"""Options of a P1 meter: the PVPC entry that prices its energy."""
+"""Options of a P1 meter: the PVPC entry that prices its energy, and how often values are written."""
 
 from __future__ import annotations
 
@@ -17,23 +17,30 @@ import probatio
 
 from ..const import CONF_PRICE_SOURCE, PRICE_ENTRY_PREFIX, PRICE_NONE
 from ..cost import price_source_option, pvpc_entries
+from .state_rate import state_rate_options, state_rate_section
 
 
 class P1OptionsFlow(OptionsFlow):
-    """Options of a P1 meter: the PVPC entry that prices its energy (the entry is reloaded)."""
+    """Options of a P1 meter: price source and state rate (the entry is reloaded)."""
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Go to the P1 meter's form (``init`` is the price entries' step)."""
         return await self.async_step_p1(user_input)
 
     async def async_step_p1(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
-        """One form: the price source (a PVPC entry of Meterit, or none)."""
+        """One form: the price source (a PVPC entry of Meterit, or none); the state-rate section."""
         entry = self.config_entry
         if user_input is not None:
-            return self.async_create_entry(data={**entry.options, **p1_price_options(user_input)})
+            return self.async_create_entry(
+                data={
+                    **entry.options,
+                    **p1_price_options(user_input),
+                    **state_rate_options(user_input),
+                }
+            )
         return self.async_show_form(
             step_id="p1",
-            data_schema=p1_price_schema(self.hass, entry),
+            data_schema=p1_price_schema(self.hass, entry).extend(state_rate_section(entry.options)),
             description_placeholders={"title": entry.title},
         )
 

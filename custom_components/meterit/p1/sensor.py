@@ -31,9 +31,11 @@ from homeassistant.util import dt as dt_util
 
 from ..const import DOMAIN
 from ..homewizard import ExternalMeter, Measurement
+from ..metering.state_rate import ValueKind
 from .coordinator import P1Coordinator
 from .cost_sensor import cost_sensors
 from .entity import PHASES, P1Entity
+from .state_rate import value_kind
 from .window_sensor import window_sensors
 
 type P1Value = float | int | str | datetime | None
@@ -86,12 +88,20 @@ _KINDS: Final[dict[str, tuple[str, SensorDeviceClass, SensorStateClass, int]]] =
 }
 
 
+_DISABLED_KINDS: Final = frozenset({"voltage", "current"})
+
+
 def _numeric(
     kind: str, key: str, translation_key: str, placeholder: tuple[str, str] | None = None
 ) -> P1SensorEntityDescription:
-    """A numeric field; ``placeholder`` is ("phase" | "tariff", value) for per-phase/tariff."""
+    """A numeric field; ``placeholder`` is ("phase" | "tariff", value) for per-phase/tariff.
+
+    Voltages and currents are disabled by default, as in Home Assistant's own HomeWizard
+    integration: few users chart them and a 1 Hz meter writes them often.
+    """
     unit, device_class, state_class, precision = _KINDS[kind]
     return P1SensorEntityDescription(
+        entity_registry_enabled_default=kind not in _DISABLED_KINDS,
         key=key,
         translation_key=translation_key,
         translation_placeholders=dict([placeholder]) if placeholder else None,
@@ -154,6 +164,7 @@ P1_SENSORS: Final[tuple[P1SensorEntityDescription, ...]] = (
         device_class=SensorDeviceClass.FREQUENCY,
         state_class=SensorStateClass.MEASUREMENT,
         suggested_display_precision=2,
+        entity_registry_enabled_default=False,
     ),
     P1SensorEntityDescription(
         key="tariff",
@@ -192,7 +203,11 @@ EXTERNAL_CLASSES: Final[dict[str, SensorDeviceClass]] = {
 
 
 class P1Sensor(P1Entity, SensorEntity):
-    """A value the P1 meter pushes."""
+    """A value the P1 meter pushes, written as a state when the state rate says (state_rate.py).
+
+    Availability changes are written at once, and the first value after them; an unchanged
+    value is never written again. Counters are also offered at the start of each boundary guard.
+    """
 
     entity_description: P1SensorEntityDescription
 
@@ -200,11 +215,43 @@ class P1Sensor(P1Entity, SensorEntity):
         """Describe one measurement field."""
         super().__init__(coordinator, description.key)
         self.entity_description = description
+        self._kind = value_kind(description)
+        self._value: P1Value = None
+        self._written_available: bool | None = None
+
+    async def async_added_to_hass(self) -> None:
+        """Start from the latest push (written now by Home Assistant); counters join the timer."""
+        await super().async_added_to_hass()
+        rate = self.coordinator.state_rate
+        rate.forget(self.entity_description.key)
+        self._take()
+        if self._kind is ValueKind.COUNTER:
+            self.async_on_remove(rate.async_add_offer(self._handle_coordinator_update))
+
+    def _take(self) -> bool:
+        """Take the latest push's value if it is due; True when there is a state to write."""
+        value = self.entity_description.value(self.coordinator.data.measurement)
+        key, rate = self.entity_description.key, self.coordinator.state_rate
+        if (available := self.available) != self._written_available:
+            self._written_available = available
+            rate.forget(key)  # the first value after start or unavailability: at once
+            if not available:
+                return True
+        if not available or not rate.due(key, self._kind, value):
+            return False
+        self._value = value
+        return True
+
+    @callback
+    def _handle_coordinator_update(self) -> None:
+        """A push (or a boundary offer, or an availability change): write it if it is due."""
+        if self._take():
+            self.async_write_ha_state()
 
     @property
     def native_value(self) -> P1Value:
-        """The field's value in the latest push."""
-        return self.entity_description.value(self.coordinator.data.measurement)
+        """The field's value in the latest push that was due to be written."""
+        return self._value
 
 
 class P1ExternalSensor(P1Entity, SensorEntity):
@@ -221,6 +268,7 @@ class P1ExternalSensor(P1Entity, SensorEntity):
         self._forget = on_remove
         super().__init__(coordinator, self._key)
         self._meter_id = meter.unique_id
+        self._shown: tuple[bool, float | None] | None = None
         unit_class, unit = EXTERNAL_UNITS[meter.unit or ""]
         self._attr_device_class = EXTERNAL_CLASSES.get(meter.type, unit_class)
         self._attr_native_unit_of_measurement = unit
@@ -234,6 +282,14 @@ class P1ExternalSensor(P1Entity, SensorEntity):
             ),
             serial_number=meter.unique_id,
         )
+
+    @callback
+    def _handle_coordinator_update(self) -> None:
+        """Written only when its reading or availability changed (it changes every few minutes)."""
+        shown = (self.available, self.native_value)
+        if shown != self._shown:
+            self._shown = shown
+            self.async_write_ha_state()
 
     async def async_will_remove_from_hass(self) -> None:
         """Its device was removed (or the entry unloads): a new report adds it again."""
