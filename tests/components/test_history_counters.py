@@ -160,6 +160,8 @@ async def test_absurd_counter_jump_is_dropped(
 ) -> None:
     """One push with an absurd counter: no energy invented, no reset issue, sensor unharmed."""
     entry.add_to_hass(hass)
+    # every counter change written (not only at 5-minute boundaries): the sensor is looked at
+    hass.config_entries.async_update_entry(entry, options={"state_rate": {"counter_interval": 0}})
     await start(hass, entry)
     await push(hass, freezer, entry, meter, T0 + 1, energy_import_kwh=IMPORT0 + 0.001)
     await push(hass, freezer, entry, meter, T0 + 2, energy_import_kwh=99999.0)
