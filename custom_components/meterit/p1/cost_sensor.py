@@ -33,26 +33,25 @@ class CostSensorEntityDescription(SensorEntityDescription):
     export: bool = False
 
 
+def _cost(
+    key: str, value_fn: Callable[[CostTotals], float], *, export: bool = False
+) -> CostSensorEntityDescription:
+    """A cost total in euros, summed like the energy dashboard's cost (state class total)."""
+    return CostSensorEntityDescription(
+        key=key,
+        translation_key=key,
+        native_unit_of_measurement=CURRENCY_EURO,
+        device_class=SensorDeviceClass.MONETARY,
+        state_class=SensorStateClass.TOTAL,
+        suggested_display_precision=2,
+        value_fn=value_fn,
+        export=export,
+    )
+
+
 COST_SENSORS: Final[tuple[CostSensorEntityDescription, ...]] = (
-    CostSensorEntityDescription(
-        key="energy_import_cost",
-        translation_key="energy_import_cost",
-        native_unit_of_measurement=CURRENCY_EURO,
-        device_class=SensorDeviceClass.MONETARY,
-        state_class=SensorStateClass.TOTAL,
-        suggested_display_precision=2,
-        value_fn=lambda totals: totals.import_cost,
-    ),
-    CostSensorEntityDescription(
-        key="energy_export_compensation",
-        translation_key="energy_export_compensation",
-        native_unit_of_measurement=CURRENCY_EURO,
-        device_class=SensorDeviceClass.MONETARY,
-        state_class=SensorStateClass.TOTAL,
-        suggested_display_precision=2,
-        value_fn=lambda totals: totals.export_compensation,
-        export=True,
-    ),
+    _cost("energy_import_cost", lambda totals: totals.import_cost),
+    _cost("energy_export_compensation", lambda totals: totals.export_compensation, export=True),
 )
 
 
