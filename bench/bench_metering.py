@@ -15,7 +15,8 @@ Run: ``.venv/bin/python bench/bench_metering.py [--hours 24]``
    lines through hwLogger's own message handler, ``HWLoggerDaemon._handle_ws_data`` (json.loads
    -> its 30-second and 5-minute blocks -> its SQLite tables, as its daemon does per push),
    alternated with Meterit's replay in the same run (``--pairs`` pairs, ABAB): both rates, and
-   the ratio Meterit/hwLogger of each pair, min and median. hwLogger takes the time of a block
+   the ratio Meterit/hwLogger of each pair, min and median (wall clock: the target), and the same
+   ratio by CPU time of the process (all threads: hwLogger's aiosqlite threads too). hwLogger takes the time of a block
    from its clock (``datetime.utcnow()``) tuned by the meter timestamp's minute:second; in the
    replay its clock is the push's ``t`` (so that a day replayed in seconds is a day to it too).
 """
@@ -150,11 +151,11 @@ class HwLoggerReplay:
             conn.close()
 
 
-def timed(fn: Callable[[], object]) -> float:
-    """Wall time of one call."""
-    t0 = time.perf_counter()
+def timed(fn: Callable[[], object]) -> tuple[float, float]:
+    """Wall time and CPU time (this process, all threads) of one call."""
+    t0, c0 = time.perf_counter(), time.process_time()
     fn()
-    return time.perf_counter() - t0
+    return time.perf_counter() - t0, time.process_time() - c0
 
 
 def best_of(n: int, fn: Callable[[], object]) -> float:
@@ -259,15 +260,22 @@ def main() -> int:
         if hwlogger is not None:
             ours: list[float] = []
             theirs: list[float] = []
+            ours_cpu: list[float] = []
+            theirs_cpu: list[float] = []
             blocks = 0
             for k in range(args.pairs):
                 store = MeterStore(Path(tmp) / f"pair{k}.db")
-                ours.append(n / timed(lambda: replay(lines, store)))  # noqa: B023 (called now)
+                wall, cpu = timed(lambda: replay(lines, store))  # noqa: B023 (called now)
+                ours.append(n / wall)
+                ours_cpu.append(n / cpu)
                 store.close()
                 db_file = Path(tmp) / f"hwlogger{k}.db"
-                theirs.append(n / timed(lambda: hwlogger.replay(lines, db_file)))  # noqa: B023
+                wall, cpu = timed(lambda: hwlogger.replay(lines, db_file))  # noqa: B023
+                theirs.append(n / wall)
+                theirs_cpu.append(n / cpu)
                 blocks = hwlogger.count(db_file)
             ratios = [a / b for a, b in zip(ours, theirs, strict=True)]
+            cpu_ratios = [a / b for a, b in zip(ours_cpu, theirs_cpu, strict=True)]
             for name, values, unit in (
                 ("Meterit replay (pairs)", ours, " msg/s"),
                 (f"hwLogger _handle_ws_data -> {blocks} 5-min rows", theirs, " msg/s"),
@@ -282,6 +290,19 @@ def main() -> int:
                         True,
                     )
                 )
+            rows.append(
+                (
+                    "ratio by CPU time (all threads), median",
+                    f"x{statistics.median(cpu_ratios):.1f}",
+                    (
+                        f"min x{min(cpu_ratios):.1f}; msg per CPU s: Meterit "
+                        f"{statistics.median(ours_cpu):,.0f}, hwLogger "
+                        f"{statistics.median(theirs_cpu):,.0f}"
+                    ),
+                    "info",
+                    True,
+                )
+            )
             median_ratio = statistics.median(ratios)
             rows.append(
                 (
