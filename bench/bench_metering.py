@@ -11,14 +11,27 @@ Run: ``.venv/bin/python bench/bench_metering.py [--hours 24]``
    (``query_window_columns``: only the columns asked for, as tuples) against the target.
 3. One-year hourly statistics from those windows.
 4. Peak Python memory of the replay (tracemalloc, a separate untimed run).
+5. With ``--hwlogger DIR`` (a checkout of github:AmpScm/HwLogger; needs ``aiosqlite``): the same
+   lines through hwLogger's own message handler, ``HWLoggerDaemon._handle_ws_data`` (json.loads
+   -> its 30-second and 5-minute blocks -> its SQLite tables, as its daemon does per push),
+   alternated with Meterit's replay in the same run (``--pairs`` pairs, ABAB): both rates, and
+   the ratio Meterit/hwLogger of each pair, min and median (wall clock: the target), and the same
+   ratio by CPU time of the process (all threads: hwLogger's aiosqlite threads too). hwLogger takes the time of a block
+   from its clock (``datetime.utcnow()``) tuned by the meter timestamp's minute:second; in the
+   replay its clock is the push's ``t`` (so that a day replayed in seconds is a day to it too).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+import importlib
 import json
+import logging
 from pathlib import Path
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -43,6 +56,7 @@ YEAR_WINDOWS = 365 * 288  # 105,120
 TARGET_MSG_S = 50_000.0
 TARGET_QUERY_S = 0.100
 TARGET_STATS_S = 10.0
+TARGET_HWLOGGER_RATIO = 10.0
 LEAN_COLUMNS = ("start", "w_avg", "w_max", "energy_import_kwh")
 """What a chart of a year needs (``MeterStore.query_window_columns``)."""
 
@@ -87,6 +101,61 @@ def replay(lines: list[str], store: MeterStore) -> int:
     store.write_windows(pending)
     store.save_state("p1", agg.snapshot())
     return written + len(pending)
+
+
+class HwLoggerReplay:
+    """hwLogger's daemon, its message handler fed the lines of a trace (``--hwlogger DIR``)."""
+
+    def __init__(self, checkout: Path) -> None:
+        sys.path.insert(0, str(checkout))
+        self.daemon_module: Any = importlib.import_module("hwLogger.daemon")
+        self.config_module: Any = importlib.import_module("hwLogger.config")
+        logging.getLogger("hwLogger").setLevel(logging.ERROR)  # its warnings, not its work
+        clock = [0.0]
+        self.clock = clock
+
+        class ReplayClock(datetime):
+            """``datetime`` whose ``utcnow()`` is the time of the push being handled."""
+
+            @classmethod
+            def utcnow(cls) -> datetime:  # type: ignore[override]
+                return datetime.fromtimestamp(clock[0], UTC).replace(tzinfo=None)
+
+        setattr(self.daemon_module, "datetime", ReplayClock)  # noqa: B010 (a module of theirs)
+
+    def replay(self, lines: list[str], db_file: Path) -> int:
+        """Handle every line as its daemon does a WebSocket message; return its 5-min rows."""
+        return asyncio.run(self._replay(lines, db_file))
+
+    async def _replay(self, lines: list[str], db_file: Path) -> int:
+        daemon = self.daemon_module.HWLoggerDaemon(self.config_module.Config(db_file=db_file))
+        await daemon.db.init()
+        handle = daemon._handle_ws_data  # noqa: SLF001 (the handler under test)
+        loads = json.loads
+        clock = self.clock
+        for line in lines:
+            message = loads(line)
+            clock[0] = message["t"]
+            await handle(message)
+        return self.count(db_file)
+
+    @staticmethod
+    def count(db_file: Path) -> int:
+        """Rows of hwLogger's 5-minute table."""
+        import sqlite3  # noqa: PLC0415
+
+        conn = sqlite3.connect(db_file)
+        try:
+            return int(conn.execute("SELECT COUNT(*) FROM meter_data").fetchone()[0])
+        finally:
+            conn.close()
+
+
+def timed(fn: Callable[[], object]) -> tuple[float, float]:
+    """Wall time and CPU time (this process, all threads) of one call."""
+    t0, c0 = time.perf_counter(), time.process_time()
+    fn()
+    return time.perf_counter() - t0, time.process_time() - c0
 
 
 def best_of(n: int, fn: Callable[[], object]) -> float:
@@ -147,7 +216,10 @@ def year_of_windows(start: float) -> list[Window]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--hours", type=float, default=24.0)
+    parser.add_argument("--hwlogger", type=Path, help="a checkout of github:AmpScm/HwLogger")
+    parser.add_argument("--pairs", type=int, default=5, help="Meterit/hwLogger pairs of runs")
     args = parser.parse_args()
+    hwlogger = None if args.hwlogger is None else HwLoggerReplay(args.hwlogger)
     rows: list[tuple[str, str, str, str, bool]] = []
     with tempfile.TemporaryDirectory() as tmp:
         trace = Path(tmp) / "trace.jsonl"
@@ -183,6 +255,64 @@ def main() -> int:
                 rate >= TARGET_MSG_S,
             )
         )
+
+        # 5. side by side with hwLogger's own handler, pairs of runs in the same process
+        if hwlogger is not None:
+            ours: list[float] = []
+            theirs: list[float] = []
+            ours_cpu: list[float] = []
+            theirs_cpu: list[float] = []
+            blocks = 0
+            for k in range(args.pairs):
+                store = MeterStore(Path(tmp) / f"pair{k}.db")
+                wall, cpu = timed(lambda: replay(lines, store))  # noqa: B023 (called now)
+                ours.append(n / wall)
+                ours_cpu.append(n / cpu)
+                store.close()
+                db_file = Path(tmp) / f"hwlogger{k}.db"
+                wall, cpu = timed(lambda: hwlogger.replay(lines, db_file))  # noqa: B023
+                theirs.append(n / wall)
+                theirs_cpu.append(n / cpu)
+                blocks = hwlogger.count(db_file)
+            ratios = [a / b for a, b in zip(ours, theirs, strict=True)]
+            cpu_ratios = [a / b for a, b in zip(ours_cpu, theirs_cpu, strict=True)]
+            for name, values, unit in (
+                ("Meterit replay (pairs)", ours, " msg/s"),
+                (f"hwLogger _handle_ws_data -> {blocks} 5-min rows", theirs, " msg/s"),
+            ):
+                rows.append(
+                    (
+                        name,
+                        f"{statistics.median(values):,.0f}{unit}",
+                        f"min {min(values):,.0f}, runs "
+                        + ", ".join(f"{v / 1000:,.0f}k" for v in values),
+                        "info",
+                        True,
+                    )
+                )
+            rows.append(
+                (
+                    "ratio by CPU time (all threads), median",
+                    f"x{statistics.median(cpu_ratios):.1f}",
+                    (
+                        f"min x{min(cpu_ratios):.1f}; msg per CPU s: Meterit "
+                        f"{statistics.median(ours_cpu):,.0f}, hwLogger "
+                        f"{statistics.median(theirs_cpu):,.0f}"
+                    ),
+                    "info",
+                    True,
+                )
+            )
+            median_ratio = statistics.median(ratios)
+            rows.append(
+                (
+                    "ratio Meterit/hwLogger (median of pairs)",
+                    f"x{median_ratio:.1f}",
+                    f"min x{min(ratios):.1f}, pairs " + ", ".join(f"{r:.1f}" for r in ratios),
+                    f">= x{TARGET_HWLOGGER_RATIO:.0f}",
+                    median_ratio >= TARGET_HWLOGGER_RATIO,
+                )
+            )
 
         # 4. memory of the replay (separate, untimed)
         store = MeterStore(Path(tmp) / "mem.db")

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
+import pickle
+
 import pytest
 
 from custom_components.meterit.metering import InvalidReadingError, Reading, Window
+
+FULL = (1.0, 543, 410, 133, 0, 230.1, 229.8, 231.0, 13779.338, 10830.511, 2948.827, 4162.461, 2)
 
 
 def test_webhook_reading_has_only_t_and_w() -> None:
@@ -36,6 +42,37 @@ def test_bad_reading_names_the_field(kwargs: dict[str, object], field: str) -> N
     with pytest.raises(InvalidReadingError, match=field) as info:
         Reading(**kwargs)  # type: ignore[arg-type]
     assert isinstance(info.value, ValueError)
+
+
+def test_reading_init_is_the_dataclass_one() -> None:
+    """The written-out __init__ keeps what the generated one of the frozen dataclass did."""
+    names = [f.name for f in dataclasses.fields(Reading)]
+    params = list(inspect.signature(Reading).parameters.values())
+    assert [p.name for p in params] == names
+    assert all(p.default is None for p in params[1:])
+    assert params[0].default is inspect.Parameter.empty
+    r = Reading(*FULL)
+    assert tuple(getattr(r, name) for name in names) == FULL
+    assert r == Reading(**dict(zip(names, FULL, strict=True)))  # type: ignore[arg-type]
+    assert hash(r) == hash(Reading(*FULL))
+    assert r != Reading(*FULL[:-1])
+    assert repr(r).startswith("Reading(t=1.0, w=543, l1_w=410,")
+    assert Reading.__match_args__ == tuple(names)
+    assert pickle.loads(pickle.dumps(r)) == r  # noqa: S301 (our own bytes)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        r.w = 1.0  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        Reading()  # type: ignore[call-arg]
+    with pytest.raises(TypeError):
+        Reading(*FULL, 3)  # type: ignore[call-arg]
+
+
+def test_replace_checks_the_new_reading() -> None:
+    r = Reading(*FULL)
+    assert dataclasses.replace(r, w=12.5).w == 12.5
+    assert dataclasses.replace(r, w=12.5).l3_v == 231.0
+    with pytest.raises(InvalidReadingError, match="'l2_w'"):
+        dataclasses.replace(r, l2_w=float("nan"))
 
 
 def test_int_values_are_accepted() -> None:

@@ -5,6 +5,7 @@ Units: times are UTC unix seconds, power in W, voltage in V, energy and counters
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from math import isfinite
 from typing import NoReturn
@@ -32,13 +33,18 @@ _READING_FLOATS = (
 )
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True, frozen=True, init=False)
 class Reading:
     """One measurement at time ``t`` (UTC unix seconds, the HA clock on arrival).
 
     A P1 meter reading fills most fields; a webhook power station fills only ``t`` and ``w``.
     Counters are cumulative kWh (resolution 0.001 kWh). Raises :class:`InvalidReadingError` when
     a number is not finite or the tariff is not a small positive integer.
+
+    Frozen like any frozen dataclass (equality, hash, ``repr``, ``dataclasses.replace``), but its
+    ``__init__`` is written out: it runs for every meter push, and the generated one of a frozen
+    dataclass (``object.__setattr__`` per field, then a separate ``__post_init__``) took about
+    twice as long (see ``bench/README.md``).
     """
 
     t: float
@@ -55,22 +61,51 @@ class Reading:
     export_kwh: float | None = None
     tariff: int | None = None
 
-    def __post_init__(self) -> None:
-        # fast path (this runs for every meter push); details only when something is wrong
+    def __init__(  # noqa: PLR0917 (the dataclass's own signature, kept as it was)
+        self,
+        t: float,
+        w: float | None = None,
+        l1_w: float | None = None,
+        l2_w: float | None = None,
+        l3_w: float | None = None,
+        l1_v: float | None = None,
+        l2_v: float | None = None,
+        l3_v: float | None = None,
+        import_kwh: float | None = None,
+        import_t1_kwh: float | None = None,
+        import_t2_kwh: float | None = None,
+        export_kwh: float | None = None,
+        tariff: int | None = None,
+    ) -> None:
+        """Set and check the fields (the slots are set through their descriptors)."""
+        _set_t(self, t)
+        _set_w(self, w)
+        _set_l1_w(self, l1_w)
+        _set_l2_w(self, l2_w)
+        _set_l3_w(self, l3_w)
+        _set_l1_v(self, l1_v)
+        _set_l2_v(self, l2_v)
+        _set_l3_v(self, l3_v)
+        _set_import_kwh(self, import_kwh)
+        _set_import_t1_kwh(self, import_t1_kwh)
+        _set_import_t2_kwh(self, import_t2_kwh)
+        _set_export_kwh(self, export_kwh)
+        _set_tariff(self, tariff)
+        # fast path; details (which field) only when something is wrong
         try:
             for value in (
-                self.t,
-                self.w,
-                self.l1_w,
-                self.l2_w,
-                self.l3_w,
-                self.l1_v,
-                self.l2_v,
-                self.l3_v,
-                self.import_kwh,
-                self.import_t1_kwh,
-                self.import_t2_kwh,
-                self.export_kwh,
+                t,
+                w,
+                l1_w,
+                l2_w,
+                l3_w,
+                l1_v,
+                l2_v,
+                l3_v,
+                import_kwh,
+                import_t1_kwh,
+                import_t2_kwh,
+                export_kwh,
             ):
                 if value is not None and (
                     (type(value) is not float and type(value) is not int) or not isfinite(value)
@@ -78,9 +113,28 @@ class Reading:
                     _raise_invalid(self)
         except OverflowError:
             _raise_invalid(self)
-        tariff = self.tariff
         if tariff is not None and (type(tariff) is not int or not 1 <= tariff <= 4):
             raise InvalidReadingError(f"reading field 'tariff' must be 1-4 or None, got {tariff!r}")
+
+
+def _slot_setter(name: str) -> Callable[[Reading, object], None]:
+    setter: Callable[[Reading, object], None] = vars(Reading)[name].__set__
+    return setter
+
+
+_set_t = _slot_setter("t")
+_set_w = _slot_setter("w")
+_set_l1_w = _slot_setter("l1_w")
+_set_l2_w = _slot_setter("l2_w")
+_set_l3_w = _slot_setter("l3_w")
+_set_l1_v = _slot_setter("l1_v")
+_set_l2_v = _slot_setter("l2_v")
+_set_l3_v = _slot_setter("l3_v")
+_set_import_kwh = _slot_setter("import_kwh")
+_set_import_t1_kwh = _slot_setter("import_t1_kwh")
+_set_import_t2_kwh = _slot_setter("import_t2_kwh")
+_set_export_kwh = _slot_setter("export_kwh")
+_set_tariff = _slot_setter("tariff")
 
 
 def _finite_number(value: object) -> bool:
