@@ -27,32 +27,9 @@ import sqlite3
 
 from .errors import HwLoggerRowError, NotAnHwLoggerDatabaseError
 from .gapfill import fill_missing_windows
-from .models import Window
+from .models import AVERAGES, LAST_VALUES, MAXIMA, Window
 
-HWLOGGER_COLUMNS: tuple[str, ...] = (
-    "timestamp",
-    "tariff",
-    "import_kwh",
-    "import_t1_kwh",
-    "import_t2_kwh",
-    "export_kwh",
-    "w",
-    "l1_w",
-    "l2_w",
-    "l3_w",
-    "l1_v",
-    "l2_v",
-    "l3_v",
-    "w_avg",
-    "l1_w_avg",
-    "l2_w_avg",
-    "l3_w_avg",
-    "w_max",
-    "l1_w_max",
-    "l2_w_max",
-    "l3_w_max",
-    "reading_count",
-)
+HWLOGGER_COLUMNS: tuple[str, ...] = ("timestamp", *LAST_VALUES, *AVERAGES, *MAXIMA, "reading_count")
 """The columns of hwLogger's ``meter_data`` table."""
 
 _FLOAT_COLUMNS = HWLOGGER_COLUMNS[2:21]

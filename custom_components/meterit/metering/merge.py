@@ -10,24 +10,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from .models import Window
+from .models import AVERAGES, LAST_VALUES, MAXIMA, Window
 
-_LAST = (
-    "tariff",
-    "import_kwh",
-    "import_t1_kwh",
-    "import_t2_kwh",
-    "export_kwh",
-    "w",
-    "l1_w",
-    "l2_w",
-    "l3_w",
-    "l1_v",
-    "l2_v",
-    "l3_v",
-)
-_AVERAGES = ("w_avg", "l1_w_avg", "l2_w_avg", "l3_w_avg")
-_MAXIMA = ("w_max", "l1_w_max", "l2_w_max", "l3_w_max")
 _COUNTED = ("energy_import_kwh", "energy_export_kwh")  # whole Wh: counter differences
 
 
@@ -61,12 +45,12 @@ def merge_window(stored: Window, new: Window) -> Window:
         raise ValueError(f"cannot merge windows {stored.key!r} and {new.key!r}")
     ca, cb = stored.reading_count, new.reading_count
     values: dict[str, float | int | None] = {}
-    for name in _LAST:
+    for name in LAST_VALUES:
         value = getattr(new, name)
         values[name] = getattr(stored, name) if value is None else value
-    for name in _AVERAGES:
+    for name in AVERAGES:
         values[name] = _mean(getattr(stored, name), ca, getattr(new, name), cb)
-    for name in _MAXIMA:
+    for name in MAXIMA:
         values[name] = _extreme(getattr(stored, name), getattr(new, name), low=False)
     values["w_min"] = _extreme(stored.w_min, new.w_min, low=True)
     for name in _COUNTED:

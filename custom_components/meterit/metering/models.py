@@ -18,19 +18,15 @@ type JsonValue = bool | int | float | str | list[JsonValue] | dict[str, JsonValu
 RESOLUTION_30S = 30
 RESOLUTION_5MIN = 300
 
-_READING_FLOATS = (
-    "w",
-    "l1_w",
-    "l2_w",
-    "l3_w",
-    "l1_v",
-    "l2_v",
-    "l3_v",
-    "import_kwh",
-    "import_t1_kwh",
-    "import_t2_kwh",
-    "export_kwh",
-)
+POWERS_AND_VOLTAGES = ("w", "l1_w", "l2_w", "l3_w", "l1_v", "l2_v", "l3_v")
+"""A reading's power (total and per phase) and voltage fields; a window keeps their last value."""
+COUNTERS = ("import_kwh", "import_t1_kwh", "import_t2_kwh", "export_kwh")
+"""A reading's counter fields (kWh); a window keeps their last value."""
+LAST_VALUES = ("tariff", *COUNTERS, *POWERS_AND_VOLTAGES)
+"""A window's last-reading fields, in the order of its columns (and of hwLogger's)."""
+AVERAGES = ("w_avg", "l1_w_avg", "l2_w_avg", "l3_w_avg")
+MAXIMA = ("w_max", "l1_w_max", "l2_w_max", "l3_w_max")
+_READING_FLOATS = (*POWERS_AND_VOLTAGES, *COUNTERS)
 
 
 @dataclass(slots=True, frozen=True, init=False)
