@@ -333,6 +333,24 @@ async def test_options_keep_the_price_source_and_add_the_rate_section(
     assert {str(key): key.default() for key in section.schema.schema}["voltage_deadband"] == 2
 
 
+async def test_another_price_source_reloads_the_entry(
+    hass: HomeAssistant, meter: FakeP1Meter, clock: Clock
+) -> None:
+    """The state rate applies in place; a new price source restarts the entry to price with it."""
+    entry = await _setup(hass, meter)
+    first = entry.runtime_data
+    hass.config_entries.async_update_entry(entry, options={"state_rate": {"interval": 5}})
+    await hass.async_block_till_done()
+    assert entry.runtime_data is first
+    hass.config_entries.async_update_entry(
+        entry, options={"price_source": "entry:gone", "state_rate": {"interval": 5}}
+    )
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.LOADED
+    assert entry.runtime_data is not first
+    assert entry.runtime_data.price_entry is None  # that PVPC entry does not exist
+
+
 @pytest.mark.parametrize(
     ("saved", "expected"),
     [

@@ -85,7 +85,8 @@ class P1Coordinator(DataUpdateCoordinator[P1Data]):
         self.state_rate = P1StateRate(hass, policy_from_options(entry.options))
         self.devices = ExternalDevices(hass, entry.entry_id, device.serial)
         # the PVPC entry whose prices price the windows (cost.py), None: no cost
-        self.price_entry = price_entry(hass, price_source_option(hass, entry))
+        self._price_option = price_source_option(hass, entry)
+        self.price_entry = price_entry(hass, self._price_option)
         # windows, store, statistics (history.py); a confirmed meter reset re-arms the guard
         self.history = MeterHistory(
             hass,
@@ -147,7 +148,13 @@ class P1Coordinator(DataUpdateCoordinator[P1Data]):
         )
 
     async def _async_options_updated(self, _hass: HomeAssistant, entry: ConfigEntry) -> None:
-        """Saved options: the state rate follows at once (no reload)."""
+        """Saved options: the state rate follows at once; another price source reloads the entry.
+
+        (The price link, the pricing of the windows and the cost statistics start from it.)
+        """
+        if price_source_option(self.hass, entry) != self._price_option:
+            self.hass.config_entries.async_schedule_reload(entry.entry_id)
+            return
         self.state_rate.async_set_policy(policy_from_options(entry.options))
 
     async def _async_run_stream(self, stream: MeasurementStream) -> None:
