@@ -89,6 +89,16 @@ async def _automation(hass: HomeAssistant, **inputs: Any) -> None:
     await hass.async_block_till_done()
 
 
+async def _switched_on_at(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, start: datetime
+) -> None:
+    """The target is still off a second before ``start`` and on at ``start``."""
+    await travel(hass, freezer, start - timedelta(seconds=1))
+    assert state_of(hass, TARGET).state == "off"
+    await travel(hass, freezer, start)
+    assert state_of(hass, TARGET).state == "on"
+
+
 async def test_starts_at_the_cheapest_block_before_the_deadline(
     hass: HomeAssistant, freezer: FrozenDateTimeFactory, known: Prices
 ) -> None:
@@ -98,10 +108,7 @@ async def test_starts_at_the_cheapest_block_before_the_deadline(
     await travel(hass, freezer, PLAN)
     planned = state_of(hass, HELPER).attributes["timestamp"]
     assert planned == start.timestamp()
-    await travel(hass, freezer, start - timedelta(seconds=1))
-    assert state_of(hass, TARGET).state == "off"
-    await travel(hass, freezer, start)
-    assert state_of(hass, TARGET).state == "on"
+    await _switched_on_at(hass, freezer, start)
 
 
 async def test_the_plan_survives_reloading_the_automations(
@@ -113,10 +120,7 @@ async def test_the_plan_survives_reloading_the_automations(
     await travel(hass, freezer, PLAN)
     await hass.services.async_call("automation", "reload", blocking=True)
     await hass.async_block_till_done()
-    await travel(hass, freezer, start - timedelta(seconds=1))
-    assert state_of(hass, TARGET).state == "off"
-    await travel(hass, freezer, start)
-    assert state_of(hass, TARGET).state == "on"
+    await _switched_on_at(hass, freezer, start)
 
 
 async def test_a_block_that_starts_now_starts_at_once(
@@ -124,10 +128,7 @@ async def test_a_block_that_starts_now_starts_at_once(
 ) -> None:
     # 21:00 to 23:00 is the only two-hour block that ends by 23:00.
     await _automation(hass, duration={"hours": 2}, deadline="23:00:00")
-    await travel(hass, freezer, PLAN - timedelta(seconds=1))
-    assert state_of(hass, TARGET).state == "off"
-    await travel(hass, freezer, PLAN)
-    assert state_of(hass, TARGET).state == "on"
+    await _switched_on_at(hass, freezer, PLAN)
 
 
 async def test_quarter_hour_starts(
@@ -139,7 +140,4 @@ async def test_quarter_hour_starts(
     start, _average = brute(known, timedelta(minutes=75), PLAN, MIDNIGHT + 2 * HOUR, HOUR / 4)
     assert start.minute != 0  # the block starts within an hour
     await travel(hass, freezer, PLAN)
-    await travel(hass, freezer, start - timedelta(seconds=1))
-    assert state_of(hass, TARGET).state == "off"
-    await travel(hass, freezer, start)
-    assert state_of(hass, TARGET).state == "on"
+    await _switched_on_at(hass, freezer, start)
