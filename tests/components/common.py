@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from ipaddress import ip_address
 
+from homeassistant.config_entries import SOURCE_USER, ConfigFlowResult
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers.service_info.zeroconf import ZeroconfServiceInfo
 
+from custom_components.meterit.const import DOMAIN
 from simulator.p1_meter import FakeP1Meter
 
 
@@ -27,3 +31,16 @@ def zeroconf_info(meter: FakeP1Meter, **props: str) -> ZeroconfServiceInfo:
         type="_homewizard._tcp.local.",
         properties={k: v for k, v in properties.items() if v},
     )
+
+
+async def start_user_flow(hass: HomeAssistant, step: str) -> ConfigFlowResult:
+    """A user flow's first form after picking ``step`` in the menu (checked on the way)."""
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    assert result["type"] is FlowResultType.MENU
+    assert step in result["menu_options"]
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"next_step_id": step}
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == step
+    return result

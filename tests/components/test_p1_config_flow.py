@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ipaddress import ip_address
 
-from homeassistant.config_entries import SOURCE_USER, SOURCE_ZEROCONF
+from homeassistant.config_entries import SOURCE_ZEROCONF
 from homeassistant.const import CONF_HOST, CONF_TOKEN
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
@@ -15,20 +15,12 @@ from custom_components.meterit.p1.client import split_host_port
 from simulator.certs import TestCA, make_test_ca
 from simulator.p1_meter import FakeP1Meter
 
-from .common import zeroconf_info
+from .common import start_user_flow, zeroconf_info
 from .conftest import METER_UNIQUE_ID, p1_entry
 
 
 async def _start_p1_flow(hass: HomeAssistant) -> str:
-    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
-    assert result["type"] is FlowResultType.MENU
-    assert "p1" in result["menu_options"]
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {"next_step_id": "p1"}
-    )
-    assert result["type"] is FlowResultType.FORM
-    assert result["step_id"] == "p1"
-    return result["flow_id"]
+    return str((await start_user_flow(hass, "p1"))["flow_id"])
 
 
 async def test_user_flow_button_press(hass: HomeAssistant, meter: FakeP1Meter) -> None:
