@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ipaddress import ip_address
+from typing import Any
 
 from homeassistant.config_entries import SOURCE_USER, ConfigFlowResult
 from homeassistant.core import HomeAssistant
@@ -44,3 +45,18 @@ async def start_user_flow(hass: HomeAssistant, step: str) -> ConfigFlowResult:
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == step
     return result
+
+
+async def import_hwlogger(
+    hass: HomeAssistant, device_id: str, path: str = "meter_data.db"
+) -> dict[str, Any]:
+    """Call the ``import_hwlogger`` service for ``device_id``'s meter; its response."""
+    response = await hass.services.async_call(
+        DOMAIN,
+        "import_hwlogger",
+        {"device": device_id, "path": path},
+        blocking=True,
+        return_response=True,
+    )
+    assert response is not None
+    return dict(response)
