@@ -6,6 +6,7 @@ from ipaddress import ip_address
 from typing import Any
 
 from homeassistant.config_entries import SOURCE_USER, ConfigFlowResult
+from homeassistant.const import CONF_HOST
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers.service_info.zeroconf import ZeroconfServiceInfo
@@ -60,3 +61,9 @@ async def import_hwlogger(
     )
     assert response is not None
     return dict(response)
+
+
+async def submit_p1_host(hass: HomeAssistant, host: str) -> ConfigFlowResult:
+    """A user flow's p1 form, from the menu, submitted with ``host``."""
+    flow_id = (await start_user_flow(hass, "p1"))["flow_id"]
+    return await hass.config_entries.flow.async_configure(flow_id, {CONF_HOST: host})

@@ -25,7 +25,7 @@ from custom_components.meterit.webhook.coordinator import WebhookCoordinator
 from simulator.certs import make_test_ca
 from simulator.p1_meter import FakeP1Meter
 
-from .common import start_user_flow, zeroconf_info
+from .common import start_user_flow, submit_p1_host, zeroconf_info
 from .conftest import METER_UNIQUE_ID, p1_entry, prices_entry, webhook_entry
 
 
@@ -239,10 +239,7 @@ async def test_press_form_shown_again_does_not_register_again(
     hass: HomeAssistant, meter: FakeP1Meter
 ) -> None:
     """The press form asked for again without a submit: the form, no second registration."""
-    result = await start_user_flow(hass, "p1")
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {CONF_HOST: f"127.0.0.1:{meter.port}"}
-    )
+    result = await submit_p1_host(hass, f"127.0.0.1:{meter.port}")
     assert result["step_id"] == "authorize"
     meter.press_button()  # pressed, but nothing was submitted: no token may be taken
     result = await hass.config_entries.flow.async_configure(result["flow_id"])
