@@ -6,6 +6,7 @@ translation cache (the raw key is what the user would see otherwise).
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from homeassistant.config_entries import (
@@ -215,23 +216,49 @@ async def test_pasted_token_for_a_known_meter_updates_it(
     assert entry.data[CONF_TOKEN] == token
 
 
-async def test_pasted_token_of_an_energy_socket_is_not_a_p1_meter(
-    hass: HomeAssistant, socket_enabled: None, test_ca: Any, trust_test_ca: None
-) -> None:
-    async with FakeP1Meter(ca=test_ca, product_type="HWE-SKT") as socket_device:
-        token = socket_device.issue_token("hwlogger")
-        result = await _paste_token(hass, f"127.0.0.1:{socket_device.port}", token)
-    assert result["type"] is FlowResultType.ABORT
-    assert result["reason"] == "not_a_p1_meter"
+async def _by_host(hass: HomeAssistant, device: FakeP1Meter) -> ConfigFlowResult:
+    return await submit_p1_host(hass, f"127.0.0.1:{device.port}")
 
 
-async def test_pasted_token_to_a_v1_only_device_is_unsupported(
-    hass: HomeAssistant, socket_enabled: None, test_ca: Any, trust_test_ca: None
+async def _by_token(hass: HomeAssistant, device: FakeP1Meter) -> ConfigFlowResult:
+    return await _paste_token(hass, f"127.0.0.1:{device.port}", device.issue_token("hwlogger"))
+
+
+SOCKET = {"product_type": "HWE-SKT"}
+"""An energy socket: a HomeWizard v2 device, but not a P1 meter."""
+V1_ONLY = {"api_version": "1.0.0"}
+"""A device that reports an API version other than 2: unsupported."""
+NOT_A_P1_METER = {"type": FlowResultType.ABORT, "reason": "not_a_p1_meter"}
+UNSUPPORTED = {"type": FlowResultType.FORM, "errors": {"base": "unsupported_device"}}
+
+
+@pytest.mark.parametrize(
+    ("submit", "device", "expected"),
+    [
+        # the host form: a device that tells its type without a token
+        pytest.param(
+            _by_host, SOCKET | {"api_requires_token": False}, NOT_A_P1_METER, id="host: socket"
+        ),
+        pytest.param(
+            _by_host, V1_ONLY | {"api_requires_token": False}, UNSUPPORTED, id="host: v1 only"
+        ),
+        pytest.param(_by_token, SOCKET, NOT_A_P1_METER, id="pasted token: socket"),
+        pytest.param(_by_token, V1_ONLY, UNSUPPORTED, id="pasted token: v1 only"),
+    ],
+)
+async def test_a_device_that_is_no_v2_p1_meter_is_refused(
+    hass: HomeAssistant,
+    socket_enabled: None,
+    test_ca: Any,
+    trust_test_ca: None,
+    submit: Callable[[HomeAssistant, FakeP1Meter], Awaitable[ConfigFlowResult]],
+    device: dict[str, Any],
+    expected: dict[str, object],
 ) -> None:
-    async with FakeP1Meter(ca=test_ca, api_version="1.0.0") as old:
-        token = old.issue_token("hwlogger")
-        result = await _paste_token(hass, f"127.0.0.1:{old.port}", token)
-    assert result["errors"] == {"base": "unsupported_device"}
+    async with FakeP1Meter(ca=test_ca, **device) as other:
+        result = await submit(hass, other)
+    shown: dict[str, object] = dict(result)
+    assert {key: shown[key] for key in expected} == expected
     assert await translated(hass, result)
 
 

@@ -118,16 +118,6 @@ async def test_user_flow_certificate_for_another_identity(
     assert not hass.config_entries.async_entries(DOMAIN)
 
 
-async def test_user_flow_not_a_p1_meter(
-    hass: HomeAssistant, socket_enabled: None, test_ca: TestCA, trust_test_ca: None
-) -> None:
-    """An energy socket is a HomeWizard v2 device but not a P1 meter."""
-    async with FakeP1Meter(ca=test_ca, product_type="HWE-SKT", api_requires_token=False) as skt:
-        result = await submit_p1_host(hass, f"127.0.0.1:{skt.port}")
-    assert result["type"] is FlowResultType.ABORT
-    assert result["reason"] == "not_a_p1_meter"
-
-
 async def test_user_flow_not_a_p1_meter_after_press(
     hass: HomeAssistant, socket_enabled: None, test_ca: TestCA, trust_test_ca: None
 ) -> None:
@@ -174,16 +164,6 @@ def test_split_host_port_rejects(text: str) -> None:
     """Everything else is a ValueError with a message (shown as the field error)."""
     with pytest.raises(ValueError, match=r".+"):
         split_host_port(text)
-
-
-async def test_user_flow_v1_only_device(
-    hass: HomeAssistant, socket_enabled: None, test_ca: TestCA, trust_test_ca: None
-) -> None:
-    """A device that reports an API version other than 2 is unsupported."""
-    async with FakeP1Meter(ca=test_ca, api_version="1.0.0", api_requires_token=False) as old:
-        result = await submit_p1_host(hass, f"127.0.0.1:{old.port}")
-    assert result["type"] is FlowResultType.FORM
-    assert result["errors"] == {"base": "unsupported_device"}
 
 
 async def test_zeroconf_discovery(hass: HomeAssistant, meter: FakeP1Meter) -> None:
