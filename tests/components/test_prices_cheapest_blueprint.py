@@ -13,10 +13,11 @@ from homeassistant.core import HomeAssistant
 from homeassistant.setup import async_setup_component
 import pytest
 
+from custom_components.meterit.prices.coordinator import PriceCoordinator
 from simulator.esios import FakeEsios
 
 from .cheapest_common import HOUR, MIDNIGHT, Prices, brute, load, peninsula, tomorrow_payload
-from .conftest import prices_entry, state_of, travel
+from .conftest import prices_entry, setup_loaded, state_of, travel
 
 BLUEPRINT = (
     Path(__file__).resolve().parents[2] / "blueprints/automation/meterit/cheapest_start.yaml"
@@ -50,9 +51,7 @@ async def known(
     esios.add_indicator(1001, date(2024, 3, 10), payload)
     freezer.move_to(SETUP)
     entry = prices_entry()
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
+    await setup_loaded(hass, entry, PriceCoordinator)
     today = peninsula(load(fixtures_dir, "PRICES_ESIOS_1001_2024_03_09.json"))
     return today | peninsula(payload)
 

@@ -108,9 +108,7 @@ async def _options(hass: HomeAssistant, entry_id: str, data: dict[str, Any]) -> 
 @pytest.mark.usefixtures("public_file")
 async def test_options_add_change_remove_token(hass: HomeAssistant, esios: FakeEsios) -> None:
     entry = prices_entry(token=None)
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
+    await setup_loaded(hass, entry, PriceCoordinator)
     assert hass.states.get(SURPLUS) is None
 
     result = await _options(hass, entry.entry_id, {CONF_TOKEN: "bad"})

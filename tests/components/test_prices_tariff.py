@@ -10,9 +10,10 @@ from homeassistant.const import ATTR_DEVICE_CLASS, ATTR_FRIENDLY_NAME
 from homeassistant.core import HomeAssistant
 import pytest
 
+from custom_components.meterit.prices.coordinator import PriceCoordinator
 from simulator.esios import FakeEsios
 
-from .conftest import prices_entry, state_of, travel
+from .conftest import prices_entry, setup_loaded, state_of, travel
 
 TARIFF = "sensor.pvpc_peninsula_tariff_period"
 CANARY_TARIFF = "sensor.pvpc_canarias_tariff_period"
@@ -25,9 +26,7 @@ pytestmark = pytest.mark.usefixtures("madrid")  # every test here: Home Assistan
 
 async def _setup(hass: HomeAssistant, region: str) -> None:
     entry = prices_entry(region=region)
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
+    await setup_loaded(hass, entry, PriceCoordinator)
 
 
 async def test_saturday_is_valley_until_monday_eight(
