@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
+import shutil
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
@@ -35,3 +37,11 @@ async def get_prices(hass: HomeAssistant, **data: Any) -> dict[str, Any]:
     )
     assert isinstance(response, dict)
     return response
+
+
+def install_blueprint(config_dir: str, blueprint: Path) -> str:
+    """``config_dir`` holding ``blueprint`` as a user would install it (our blueprints' folder)."""
+    folder = Path(config_dir) / "blueprints" / "automation" / "meterit"
+    folder.mkdir(parents=True)
+    shutil.copy(blueprint, folder / blueprint.name)
+    return config_dir

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 import json
 from pathlib import Path
-import shutil
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
@@ -18,6 +17,7 @@ from simulator.esios import FakeEsios
 
 from .cheapest_common import HOUR, MIDNIGHT, Prices, brute, load, peninsula, tomorrow_payload
 from .conftest import prices_entry, setup_loaded, state_of, travel
+from .prices_common import install_blueprint
 
 BLUEPRINT = (
     Path(__file__).resolve().parents[2] / "blueprints/automation/meterit/cheapest_start.yaml"
@@ -36,10 +36,7 @@ pytestmark = pytest.mark.usefixtures("madrid")  # every test here: Home Assistan
 @pytest.fixture
 def hass_config_dir(hass_tmp_config_dir: str) -> str:
     """A config dir of our own, holding the blueprint as a user would install it."""
-    folder = Path(hass_tmp_config_dir) / "blueprints" / "automation" / "meterit"
-    folder.mkdir(parents=True)
-    shutil.copy(BLUEPRINT, folder / BLUEPRINT.name)
-    return hass_tmp_config_dir
+    return install_blueprint(hass_tmp_config_dir, BLUEPRINT)
 
 
 @pytest.fixture
