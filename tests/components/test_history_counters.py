@@ -35,13 +35,19 @@ freezer = history_common.freezer  # fixtures: the history's clock, the meter's e
 entry = history_common.entry
 
 
+async def _start_watching_resets(
+    hass: HomeAssistant, entry: MockConfigEntry
+) -> tuple[ir.IssueRegistry, str]:
+    """Add and start the meter's entry; the issue registry and its counter-reset issue's id."""
+    entry.add_to_hass(hass)
+    await start(hass, entry)
+    return ir.async_get(hass), f"counter_reset_{entry.entry_id}"
+
+
 async def test_counter_reset_needs_confirmation_and_raises_an_issue(
     hass: HomeAssistant, meter: FakeP1Meter, freezer: Clock, entry: MockConfigEntry
 ) -> None:
-    entry.add_to_hass(hass)
-    await start(hass, entry)
-    issues = ir.async_get(hass)
-    issue_id = f"counter_reset_{entry.entry_id}"
+    issues, issue_id = await _start_watching_resets(hass, entry)
     # one backwards glitch is dropped, then the counter is back: no issue, no energy invented
     await push(hass, freezer, entry, meter, T0 + 1, energy_import_kwh=IMPORT0 - 5)
     await push(hass, freezer, entry, meter, T0 + 2, energy_import_kwh=IMPORT0 + 0.001)
@@ -185,10 +191,7 @@ async def test_meter_replaced_with_a_higher_counter(
     hass: HomeAssistant, meter: FakeP1Meter, freezer: Clock, entry: MockConfigEntry
 ) -> None:
     """A jump that stays is a new meter: confirmed, an issue, and the jump is not energy."""
-    entry.add_to_hass(hass)
-    await start(hass, entry)
-    issues = ir.async_get(hass)
-    issue_id = f"counter_reset_{entry.entry_id}"
+    issues, issue_id = await _start_watching_resets(hass, entry)
     await push(hass, freezer, entry, meter, T0 + 1, energy_import_kwh=IMPORT0 + 0.001)
     new = IMPORT0 + 5000.0
     for k in range(10):
