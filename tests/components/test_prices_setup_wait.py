@@ -157,6 +157,27 @@ async def _stored(hass: HomeAssistant, kind: str, around: datetime) -> int:
     return len(points)
 
 
+async def _setup_with_one_hanging(
+    hass: HomeAssistant,
+    esios: FakeEsios,
+    freezer: FrozenDateTimeFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    now: datetime,
+    indicator: int,
+) -> tuple[MockConfigEntry, asyncio.Task[bool], Callable[[], None]]:
+    """Nothing stored, a 5 s SETUP_FETCH_TIMEOUT, ``indicator`` hanging (see :func:`_hang`): the
+    entry, its setup running in the background once the other price has arrived, and the
+    function that makes ESIOS answer."""
+    monkeypatch.setattr(prices_module, "SETUP_FETCH_TIMEOUT", 5.0)
+    freezer.move_to(now)
+    answer = _hang(monkeypatch, indicator)
+    entry = prices_entry()
+    setup = await _setup_in_background(hass, entry)
+    assert await _spin(lambda: len(esios.requests) == 2)
+    assert await _spin(lambda: _fetches_running() == 1)  # the other price has arrived
+    return entry, setup, answer
+
+
 async def test_setup_timeout_keeps_the_consumer_price_that_answered(
     hass: HomeAssistant,
     esios: FakeEsios,
@@ -166,14 +187,10 @@ async def test_setup_timeout_keeps_the_consumer_price_that_answered(
     """Nothing stored; the consumer price answers, the surplus price hangs past
     SETUP_FETCH_TIMEOUT: the entry loads with the consumer price (kept and stored, not thrown
     away with the timeout) and its own timer fetches the surplus price later."""
-    monkeypatch.setattr(prices_module, "SETUP_FETCH_TIMEOUT", 5.0)
     now = datetime(2024, 3, 9, 9, 30, tzinfo=UTC)
-    freezer.move_to(now)
-    answer = _hang(monkeypatch, 1739)
-    entry = prices_entry()
-    setup = await _setup_in_background(hass, entry)
-    assert await _spin(lambda: len(esios.requests) == 2)
-    assert await _spin(lambda: _fetches_running() == 1)  # the consumer price has arrived
+    entry, setup, answer = await _setup_with_one_hanging(
+        hass, esios, freezer, monkeypatch, now, 1739
+    )
     assert not setup.done()
     async_fire_time_changed(hass, now + timedelta(seconds=6))
     assert await _spin(setup.done)
@@ -203,14 +220,10 @@ async def test_setup_timeout_without_the_consumer_price_is_retried_keeping_the_s
     """Nothing stored; the surplus price answers, the consumer price hangs past
     SETUP_FETCH_TIMEOUT: nothing to show, so Home Assistant retries the setup, but the surplus
     price that arrived is stored; the retry asks only for what is still missing."""
-    monkeypatch.setattr(prices_module, "SETUP_FETCH_TIMEOUT", 5.0)
     now = datetime(2024, 3, 9, 9, 30, tzinfo=UTC)
-    freezer.move_to(now)
-    answer = _hang(monkeypatch, 1001)
-    entry = prices_entry()
-    setup = await _setup_in_background(hass, entry)
-    assert await _spin(lambda: len(esios.requests) == 2)
-    assert await _spin(lambda: _fetches_running() == 1)  # the surplus price has arrived
+    entry, setup, answer = await _setup_with_one_hanging(
+        hass, esios, freezer, monkeypatch, now, 1001
+    )
     async_fire_time_changed(hass, now + timedelta(seconds=6))
     assert await _spin(setup.done)
     assert setup.result() is False

@@ -163,15 +163,20 @@ async def test_store_unusable_means_not_ready(
     assert entry.state is ConfigEntryState.SETUP_RETRY
 
 
-async def test_state_is_saved_every_minute(hass: HomeAssistant, client: Client) -> None:
-    assert (await post_json(client, {"watts": 7, "station_id": "m"}))[0] == 200
-    await tick(hass, 61)
+async def _saved_stations(hass: HomeAssistant, key: str) -> list[str]:
+    """The station IDs in the state saved under ``key`` (which must be saved)."""
     store = await async_get_store(hass)
-    saved = await hass.async_add_executor_job(store.load_state, f"webhook_{client_entry_id(hass)}")
+    saved = await hass.async_add_executor_job(store.load_state, key)
     assert saved is not None
     stations = saved["stations"]
     assert isinstance(stations, dict)
-    assert list(stations) == ["m"]
+    return list(stations)
+
+
+async def test_state_is_saved_every_minute(hass: HomeAssistant, client: Client) -> None:
+    assert (await post_json(client, {"watts": 7, "station_id": "m"}))[0] == 200
+    await tick(hass, 61)
+    assert await _saved_stations(hass, f"webhook_{client_entry_id(hass)}") == ["m"]
 
 
 async def test_home_assistant_stop_saves_the_live_state(
@@ -184,11 +189,7 @@ async def test_home_assistant_stop_saves_the_live_state(
     assert await hass.async_add_executor_job(store.load_state, key) is None  # not yet
     hass.bus.async_fire(EVENT_HOMEASSISTANT_STOP)
     await hass.async_block_till_done()
-    saved = await hass.async_add_executor_job(store.load_state, key)
-    assert saved is not None
-    stations = saved["stations"]
-    assert isinstance(stations, dict)
-    assert list(stations) == ["s"]
+    assert await _saved_stations(hass, key) == ["s"]
 
 
 # ---------------------------------------------------------------------- clocks, stops, limits
