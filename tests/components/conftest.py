@@ -176,6 +176,13 @@ async def setup_loaded[T](hass: HomeAssistant, entry: MockConfigEntry, runtime: 
     return data
 
 
+async def setup_retrying(hass: HomeAssistant, entry: MockConfigEntry) -> None:
+    """Add ``entry`` and set it up; check that it failed and Home Assistant retries it."""
+    entry.add_to_hass(hass)
+    assert not await hass.config_entries.async_setup(entry.entry_id)
+    assert entry.state is ConfigEntryState.SETUP_RETRY
+
+
 def prices_entry(region: str = "peninsula", token: str | None = ESIOS_TOKEN) -> MockConfigEntry:
     """A PVPC prices entry as the config flow creates it."""
     data: dict[str, Any] = {CONF_SOURCE: "prices", "region": region}

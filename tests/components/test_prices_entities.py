@@ -18,7 +18,7 @@ import pytest
 from custom_components.meterit.prices.coordinator import PriceCoordinator
 from simulator.esios import FakeEsios, Fault
 
-from .conftest import prices_entry, setup_loaded, state_of, travel
+from .conftest import prices_entry, setup_loaded, setup_retrying, state_of, travel
 
 CURRENT = "sensor.pvpc_peninsula_current_price"
 NEXT = "sensor.pvpc_peninsula_next_period_price"
@@ -151,9 +151,7 @@ async def test_setup_retried_without_prices_then_loads(
     freezer.move_to(NOW)
     esios.inject(Fault.SERVER_ERROR)
     entry = prices_entry()
-    entry.add_to_hass(hass)
-    assert not await hass.config_entries.async_setup(entry.entry_id)
-    assert _state(entry) is ConfigEntryState.SETUP_RETRY
+    await setup_retrying(hass, entry)
     assert hass.states.get(CURRENT) is None
     esios.inject(None)
     await travel(hass, freezer, NOW + timedelta(seconds=6))  # Home Assistant's first retry

@@ -22,7 +22,7 @@ from custom_components.meterit.shared_store import async_get_store
 from simulator.esios import FakeEsios, Fault
 
 from . import prices_schedule_common
-from .conftest import prices_entry, setup_loaded, state_of, travel
+from .conftest import prices_entry, setup_loaded, setup_retrying, state_of, travel
 from .prices_schedule_common import CURRENT, SURPLUS, _attr, _load, _next_fetch, _price, _setup
 
 _in_spain = prices_schedule_common._in_spain  # autouse: Home Assistant in Europe/Madrid
@@ -113,9 +113,7 @@ async def test_a_failing_esios_without_stored_prices_retries_setup(
     freezer.move_to(now)
     esios.inject(Fault.SERVER_ERROR)
     entry = prices_entry()
-    entry.add_to_hass(hass)
-    assert not await hass.config_entries.async_setup(entry.entry_id)
-    assert _state(entry) is ConfigEntryState.SETUP_RETRY
+    await setup_retrying(hass, entry)
     assert "HTTP 500" in (entry.reason or "")
     asked = len(esios.requests)
     await _retry_setup(hass, freezer, now + timedelta(seconds=6))  # first retry: 5 s

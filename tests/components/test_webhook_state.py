@@ -19,7 +19,7 @@ from custom_components.meterit.webhook import setup as webhook_setup
 from custom_components.meterit.webhook.const import STATION_MAX_HOLD
 from custom_components.meterit.webhook.coordinator import WebhookCoordinator
 
-from .conftest import WEBHOOK_ID, setup_loaded, webhook_entry
+from .conftest import WEBHOOK_ID, setup_loaded, setup_retrying, webhook_entry
 from .webhook_common import URL, Client, client_entry_id, post_json, stored, tick, value
 
 pytestmark = pytest.mark.usefixtures("instant_publish")
@@ -158,9 +158,7 @@ async def test_store_unusable_means_not_ready(
 
     monkeypatch.setattr(webhook_setup, "async_get_store", broken)
     entry = webhook_entry()
-    entry.add_to_hass(hass)
-    assert not await hass.config_entries.async_setup(entry.entry_id)
-    assert entry.state is ConfigEntryState.SETUP_RETRY
+    await setup_retrying(hass, entry)
 
 
 async def _saved_stations(hass: HomeAssistant, key: str) -> list[str]:
