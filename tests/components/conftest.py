@@ -122,6 +122,11 @@ async def p1_setup(hass: HomeAssistant, meter: FakeP1Meter) -> MockConfigEntry:
     """The simulated meter set up in Home Assistant, its stream connected."""
     entry = p1_entry(meter)
     entry.add_to_hass(hass)
+    return await setup_connected(hass, entry)
+
+
+async def setup_connected(hass: HomeAssistant, entry: MockConfigEntry) -> MockConfigEntry:
+    """Set up the P1 ``entry`` (already added); wait for its stream's first push."""
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
     stream = entry.runtime_data.stream
@@ -169,6 +174,13 @@ async def setup_loaded[T](hass: HomeAssistant, entry: MockConfigEntry, runtime: 
     data = entry.runtime_data
     assert isinstance(data, runtime)
     return data
+
+
+async def setup_retrying(hass: HomeAssistant, entry: MockConfigEntry) -> None:
+    """Add ``entry`` and set it up; check that it failed and Home Assistant retries it."""
+    entry.add_to_hass(hass)
+    assert not await hass.config_entries.async_setup(entry.entry_id)
+    assert entry.state is ConfigEntryState.SETUP_RETRY
 
 
 def prices_entry(region: str = "peninsula", token: str | None = ESIOS_TOKEN) -> MockConfigEntry:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
+import shutil
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
@@ -11,9 +13,10 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.meterit.const import DOMAIN
+from custom_components.meterit.prices.coordinator import PriceCoordinator
 from simulator.esios import FakeEsios
 
-from .conftest import prices_entry
+from .conftest import prices_entry, setup_loaded
 
 
 @pytest.fixture(name="entry")
@@ -23,9 +26,7 @@ async def peninsula_entry(
     """A Península entry with a token, set up on 2024-03-09 at 10:30 in Madrid."""
     freezer.move_to(datetime(2024, 3, 9, 9, 30, tzinfo=UTC))
     config_entry = prices_entry()
-    config_entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(config_entry.entry_id)
-    await hass.async_block_till_done()
+    await setup_loaded(hass, config_entry, PriceCoordinator)
     return config_entry
 
 
@@ -36,3 +37,11 @@ async def get_prices(hass: HomeAssistant, **data: Any) -> dict[str, Any]:
     )
     assert isinstance(response, dict)
     return response
+
+
+def install_blueprint(config_dir: str, blueprint: Path) -> str:
+    """``config_dir`` holding ``blueprint`` as a user would install it (our blueprints' folder)."""
+    folder = Path(config_dir) / "blueprints" / "automation" / "meterit"
+    folder.mkdir(parents=True)
+    shutil.copy(blueprint, folder / blueprint.name)
+    return config_dir

@@ -6,9 +6,14 @@ translation cache (the raw key is what the user would see otherwise).
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from homeassistant.config_entries import SOURCE_USER, SOURCE_ZEROCONF, ConfigEntryState
+from homeassistant.config_entries import (
+    SOURCE_ZEROCONF,
+    ConfigEntryState,
+    ConfigFlowResult,
+)
 from homeassistant.const import ATTR_UNIT_OF_MEASUREMENT, CONF_HOST, CONF_TOKEN
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
@@ -21,7 +26,7 @@ from custom_components.meterit.webhook.coordinator import WebhookCoordinator
 from simulator.certs import make_test_ca
 from simulator.p1_meter import FakeP1Meter
 
-from .common import zeroconf_info
+from .common import start_user_flow, submit_p1_host, zeroconf_info
 from .conftest import METER_UNIQUE_ID, p1_entry, prices_entry, webhook_entry
 
 
@@ -122,15 +127,12 @@ async def test_reconfigure_p1_entry_still_asks_for_the_host(
 # ------------------------------------------------------------------------- a token already known
 
 
-async def _start_p1_token(hass: HomeAssistant) -> str:
-    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
-    assert "p1_token" in result["menu_options"]
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {"next_step_id": "p1_token"}
+async def _paste_token(hass: HomeAssistant, host: str, token: str) -> ConfigFlowResult:
+    """The p1_token form, from the menu, submitted with ``host`` and ``token``."""
+    flow_id = (await start_user_flow(hass, "p1_token"))["flow_id"]
+    return await hass.config_entries.flow.async_configure(
+        flow_id, {CONF_HOST: host, CONF_TOKEN: token}
     )
-    assert result["type"] is FlowResultType.FORM
-    assert result["step_id"] == "p1_token"
-    return str(result["flow_id"])
 
 
 async def test_pasted_token_creates_the_entry_without_a_button_press(
@@ -138,10 +140,7 @@ async def test_pasted_token_creates_the_entry_without_a_button_press(
 ) -> None:
     """A token the meter issued earlier (as hwLogger's --token): checked, then the entry."""
     token = meter.issue_token("hwlogger")
-    flow_id = await _start_p1_token(hass)
-    result = await hass.config_entries.flow.async_configure(
-        flow_id, {CONF_HOST: f" 127.0.0.1:{meter.port} ", CONF_TOKEN: f" {token} "}
-    )
+    result = await _paste_token(hass, f" 127.0.0.1:{meter.port} ", f" {token} ")
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["title"] == "P1 Meter"
     assert result["result"].unique_id == METER_UNIQUE_ID
@@ -168,10 +167,7 @@ async def test_pasted_token_creates_the_entry_without_a_button_press(
 async def test_pasted_token_the_meter_rejects_shows_why(
     hass: HomeAssistant, meter: FakeP1Meter, token: str, error: dict[str, str]
 ) -> None:
-    flow_id = await _start_p1_token(hass)
-    result = await hass.config_entries.flow.async_configure(
-        flow_id, {CONF_HOST: f"127.0.0.1:{meter.port}", CONF_TOKEN: token}
-    )
+    result = await _paste_token(hass, f"127.0.0.1:{meter.port}", token)
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == error
     assert await translated(hass, result)
@@ -183,10 +179,7 @@ async def test_pasted_token_revoked_since_is_refused(
 ) -> None:
     token = meter.issue_token("hwlogger")
     meter.revoke(token)
-    flow_id = await _start_p1_token(hass)
-    result = await hass.config_entries.flow.async_configure(
-        flow_id, {CONF_HOST: f"127.0.0.1:{meter.port}", CONF_TOKEN: token}
-    )
+    result = await _paste_token(hass, f"127.0.0.1:{meter.port}", token)
     assert result["errors"] == {CONF_TOKEN: "invalid_p1_token"}
 
 
@@ -197,10 +190,7 @@ async def test_pasted_token_revoked_since_is_refused(
 async def test_pasted_token_bad_host(
     hass: HomeAssistant, socket_enabled: None, host: str, error: dict[str, str]
 ) -> None:
-    flow_id = await _start_p1_token(hass)
-    result = await hass.config_entries.flow.async_configure(
-        flow_id, {CONF_HOST: host, CONF_TOKEN: "0123456789ABCDEF0123456789ABCDEF"}
-    )
+    result = await _paste_token(hass, host, "0123456789ABCDEF0123456789ABCDEF")
     assert result["errors"] == error
     assert await translated(hass, result)
 
@@ -210,10 +200,7 @@ async def test_pasted_token_to_an_impostor_is_refused(
 ) -> None:
     async with FakeP1Meter(ca=make_test_ca("Impostor CA")) as impostor:
         token = impostor.issue_token("hwlogger")
-        flow_id = await _start_p1_token(hass)
-        result = await hass.config_entries.flow.async_configure(
-            flow_id, {CONF_HOST: f"127.0.0.1:{impostor.port}", CONF_TOKEN: token}
-        )
+        result = await _paste_token(hass, f"127.0.0.1:{impostor.port}", token)
     assert result["errors"] == {"base": "invalid_certificate"}
 
 
@@ -223,38 +210,55 @@ async def test_pasted_token_for_a_known_meter_updates_it(
     entry = p1_entry(meter)
     entry.add_to_hass(hass)
     token = meter.issue_token("hwlogger")
-    flow_id = await _start_p1_token(hass)
-    result = await hass.config_entries.flow.async_configure(
-        flow_id, {CONF_HOST: f"127.0.0.1:{meter.port}", CONF_TOKEN: token}
-    )
+    result = await _paste_token(hass, f"127.0.0.1:{meter.port}", token)
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "already_configured"
     assert entry.data[CONF_TOKEN] == token
 
 
-async def test_pasted_token_of_an_energy_socket_is_not_a_p1_meter(
-    hass: HomeAssistant, socket_enabled: None, test_ca: Any, trust_test_ca: None
-) -> None:
-    async with FakeP1Meter(ca=test_ca, product_type="HWE-SKT") as socket_device:
-        token = socket_device.issue_token("hwlogger")
-        flow_id = await _start_p1_token(hass)
-        result = await hass.config_entries.flow.async_configure(
-            flow_id, {CONF_HOST: f"127.0.0.1:{socket_device.port}", CONF_TOKEN: token}
-        )
-    assert result["type"] is FlowResultType.ABORT
-    assert result["reason"] == "not_a_p1_meter"
+async def _by_host(hass: HomeAssistant, device: FakeP1Meter) -> ConfigFlowResult:
+    return await submit_p1_host(hass, f"127.0.0.1:{device.port}")
 
 
-async def test_pasted_token_to_a_v1_only_device_is_unsupported(
-    hass: HomeAssistant, socket_enabled: None, test_ca: Any, trust_test_ca: None
+async def _by_token(hass: HomeAssistant, device: FakeP1Meter) -> ConfigFlowResult:
+    return await _paste_token(hass, f"127.0.0.1:{device.port}", device.issue_token("hwlogger"))
+
+
+SOCKET = {"product_type": "HWE-SKT"}
+"""An energy socket: a HomeWizard v2 device, but not a P1 meter."""
+V1_ONLY = {"api_version": "1.0.0"}
+"""A device that reports an API version other than 2: unsupported."""
+NOT_A_P1_METER = {"type": FlowResultType.ABORT, "reason": "not_a_p1_meter"}
+UNSUPPORTED = {"type": FlowResultType.FORM, "errors": {"base": "unsupported_device"}}
+
+
+@pytest.mark.parametrize(
+    ("submit", "device", "expected"),
+    [
+        # the host form: a device that tells its type without a token
+        pytest.param(
+            _by_host, SOCKET | {"api_requires_token": False}, NOT_A_P1_METER, id="host: socket"
+        ),
+        pytest.param(
+            _by_host, V1_ONLY | {"api_requires_token": False}, UNSUPPORTED, id="host: v1 only"
+        ),
+        pytest.param(_by_token, SOCKET, NOT_A_P1_METER, id="pasted token: socket"),
+        pytest.param(_by_token, V1_ONLY, UNSUPPORTED, id="pasted token: v1 only"),
+    ],
+)
+async def test_a_device_that_is_no_v2_p1_meter_is_refused(
+    hass: HomeAssistant,
+    socket_enabled: None,
+    test_ca: Any,
+    trust_test_ca: None,
+    submit: Callable[[HomeAssistant, FakeP1Meter], Awaitable[ConfigFlowResult]],
+    device: dict[str, Any],
+    expected: dict[str, object],
 ) -> None:
-    async with FakeP1Meter(ca=test_ca, api_version="1.0.0") as old:
-        token = old.issue_token("hwlogger")
-        flow_id = await _start_p1_token(hass)
-        result = await hass.config_entries.flow.async_configure(
-            flow_id, {CONF_HOST: f"127.0.0.1:{old.port}", CONF_TOKEN: token}
-        )
-    assert result["errors"] == {"base": "unsupported_device"}
+    async with FakeP1Meter(ca=test_ca, **device) as other:
+        result = await submit(hass, other)
+    shown: dict[str, object] = dict(result)
+    assert {key: shown[key] for key in expected} == expected
     assert await translated(hass, result)
 
 
@@ -262,13 +266,7 @@ async def test_press_form_shown_again_does_not_register_again(
     hass: HomeAssistant, meter: FakeP1Meter
 ) -> None:
     """The press form asked for again without a submit: the form, no second registration."""
-    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {"next_step_id": "p1"}
-    )
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {CONF_HOST: f"127.0.0.1:{meter.port}"}
-    )
+    result = await submit_p1_host(hass, f"127.0.0.1:{meter.port}")
     assert result["step_id"] == "authorize"
     meter.press_button()  # pressed, but nothing was submitted: no token may be taken
     result = await hass.config_entries.flow.async_configure(result["flow_id"])

@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from homeassistant.core import HomeAssistant
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.meterit.p1 import history as history_module
 from simulator.p1_meter import FakeP1Meter
 
-from .conftest import p1_entry
+from . import history_common
 from .history_common import (
     EXPORT0,
     EXPORT_ID,
     IMPORT0,
     IMPORT_ID,
+    T0,
     Clock,
     fire,
     hour_stats,
@@ -27,22 +25,13 @@ from .history_common import (
     wh,
 )
 
-T0 = datetime(2026, 6, 21, 10, 0, 10, tzinfo=UTC).timestamp()
 MINUTE = 60.0
 HOUR = 3600.0
 DAY = 86_400.0
 
 
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    c = Clock(T0)
-    monkeypatch.setattr(history_module, "clock", c)
-    return c
-
-
-@pytest.fixture
-def entry(meter: FakeP1Meter, clock: Clock) -> MockConfigEntry:
-    return p1_entry(meter)
+freezer = history_common.freezer  # fixtures: the history's clock, the meter's entry
+entry = history_common.entry
 
 
 class Counters:
@@ -66,14 +55,14 @@ class Counters:
 
 async def pushes(
     hass: HomeAssistant,
-    clock: Clock,
+    freezer: Clock,
     entry: MockConfigEntry,
     meter: FakeP1Meter,
     counters: Counters,
     times: list[float],
 ) -> None:
     for t in times:
-        await push(hass, clock, entry, meter, t, **counters.step())
+        await push(hass, freezer, entry, meter, t, **counters.step())
 
 
 @pytest.mark.parametrize(
@@ -84,32 +73,32 @@ async def pushes(
 async def test_a_clock_jump_keeps_the_counters_energy_in_windows_and_statistics(
     hass: HomeAssistant,
     meter: FakeP1Meter,
-    clock: Clock,
+    freezer: Clock,
     entry: MockConfigEntry,
     jump: float,
     before_step: float,
 ) -> None:
     entry.add_to_hass(hass)
     start_t = T0 - max(-jump, 0.0) - 10 * MINUTE
-    clock.t = start_t
+    freezer.t = start_t
     await start(hass, entry)  # the REST reading: the counters' starting point
     counters = Counters()
     span = max(-jump, 0.0) + 15 * MINUTE  # the stretch the clock goes back into, and more
     await pushes(
         hass,
-        clock,
+        freezer,
         entry,
         meter,
         counters,
         [start_t + 5 + k * before_step for k in range(int(span // before_step))],
     )
-    last = clock.t
-    await pushes(hass, clock, entry, meter, counters, [last + jump + 10 * k for k in range(60)])
-    frontier = max(last, clock.t)
+    last = freezer.t
+    await pushes(hass, freezer, entry, meter, counters, [last + jump + 10 * k for k in range(60)])
+    frontier = max(last, freezer.t)
     # time passes until the clock is past everything stored: every hour is complete
     end = frontier + 2 * HOUR
-    await pushes(hass, clock, entry, meter, counters, [end, end + 10])
-    await fire(hass, clock, end + 400)
+    await pushes(hass, freezer, entry, meter, counters, [end, end + 10])
+    await fire(hass, freezer, end + 400)
 
     windows = await stored(hass, 300, start_t - HOUR, end + HOUR)
     imported = counters.imp - round(IMPORT0 * 1000)
@@ -139,21 +128,21 @@ async def test_a_clock_jump_keeps_the_counters_energy_in_windows_and_statistics(
 async def test_a_hundred_day_outage_keeps_every_watt_hour(
     hass: HomeAssistant,
     meter: FakeP1Meter,
-    clock: Clock,
+    freezer: Clock,
     entry: MockConfigEntry,
 ) -> None:
     entry.add_to_hass(hass)
     await start(hass, entry)
     counters = Counters()
-    await pushes(hass, clock, entry, meter, counters, [T0 + 10, T0 + 20])
+    await pushes(hass, freezer, entry, meter, counters, [T0 + 10, T0 + 20])
     await stop(hass, entry)
-    clock.t = T0 + 100 * DAY
+    freezer.t = T0 + 100 * DAY
     counters.imp += 960_000  # 9.6 kWh a day while Home Assistant was off
     meter.measurement = {**meter.measurement, **counters.step()}
     await start(hass, entry)  # its REST reading closes the gap
-    end = clock.t + 600
-    await pushes(hass, clock, entry, meter, counters, [clock.t + 10, end])
-    await fire(hass, clock, end + 400)
+    end = freezer.t + 600
+    await pushes(hass, freezer, entry, meter, counters, [freezer.t + 10, end])
+    await fire(hass, freezer, end + 400)
 
     windows = await stored(hass, 300, T0 - HOUR, end + HOUR)
     assert len(windows) >= 100 * 288

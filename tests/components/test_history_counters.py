@@ -35,6 +35,27 @@ freezer = history_common.freezer  # fixtures: the history's clock, the meter's e
 entry = history_common.entry
 
 
+async def _confirmed_reset(
+    hass: HomeAssistant,
+    freezer: Clock,
+    entry: MockConfigEntry,
+    meter: FakeP1Meter,
+    first: float,
+    new: float,
+) -> ir.IssueEntry:
+    """Ten pushes from ``first`` on, the import counter at ``new`` and 1 Wh up each time: no
+    counter-reset issue until the tenth confirms it; that issue."""
+    issues = ir.async_get(hass)
+    issue_id = f"counter_reset_{entry.entry_id}"
+    for k in range(10):
+        await push(hass, freezer, entry, meter, first + k, energy_import_kwh=new + k / 1000)
+        if k < 9:
+            assert issues.async_get_issue(DOMAIN, issue_id) is None
+    issue = issues.async_get_issue(DOMAIN, issue_id)
+    assert issue is not None
+    return issue
+
+
 async def test_counter_reset_needs_confirmation_and_raises_an_issue(
     hass: HomeAssistant, meter: FakeP1Meter, freezer: Clock, entry: MockConfigEntry
 ) -> None:
@@ -48,12 +69,7 @@ async def test_counter_reset_needs_confirmation_and_raises_an_issue(
     assert issues.async_get_issue(DOMAIN, issue_id) is None
     # a new meter: the counter stays low
     new = 12.5
-    for k in range(10):
-        await push(hass, freezer, entry, meter, T0 + 3 + k, energy_import_kwh=new + k / 1000)
-        if k < 9:
-            assert issues.async_get_issue(DOMAIN, issue_id) is None
-    issue = issues.async_get_issue(DOMAIN, issue_id)
-    assert issue is not None
+    issue = await _confirmed_reset(hass, freezer, entry, meter, T0 + 3, new)
     assert issue.translation_key == "counter_reset"
     assert issue.translation_placeholders is not None
     assert issue.translation_placeholders["before"] == f"{IMPORT0 + 0.001:.3f}"
@@ -187,16 +203,9 @@ async def test_meter_replaced_with_a_higher_counter(
     """A jump that stays is a new meter: confirmed, an issue, and the jump is not energy."""
     entry.add_to_hass(hass)
     await start(hass, entry)
-    issues = ir.async_get(hass)
-    issue_id = f"counter_reset_{entry.entry_id}"
     await push(hass, freezer, entry, meter, T0 + 1, energy_import_kwh=IMPORT0 + 0.001)
     new = IMPORT0 + 5000.0
-    for k in range(10):
-        await push(hass, freezer, entry, meter, T0 + 2 + k, energy_import_kwh=new + k / 1000)
-        if k < 9:
-            assert issues.async_get_issue(DOMAIN, issue_id) is None
-    issue = issues.async_get_issue(DOMAIN, issue_id)
-    assert issue is not None
+    issue = await _confirmed_reset(hass, freezer, entry, meter, T0 + 2, new)
     assert issue.translation_placeholders is not None
     assert issue.translation_placeholders["before"] == f"{IMPORT0 + 0.001:.3f}"
     assert issue.translation_placeholders["after"] == f"{new + 0.009:.3f}"

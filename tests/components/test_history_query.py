@@ -29,6 +29,7 @@ from custom_components.meterit.p1 import history as history_module
 from custom_components.meterit.p1.history import MeterHistory
 from simulator.p1_meter import FakeP1Meter
 
+from .common import import_hwlogger
 from .conftest import METER_SERIAL, p1_entry, wait_for
 
 SERIES = f"p1:{METER_SERIAL}"
@@ -282,14 +283,7 @@ async def test_import_hwlogger_backfills_once(
     first_end = DAY - 2 * 3600 + 300
     path = Path(hass.config.path("meter_data.db"))
     make_hwlogger(path, count=26, first_end=first_end, skip=frozenset({5}))
-    response = await hass.services.async_call(
-        DOMAIN,
-        "import_hwlogger",
-        {"device": device_id, "path": "meter_data.db"},
-        blocking=True,
-        return_response=True,
-    )
-    assert response is not None
+    response = await import_hwlogger(hass, device_id)
     assert response["windows"] == 26
     assert response["added"] == 24  # the two overlapping ones were recorded live
     windows = await hass.async_add_executor_job(
@@ -318,14 +312,7 @@ async def test_import_hwlogger_backfills_once(
     assert rows[0]["state"] == pytest.approx(11 * 0.040)
     assert rows[-1]["sum"] == pytest.approx(23 * 0.040 + sum(range(10, 34)) / 1000)
 
-    again = await hass.services.async_call(
-        DOMAIN,
-        "import_hwlogger",
-        {"device": device_id, "path": str(path)},
-        blocking=True,
-        return_response=True,
-    )
-    assert again is not None
+    again = await import_hwlogger(hass, device_id, str(path))
     assert again["added"] == 0
 
 

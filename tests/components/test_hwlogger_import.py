@@ -20,6 +20,7 @@ from custom_components.meterit.const import DOMAIN
 from custom_components.meterit.p1.history import MeterHistory
 from simulator.p1_meter import FakeP1Meter
 
+from .common import import_hwlogger
 from .conftest import METER_SERIAL, p1_entry, wait_for
 
 SERIES = f"p1:{METER_SERIAL}"
@@ -116,14 +117,7 @@ async def test_import_places_hwlogger_rows_at_their_utc_time(
     store = history.store
     assert store is not None
     ends = write_hwlogger_db(Path(hass.config.path("meter_data.db")), first_reading_utc, blocks)
-    response = await hass.services.async_call(
-        DOMAIN,
-        "import_hwlogger",
-        {"device": device_id, "path": "meter_data.db"},
-        blocking=True,
-        return_response=True,
-    )
-    assert response is not None
+    response = await import_hwlogger(hass, device_id)
     assert response["windows"] == blocks
     windows = await hass.async_add_executor_job(
         store.query_windows, SERIES, BLOCK, ends[0] - BLOCK, ends[-1]

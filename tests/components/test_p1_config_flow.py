@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ipaddress import ip_address
 
-from homeassistant.config_entries import SOURCE_USER, SOURCE_ZEROCONF
+from homeassistant.config_entries import SOURCE_ZEROCONF
 from homeassistant.const import CONF_HOST, CONF_TOKEN
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
@@ -15,38 +15,27 @@ from custom_components.meterit.p1.client import split_host_port
 from simulator.certs import TestCA, make_test_ca
 from simulator.p1_meter import FakeP1Meter
 
-from .common import zeroconf_info
+from .common import start_user_flow, submit_p1_host, zeroconf_info
 from .conftest import METER_UNIQUE_ID, p1_entry
 
 
 async def _start_p1_flow(hass: HomeAssistant) -> str:
-    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
-    assert result["type"] is FlowResultType.MENU
-    assert "p1" in result["menu_options"]
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {"next_step_id": "p1"}
-    )
-    assert result["type"] is FlowResultType.FORM
-    assert result["step_id"] == "p1"
-    return result["flow_id"]
+    return str((await start_user_flow(hass, "p1"))["flow_id"])
 
 
 async def test_user_flow_button_press(hass: HomeAssistant, meter: FakeP1Meter) -> None:
     """Host, then 'press the button': a 403 first, then the token; the entry has the identity."""
-    flow_id = await _start_p1_flow(hass)
-    result = await hass.config_entries.flow.async_configure(
-        flow_id, {CONF_HOST: f"127.0.0.1:{meter.port}"}
-    )
+    result = await submit_p1_host(hass, f"127.0.0.1:{meter.port}")
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "authorize"
     assert meter.tokens == frozenset()  # the first request only opened the meter's wait
 
-    result = await hass.config_entries.flow.async_configure(flow_id, {})
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == {"base": "button_not_pressed"}
 
     meter.press_button()
-    result = await hass.config_entries.flow.async_configure(flow_id, {})
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["title"] == "P1 Meter"
     assert result["result"].unique_id == METER_UNIQUE_ID
@@ -65,10 +54,7 @@ async def test_user_flow_meter_tells_identity(hass: HomeAssistant, meter: FakeP1
     """A meter that answers GET /api without a token: a known meter aborts before the press."""
     meter.api_requires_token = False
     p1_entry(meter).add_to_hass(hass)
-    flow_id = await _start_p1_flow(hass)
-    result = await hass.config_entries.flow.async_configure(
-        flow_id, {CONF_HOST: f"127.0.0.1:{meter.port}"}
-    )
+    result = await submit_p1_host(hass, f"127.0.0.1:{meter.port}")
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "already_configured"
 
@@ -99,8 +85,7 @@ async def test_user_flow_bad_host(
     hass: HomeAssistant, socket_enabled: None, host: str, error: dict[str, str]
 ) -> None:
     """A malformed host or one where nothing listens: a field error, the form again."""
-    flow_id = await _start_p1_flow(hass)
-    result = await hass.config_entries.flow.async_configure(flow_id, {CONF_HOST: host})
+    result = await submit_p1_host(hass, host)
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == error
 
@@ -110,10 +95,7 @@ async def test_user_flow_untrusted_certificate(
 ) -> None:
     """A device whose certificate is not from HomeWizard's CA is refused."""
     async with FakeP1Meter(ca=make_test_ca("Impostor CA")) as impostor:
-        flow_id = await _start_p1_flow(hass)
-        result = await hass.config_entries.flow.async_configure(
-            flow_id, {CONF_HOST: f"127.0.0.1:{impostor.port}"}
-        )
+        result = await submit_p1_host(hass, f"127.0.0.1:{impostor.port}")
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == {"base": "invalid_certificate"}
 
@@ -128,28 +110,12 @@ async def test_user_flow_certificate_for_another_identity(
     """A trusted certificate whose CN is not the identity the device claims is refused."""
     async with FakeP1Meter(ca=test_ca, certificate_cn="appliance/p1dongle/000000000000") as fake:
         fake.press_button()
-        flow_id = await _start_p1_flow(hass)
-        result = await hass.config_entries.flow.async_configure(
-            flow_id, {CONF_HOST: f"127.0.0.1:{fake.port}"}
-        )
+        result = await submit_p1_host(hass, f"127.0.0.1:{fake.port}")
         assert result["step_id"] == "authorize"
-        result = await hass.config_entries.flow.async_configure(flow_id, {})
+        result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == {"base": "invalid_certificate"}
     assert not hass.config_entries.async_entries(DOMAIN)
-
-
-async def test_user_flow_not_a_p1_meter(
-    hass: HomeAssistant, socket_enabled: None, test_ca: TestCA, trust_test_ca: None
-) -> None:
-    """An energy socket is a HomeWizard v2 device but not a P1 meter."""
-    async with FakeP1Meter(ca=test_ca, product_type="HWE-SKT", api_requires_token=False) as skt:
-        flow_id = await _start_p1_flow(hass)
-        result = await hass.config_entries.flow.async_configure(
-            flow_id, {CONF_HOST: f"127.0.0.1:{skt.port}"}
-        )
-    assert result["type"] is FlowResultType.ABORT
-    assert result["reason"] == "not_a_p1_meter"
 
 
 async def test_user_flow_not_a_p1_meter_after_press(
@@ -157,12 +123,9 @@ async def test_user_flow_not_a_p1_meter_after_press(
 ) -> None:
     """A device that tells its type only with a token is still checked after the press."""
     async with FakeP1Meter(ca=test_ca, product_type="HWE-SKT") as skt:
-        flow_id = await _start_p1_flow(hass)
-        await hass.config_entries.flow.async_configure(
-            flow_id, {CONF_HOST: f"127.0.0.1:{skt.port}"}
-        )
+        result = await submit_p1_host(hass, f"127.0.0.1:{skt.port}")
         skt.press_button()
-        result = await hass.config_entries.flow.async_configure(flow_id, {})
+        result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "not_a_p1_meter"
 
@@ -201,19 +164,6 @@ def test_split_host_port_rejects(text: str) -> None:
     """Everything else is a ValueError with a message (shown as the field error)."""
     with pytest.raises(ValueError, match=r".+"):
         split_host_port(text)
-
-
-async def test_user_flow_v1_only_device(
-    hass: HomeAssistant, socket_enabled: None, test_ca: TestCA, trust_test_ca: None
-) -> None:
-    """A device that reports an API version other than 2 is unsupported."""
-    async with FakeP1Meter(ca=test_ca, api_version="1.0.0", api_requires_token=False) as old:
-        flow_id = await _start_p1_flow(hass)
-        result = await hass.config_entries.flow.async_configure(
-            flow_id, {CONF_HOST: f"127.0.0.1:{old.port}"}
-        )
-    assert result["type"] is FlowResultType.FORM
-    assert result["errors"] == {"base": "unsupported_device"}
 
 
 async def test_zeroconf_discovery(hass: HomeAssistant, meter: FakeP1Meter) -> None:

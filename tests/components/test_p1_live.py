@@ -29,7 +29,7 @@ from custom_components.meterit.const import DOMAIN
 from custom_components.meterit.diagnostics import async_get_config_entry_diagnostics
 from simulator.p1_meter import DEFAULT_MEASUREMENT, FakeP1Meter
 
-from .conftest import METER_SERIAL, p1_entry, wait_for
+from .conftest import METER_SERIAL, p1_entry, setup_connected, wait_for
 
 POWER = "sensor.p1_meter_power"
 IMPORT = "sensor.p1_meter_energy_import"
@@ -68,12 +68,7 @@ async def p1_setup(hass: HomeAssistant, meter: FakeP1Meter) -> MockConfigEntry:
     entry = p1_entry(meter)
     entry.add_to_hass(hass)
     hass.config_entries.async_update_entry(entry, options=EVERY_PUSH)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
-    stream = entry.runtime_data.stream
-    assert stream is not None
-    await wait_for(lambda: stream.connected and entry.runtime_data.pushes > 0)
-    return entry
+    return await setup_connected(hass, entry)
 
 
 async def test_entities_from_fields_sent(hass: HomeAssistant, p1_setup: MockConfigEntry) -> None:

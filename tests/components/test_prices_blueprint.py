@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-import shutil
 from typing import Any
 
 from homeassistant.core import HomeAssistant
@@ -12,6 +11,7 @@ from homeassistant.setup import async_setup_component
 import pytest
 
 from .conftest import state_of
+from .prices_common import install_blueprint
 
 BLUEPRINT = (
     Path(__file__).resolve().parents[2] / "blueprints/automation/meterit/price_threshold.yaml"
@@ -24,10 +24,7 @@ START = datetime(2024, 3, 8, 23, 0, tzinfo=UTC)
 @pytest.fixture
 def hass_config_dir(hass_tmp_config_dir: str) -> str:
     """A config dir of our own, holding the blueprint as a user would install it."""
-    folder = Path(hass_tmp_config_dir) / "blueprints" / "automation" / "meterit"
-    folder.mkdir(parents=True)
-    shutil.copy(BLUEPRINT, folder / BLUEPRINT.name)
-    return hass_tmp_config_dir
+    return install_blueprint(hass_tmp_config_dir, BLUEPRINT)
 
 
 def _today(prices: list[float], minutes: int = 60) -> list[dict[str, Any]]:

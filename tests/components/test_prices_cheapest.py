@@ -14,6 +14,7 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.meterit.const import DOMAIN
+from custom_components.meterit.prices.coordinator import PriceCoordinator
 from simulator.esios import FakeEsios
 
 from .cheapest_common import (
@@ -27,7 +28,7 @@ from .cheapest_common import (
     peninsula as _peninsula,
     tomorrow_payload,
 )
-from .conftest import prices_entry
+from .conftest import prices_entry, setup_loaded
 
 pytestmark = pytest.mark.usefixtures("madrid")  # every test here: Home Assistant in Spain
 
@@ -47,9 +48,7 @@ async def entry(
     """A Península entry with a token, set up on 2024-03-09 at 21:00 in Madrid."""
     freezer.move_to(EVENING)
     config_entry = prices_entry()
-    config_entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(config_entry.entry_id)
-    await hass.async_block_till_done()
+    await setup_loaded(hass, config_entry, PriceCoordinator)
     return config_entry
 
 
@@ -193,9 +192,7 @@ async def test_quarter_hour_prices(
     esios.add_indicator(1001, day, payload)
     freezer.move_to(first + 2 * HOUR)
     config_entry = prices_entry()
-    config_entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(config_entry.entry_id)
-    await hass.async_block_till_done()
+    await setup_loaded(hass, config_entry, PriceCoordinator)
     response = await _cheapest(hass, duration="00:30", resolution="quarter_hour")
     assert _at(response, "start") == first + 41 * timedelta(minutes=15)
     assert response["average_price"] == pytest.approx(0.0015)

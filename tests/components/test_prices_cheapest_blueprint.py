@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 import json
 from pathlib import Path
-import shutil
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
@@ -13,10 +12,12 @@ from homeassistant.core import HomeAssistant
 from homeassistant.setup import async_setup_component
 import pytest
 
+from custom_components.meterit.prices.coordinator import PriceCoordinator
 from simulator.esios import FakeEsios
 
 from .cheapest_common import HOUR, MIDNIGHT, Prices, brute, load, peninsula, tomorrow_payload
-from .conftest import prices_entry, state_of, travel
+from .conftest import prices_entry, setup_loaded, state_of, travel
+from .prices_common import install_blueprint
 
 BLUEPRINT = (
     Path(__file__).resolve().parents[2] / "blueprints/automation/meterit/cheapest_start.yaml"
@@ -35,10 +36,7 @@ pytestmark = pytest.mark.usefixtures("madrid")  # every test here: Home Assistan
 @pytest.fixture
 def hass_config_dir(hass_tmp_config_dir: str) -> str:
     """A config dir of our own, holding the blueprint as a user would install it."""
-    folder = Path(hass_tmp_config_dir) / "blueprints" / "automation" / "meterit"
-    folder.mkdir(parents=True)
-    shutil.copy(BLUEPRINT, folder / BLUEPRINT.name)
-    return hass_tmp_config_dir
+    return install_blueprint(hass_tmp_config_dir, BLUEPRINT)
 
 
 @pytest.fixture
@@ -50,9 +48,7 @@ async def known(
     esios.add_indicator(1001, date(2024, 3, 10), payload)
     freezer.move_to(SETUP)
     entry = prices_entry()
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
+    await setup_loaded(hass, entry, PriceCoordinator)
     today = peninsula(load(fixtures_dir, "PRICES_ESIOS_1001_2024_03_09.json"))
     return today | peninsula(payload)
 
@@ -89,6 +85,16 @@ async def _automation(hass: HomeAssistant, **inputs: Any) -> None:
     await hass.async_block_till_done()
 
 
+async def _switched_on_at(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, start: datetime
+) -> None:
+    """The target is still off a second before ``start`` and on at ``start``."""
+    await travel(hass, freezer, start - timedelta(seconds=1))
+    assert state_of(hass, TARGET).state == "off"
+    await travel(hass, freezer, start)
+    assert state_of(hass, TARGET).state == "on"
+
+
 async def test_starts_at_the_cheapest_block_before_the_deadline(
     hass: HomeAssistant, freezer: FrozenDateTimeFactory, known: Prices
 ) -> None:
@@ -98,10 +104,7 @@ async def test_starts_at_the_cheapest_block_before_the_deadline(
     await travel(hass, freezer, PLAN)
     planned = state_of(hass, HELPER).attributes["timestamp"]
     assert planned == start.timestamp()
-    await travel(hass, freezer, start - timedelta(seconds=1))
-    assert state_of(hass, TARGET).state == "off"
-    await travel(hass, freezer, start)
-    assert state_of(hass, TARGET).state == "on"
+    await _switched_on_at(hass, freezer, start)
 
 
 async def test_the_plan_survives_reloading_the_automations(
@@ -113,10 +116,7 @@ async def test_the_plan_survives_reloading_the_automations(
     await travel(hass, freezer, PLAN)
     await hass.services.async_call("automation", "reload", blocking=True)
     await hass.async_block_till_done()
-    await travel(hass, freezer, start - timedelta(seconds=1))
-    assert state_of(hass, TARGET).state == "off"
-    await travel(hass, freezer, start)
-    assert state_of(hass, TARGET).state == "on"
+    await _switched_on_at(hass, freezer, start)
 
 
 async def test_a_block_that_starts_now_starts_at_once(
@@ -124,10 +124,7 @@ async def test_a_block_that_starts_now_starts_at_once(
 ) -> None:
     # 21:00 to 23:00 is the only two-hour block that ends by 23:00.
     await _automation(hass, duration={"hours": 2}, deadline="23:00:00")
-    await travel(hass, freezer, PLAN - timedelta(seconds=1))
-    assert state_of(hass, TARGET).state == "off"
-    await travel(hass, freezer, PLAN)
-    assert state_of(hass, TARGET).state == "on"
+    await _switched_on_at(hass, freezer, PLAN)
 
 
 async def test_quarter_hour_starts(
@@ -139,7 +136,4 @@ async def test_quarter_hour_starts(
     start, _average = brute(known, timedelta(minutes=75), PLAN, MIDNIGHT + 2 * HOUR, HOUR / 4)
     assert start.minute != 0  # the block starts within an hour
     await travel(hass, freezer, PLAN)
-    await travel(hass, freezer, start - timedelta(seconds=1))
-    assert state_of(hass, TARGET).state == "off"
-    await travel(hass, freezer, start)
-    assert state_of(hass, TARGET).state == "on"
+    await _switched_on_at(hass, freezer, start)

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
-from homeassistant.config_entries import SOURCE_USER, ConfigEntry, ConfigEntryState
+from homeassistant.config_entries import ConfigEntry, ConfigEntryState
 from homeassistant.const import CONF_TOKEN
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
@@ -21,6 +21,7 @@ from custom_components.meterit.const import CONF_REMOVE_TOKEN, CONF_SOURCE, DOMA
 from custom_components.meterit.prices.coordinator import PriceCoordinator
 from simulator.esios import DEFAULT_TOKEN, FakeEsios, Fault
 
+from .common import start_user_flow
 from .conftest import prices_entry, setup_loaded, state_of, travel
 
 SURPLUS = "sensor.pvpc_peninsula_surplus_price"
@@ -45,15 +46,7 @@ def public_file(esios: FakeEsios, fixtures_dir: Path) -> None:
 
 
 async def _start(hass: HomeAssistant) -> str:
-    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
-    assert result["type"] is FlowResultType.MENU
-    assert "prices" in result["menu_options"]
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {"next_step_id": "prices"}
-    )
-    assert result["type"] is FlowResultType.FORM
-    assert result["step_id"] == "prices"
-    return str(result["flow_id"])
+    return str((await start_user_flow(hass, "prices"))["flow_id"])
 
 
 @pytest.mark.usefixtures("public_file")
@@ -115,9 +108,7 @@ async def _options(hass: HomeAssistant, entry_id: str, data: dict[str, Any]) -> 
 @pytest.mark.usefixtures("public_file")
 async def test_options_add_change_remove_token(hass: HomeAssistant, esios: FakeEsios) -> None:
     entry = prices_entry(token=None)
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
+    await setup_loaded(hass, entry, PriceCoordinator)
     assert hass.states.get(SURPLUS) is None
 
     result = await _options(hass, entry.entry_id, {CONF_TOKEN: "bad"})

@@ -11,10 +11,11 @@ from homeassistant.exceptions import ServiceValidationError
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
+from custom_components.meterit.prices.coordinator import PriceCoordinator
 from custom_components.meterit.prices.services import _ordinal_date
 from simulator.esios import FakeEsios
 
-from .conftest import prices_entry
+from .conftest import prices_entry, setup_loaded
 from .prices_common import get_prices as _get, peninsula_entry  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.usefixtures("madrid")  # every test here: Home Assistant in Spain
@@ -118,9 +119,7 @@ async def test_plain_dates_in_canarias_are_canary_days(
     """Dashed or compact, a date is Canarias' own day, not Madrid's (Home Assistant's zone)."""
     freezer.move_to(datetime(2024, 3, 9, 9, 30, tzinfo=UTC))
     canarias = prices_entry(region="canarias")
-    canarias.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(canarias.entry_id)
-    await hass.async_block_till_done()
+    await setup_loaded(hass, canarias, PriceCoordinator)
     canary_day = datetime(2024, 3, 9, 0, 0, tzinfo=UTC)  # Atlantic/Canary is UTC in winter
     for data in ({"start": start, "end": end}, {"start": start}):
         response = await _get(hass, **data)

@@ -18,7 +18,7 @@ import pytest
 from custom_components.meterit.prices.coordinator import PriceCoordinator
 from simulator.esios import FakeEsios, Fault
 
-from .conftest import prices_entry, state_of, travel
+from .conftest import prices_entry, setup_loaded, setup_retrying, state_of, travel
 
 CURRENT = "sensor.pvpc_peninsula_current_price"
 NEXT = "sensor.pvpc_peninsula_next_period_price"
@@ -53,9 +53,7 @@ async def test_entities_with_token(
 ) -> None:
     freezer.move_to(NOW)
     entry = prices_entry()
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
+    await setup_loaded(hass, entry, PriceCoordinator)
     assert entry.state is ConfigEntryState.LOADED
     assert isinstance(entry.runtime_data, PriceCoordinator)
 
@@ -109,9 +107,7 @@ async def test_state_changes_exactly_at_period_boundary(
 ) -> None:
     freezer.move_to(NOW)
     entry = prices_entry()
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
+    await setup_loaded(hass, entry, PriceCoordinator)
     changes: list[str] = []
     hass.bus.async_listen(
         "state_changed",
@@ -137,9 +133,7 @@ async def test_without_token_uses_public_file(
     # PVPC_CURV_DD_2021_06_01.json, PCB "Hora" 04-05 = 114,84 €/MWh; 04:30 local is 02:30 UTC.
     freezer.move_to(datetime(2021, 6, 1, 2, 30, tzinfo=UTC))
     entry = prices_entry(token=None)
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
+    await setup_loaded(hass, entry, PriceCoordinator)
     assert float(state_of(hass, CURRENT).state) == pytest.approx(0.11484)
     assert hass.states.get(SURPLUS) is None  # the surplus price needs a token
     assert esios.requests_to("/indicators/") == []
@@ -157,9 +151,7 @@ async def test_setup_retried_without_prices_then_loads(
     freezer.move_to(NOW)
     esios.inject(Fault.SERVER_ERROR)
     entry = prices_entry()
-    entry.add_to_hass(hass)
-    assert not await hass.config_entries.async_setup(entry.entry_id)
-    assert _state(entry) is ConfigEntryState.SETUP_RETRY
+    await setup_retrying(hass, entry)
     assert hass.states.get(CURRENT) is None
     esios.inject(None)
     await travel(hass, freezer, NOW + timedelta(seconds=6))  # Home Assistant's first retry

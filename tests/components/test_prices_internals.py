@@ -107,9 +107,7 @@ async def test_unusable_store_keeps_prices_in_memory(
     (Path(hass_tmp_config_dir) / "meterit.db").write_bytes(b"this is not an SQLite file" * 100)
     freezer.move_to(datetime(2024, 3, 9, 9, 30, tzinfo=UTC))
     entry = prices_entry()
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
+    await setup_loaded(hass, entry, PriceCoordinator)
     assert entry.state is ConfigEntryState.LOADED
     state = hass.states.get(CURRENT)
     assert state is not None
@@ -148,9 +146,7 @@ async def test_diagnostics_without_secrets(
     freezer.move_to(datetime(2024, 3, 9, 19, 30, tzinfo=UTC))  # after the 20:15 publication
     esios.add_indicator(1001, date(2024, 3, 10), {"indicator": {"id": 1001, "values": []}})
     entry = prices_entry()
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
+    await setup_loaded(hass, entry, PriceCoordinator)
     result = await async_get_config_entry_diagnostics(hass, entry)
     text = json.dumps(result)
     assert esios.valid_token not in text
@@ -174,9 +170,7 @@ async def test_update_entity_after_failed_start_arms_the_period_timer(
     # only 00-12 h published at setup (the entry loads: part of today is there); no price now
     esios.inject(Fault.PARTIAL, count=2)
     entry = prices_entry()
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
+    await setup_loaded(hass, entry, PriceCoordinator)
     assert hass.states.get(CURRENT).state == STATE_UNAVAILABLE  # type: ignore[union-attr]
     esios.inject(None)
     assert await async_setup_component(hass, "homeassistant", {})

@@ -15,7 +15,7 @@ import pytest
 from custom_components.meterit.const import DOMAIN
 from simulator.esios import FakeEsios, Fault
 
-from .conftest import prices_entry, travel, webhook_entry
+from .conftest import prices_entry, setup_retrying, travel, webhook_entry
 
 
 @pytest.fixture(autouse=True)
@@ -37,9 +37,7 @@ async def test_entry_retrying_setup_is_not_ready_not_missing(
     """ESIOS failed at setup (retrying): the error names the entry, its state and the cause."""
     esios.inject(Fault.SERVER_ERROR)
     entry = prices_entry()
-    entry.add_to_hass(hass)
-    assert not await hass.config_entries.async_setup(entry.entry_id)
-    assert entry.state is ConfigEntryState.SETUP_RETRY
+    await setup_retrying(hass, entry)
     with pytest.raises(ServiceValidationError) as caught:
         await hass.services.async_call(
             DOMAIN, service, data, blocking=True, return_response=service == "get_prices"
@@ -89,9 +87,7 @@ async def test_setup_retrying_for_over_a_day_raises_the_no_prices_issue(
     time; the streak outlives them, so after a day the "no prices" issue says so."""
     esios.inject(Fault.SERVER_ERROR)
     entry = prices_entry()
-    entry.add_to_hass(hass)
-    assert not await hass.config_entries.async_setup(entry.entry_id)
-    assert entry.state is ConfigEntryState.SETUP_RETRY
+    await setup_retrying(hass, entry)
     issue_id = f"no_prices_{entry.entry_id}"
     moment = datetime(2024, 3, 9, 9, 30, tzinfo=UTC)
     for step in [timedelta(minutes=11)] * 3 + [timedelta(hours=25)] + [timedelta(minutes=11)] * 3:

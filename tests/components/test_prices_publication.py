@@ -84,11 +84,9 @@ async def test_publication_partial_retry_and_midnight(
     assert _next_fetch(coordinator) == datetime(2024, 3, 10, 19, 15, tzinfo=UTC)
 
 
+@pytest.mark.usefixtures("esios", "next_day")
 async def test_get_prices_hands_a_fetched_tomorrow_to_the_entities(
-    hass: HomeAssistant,
-    esios: FakeEsios,
-    next_day: None,
-    freezer: FrozenDateTimeFactory,
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
 ) -> None:
     freezer.move_to(datetime(2024, 3, 9, 19, 0, tzinfo=UTC))  # 20:00 in Madrid
     await _setup(hass)
@@ -107,11 +105,9 @@ async def test_get_prices_hands_a_fetched_tomorrow_to_the_entities(
     assert _attr(hass, "tomorrow_valid") is True
 
 
+@pytest.mark.usefixtures("esios")
 async def test_retries_for_tomorrow_stop_at_midnight(
-    hass: HomeAssistant,
-    esios: FakeEsios,
-    freezer: FrozenDateTimeFactory,
-    caplog: pytest.LogCaptureFixture,
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
     freezer.move_to(datetime(2024, 3, 9, 19, 0, tzinfo=UTC))
     coordinator = await _setup(hass)

@@ -18,9 +18,10 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.meterit.const import DOMAIN
+from custom_components.meterit.prices.coordinator import PriceCoordinator
 from simulator.esios import DEFAULT_TOKEN as ESIOS_TOKEN, FakeEsios, Fault
 
-from .conftest import prices_entry, state_of, travel
+from .conftest import prices_entry, setup_loaded, state_of, travel
 from .prices_common import get_prices as _get, peninsula_entry  # noqa: F401 (a fixture)
 
 BUTTON = "button.pvpc_peninsula_refresh_prices"
@@ -107,9 +108,7 @@ async def test_surplus_needs_token(
 ) -> None:
     freezer.move_to(datetime(2021, 6, 1, 8, 30, tzinfo=UTC))  # a public file: the entry loads
     config_entry = prices_entry(region="ceuta", token=None)
-    config_entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(config_entry.entry_id)
-    await hass.async_block_till_done()
+    await setup_loaded(hass, config_entry, PriceCoordinator)
     with pytest.raises(ServiceValidationError) as caught:
         await _get(hass, kind="surplus")
     assert caught.value.translation_key == "surplus_needs_token"
@@ -124,9 +123,7 @@ async def test_several_entries_need_a_choice(
         date(2024, 3, 9), {"PVPC": [{**row, "Dia": "09/03/2024"} for row in rows["PVPC"]]}
     )
     other = prices_entry(region="melilla", token=None)
-    other.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(other.entry_id)
-    await hass.async_block_till_done()
+    await setup_loaded(hass, other, PriceCoordinator)
     with pytest.raises(ServiceValidationError) as caught:
         await _get(hass)
     assert caught.value.translation_key == "price_entry_required"
@@ -278,9 +275,7 @@ async def test_a_null_price_leaves_only_its_hour_out(
     esios.add_indicator(1001, date(2024, 3, 9), nulled)
     freezer.move_to(datetime(2024, 3, 9, 9, 30, tzinfo=UTC))  # 10:30 in Madrid
     config_entry = prices_entry()
-    config_entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(config_entry.entry_id)
-    await hass.async_block_till_done()
+    await setup_loaded(hass, config_entry, PriceCoordinator)
 
     coordinator = config_entry.runtime_data
     today = coordinator.data.day(date(2024, 3, 9))

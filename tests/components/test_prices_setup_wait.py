@@ -22,7 +22,7 @@ from custom_components.meterit.shared_store import async_get_store
 from simulator.esios import FakeEsios, Fault
 
 from . import prices_schedule_common
-from .conftest import prices_entry, setup_loaded, state_of, travel
+from .conftest import prices_entry, setup_loaded, setup_retrying, state_of, travel
 from .prices_schedule_common import CURRENT, SURPLUS, _attr, _load, _next_fetch, _price, _setup
 
 _in_spain = prices_schedule_common._in_spain  # autouse: Home Assistant in Europe/Madrid
@@ -113,9 +113,7 @@ async def test_a_failing_esios_without_stored_prices_retries_setup(
     freezer.move_to(now)
     esios.inject(Fault.SERVER_ERROR)
     entry = prices_entry()
-    entry.add_to_hass(hass)
-    assert not await hass.config_entries.async_setup(entry.entry_id)
-    assert _state(entry) is ConfigEntryState.SETUP_RETRY
+    await setup_retrying(hass, entry)
     assert "HTTP 500" in (entry.reason or "")
     asked = len(esios.requests)
     await _retry_setup(hass, freezer, now + timedelta(seconds=6))  # first retry: 5 s
@@ -157,6 +155,27 @@ async def _stored(hass: HomeAssistant, kind: str, around: datetime) -> int:
     return len(points)
 
 
+async def _setup_with_one_hanging(
+    hass: HomeAssistant,
+    esios: FakeEsios,
+    freezer: FrozenDateTimeFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    now: datetime,
+    indicator: int,
+) -> tuple[MockConfigEntry, asyncio.Task[bool], Callable[[], None]]:
+    """Nothing stored, a 5 s SETUP_FETCH_TIMEOUT, ``indicator`` hanging (see :func:`_hang`): the
+    entry, its setup running in the background once the other price has arrived, and the
+    function that makes ESIOS answer."""
+    monkeypatch.setattr(prices_module, "SETUP_FETCH_TIMEOUT", 5.0)
+    freezer.move_to(now)
+    answer = _hang(monkeypatch, indicator)
+    entry = prices_entry()
+    setup = await _setup_in_background(hass, entry)
+    assert await _spin(lambda: len(esios.requests) == 2)
+    assert await _spin(lambda: _fetches_running() == 1)  # the other price has arrived
+    return entry, setup, answer
+
+
 async def test_setup_timeout_keeps_the_consumer_price_that_answered(
     hass: HomeAssistant,
     esios: FakeEsios,
@@ -166,14 +185,10 @@ async def test_setup_timeout_keeps_the_consumer_price_that_answered(
     """Nothing stored; the consumer price answers, the surplus price hangs past
     SETUP_FETCH_TIMEOUT: the entry loads with the consumer price (kept and stored, not thrown
     away with the timeout) and its own timer fetches the surplus price later."""
-    monkeypatch.setattr(prices_module, "SETUP_FETCH_TIMEOUT", 5.0)
     now = datetime(2024, 3, 9, 9, 30, tzinfo=UTC)
-    freezer.move_to(now)
-    answer = _hang(monkeypatch, 1739)
-    entry = prices_entry()
-    setup = await _setup_in_background(hass, entry)
-    assert await _spin(lambda: len(esios.requests) == 2)
-    assert await _spin(lambda: _fetches_running() == 1)  # the consumer price has arrived
+    entry, setup, answer = await _setup_with_one_hanging(
+        hass, esios, freezer, monkeypatch, now, 1739
+    )
     assert not setup.done()
     async_fire_time_changed(hass, now + timedelta(seconds=6))
     assert await _spin(setup.done)
@@ -203,14 +218,10 @@ async def test_setup_timeout_without_the_consumer_price_is_retried_keeping_the_s
     """Nothing stored; the surplus price answers, the consumer price hangs past
     SETUP_FETCH_TIMEOUT: nothing to show, so Home Assistant retries the setup, but the surplus
     price that arrived is stored; the retry asks only for what is still missing."""
-    monkeypatch.setattr(prices_module, "SETUP_FETCH_TIMEOUT", 5.0)
     now = datetime(2024, 3, 9, 9, 30, tzinfo=UTC)
-    freezer.move_to(now)
-    answer = _hang(monkeypatch, 1001)
-    entry = prices_entry()
-    setup = await _setup_in_background(hass, entry)
-    assert await _spin(lambda: len(esios.requests) == 2)
-    assert await _spin(lambda: _fetches_running() == 1)  # the surplus price has arrived
+    entry, setup, answer = await _setup_with_one_hanging(
+        hass, esios, freezer, monkeypatch, now, 1001
+    )
     async_fire_time_changed(hass, now + timedelta(seconds=6))
     assert await _spin(setup.done)
     assert setup.result() is False

@@ -10,9 +10,10 @@ from homeassistant.const import ATTR_DEVICE_CLASS, ATTR_FRIENDLY_NAME
 from homeassistant.core import HomeAssistant
 import pytest
 
+from custom_components.meterit.prices.coordinator import PriceCoordinator
 from simulator.esios import FakeEsios
 
-from .conftest import prices_entry, state_of, travel
+from .conftest import prices_entry, setup_loaded, state_of, travel
 
 TARIFF = "sensor.pvpc_peninsula_tariff_period"
 CANARY_TARIFF = "sensor.pvpc_canarias_tariff_period"
@@ -23,18 +24,18 @@ MONDAY_0800 = datetime(2024, 3, 11, 7, 0, tzinfo=UTC)  # 08:00 in Madrid (UTC+1)
 pytestmark = pytest.mark.usefixtures("madrid")  # every test here: Home Assistant in Spain
 
 
-async def _setup(hass: HomeAssistant, region: str) -> None:
-    entry = prices_entry(region=region)
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
+async def _setup_on_saturday(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, region: str
+) -> None:
+    """An entry for ``region`` set up on SATURDAY."""
+    freezer.move_to(SATURDAY)
+    await setup_loaded(hass, prices_entry(region=region), PriceCoordinator)
 
 
 async def test_saturday_is_valley_until_monday_eight(
     hass: HomeAssistant, esios: FakeEsios, freezer: FrozenDateTimeFactory
 ) -> None:
-    freezer.move_to(SATURDAY)
-    await _setup(hass, "peninsula")
+    await _setup_on_saturday(hass, freezer, "peninsula")
     state = state_of(hass, TARIFF)
     assert state.state == "p3"
     assert state.attributes[ATTR_DEVICE_CLASS] == SensorDeviceClass.ENUM
@@ -55,8 +56,7 @@ async def test_saturday_is_valley_until_monday_eight(
 async def test_the_state_changes_by_its_own_timer_at_each_boundary(
     hass: HomeAssistant, esios: FakeEsios, freezer: FrozenDateTimeFactory
 ) -> None:
-    freezer.move_to(SATURDAY)
-    await _setup(hass, "peninsula")
+    await _setup_on_saturday(hass, freezer, "peninsula")
     await travel(hass, freezer, MONDAY_0800)
     seen: list[tuple[str, str]] = []
     # Fire only the sensor's own timer: the clock jumps to each announced change.
@@ -80,8 +80,7 @@ async def test_the_state_changes_by_its_own_timer_at_each_boundary(
 async def test_canarias_changes_an_hour_after_the_peninsula(
     hass: HomeAssistant, esios: FakeEsios, freezer: FrozenDateTimeFactory
 ) -> None:
-    freezer.move_to(SATURDAY)
-    await _setup(hass, "canarias")
+    await _setup_on_saturday(hass, freezer, "canarias")
     # 08:00 in Madrid is 07:00 in Canarias: still valley there.
     await travel(hass, freezer, MONDAY_0800)
     assert state_of(hass, CANARY_TARIFF).state == "p3"
@@ -95,8 +94,7 @@ async def test_canarias_changes_an_hour_after_the_peninsula(
 async def test_unloading_stops_the_timer(
     hass: HomeAssistant, esios: FakeEsios, freezer: FrozenDateTimeFactory
 ) -> None:
-    freezer.move_to(SATURDAY)
-    await _setup(hass, "peninsula")
+    await _setup_on_saturday(hass, freezer, "peninsula")
     (entry,) = hass.config_entries.async_entries("meterit")
     assert await hass.config_entries.async_unload(entry.entry_id)
     await hass.async_block_till_done()

@@ -20,6 +20,7 @@ import pytest
 
 from custom_components.meterit.const import DOMAIN
 from custom_components.meterit.metering import PricePoint
+from custom_components.meterit.prices.coordinator import PriceCoordinator
 from custom_components.meterit.shared_store import async_get_store
 from custom_components.meterit.webhook import (
     const as webhook_const,
@@ -169,9 +170,7 @@ async def test_batch_with_past_times_and_pvpc_prices(
     now = datetime(2024, 3, 9, 9, 30, tzinfo=UTC)
     freezer.move_to(now)
     prices = prices_entry()
-    prices.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(prices.entry_id)
-    await hass.async_block_till_done()
+    await setup_loaded(hass, prices, PriceCoordinator)
     coordinator = await setup_loaded(
         hass, webhook_entry(price_source=f"entry:{prices.entry_id}"), WebhookCoordinator
     )

@@ -33,6 +33,7 @@ from custom_components.meterit.powerhook import (
 )
 from custom_components.meterit.shared_store import async_get_store
 
+from ..strategies import any_json
 from .conftest import WEBHOOK_ID, webhook_entry
 
 type Client = TestClient[Any, Any]
@@ -241,17 +242,7 @@ async def test_station_state_rejected(data: dict[str, object], match: str) -> No
 
 # ---------------------------------------------------------------------- fuzzing over HTTP
 
-json_values = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers()
-    | st.floats(allow_nan=True, allow_infinity=True)
-    | st.text(max_size=40),
-    lambda inner: (
-        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4)
-    ),
-    max_leaves=12,
-)
+json_values = any_json(text_size=40, key_size=12, max_leaves=12)
 
 
 def _outcome(decode: Callable[[str], object], text: str) -> tuple[str, object]:

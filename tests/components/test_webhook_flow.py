@@ -8,16 +8,16 @@ import shlex
 from typing import Any
 
 from aiohttp.test_utils import TestClient
-from homeassistant.config_entries import SOURCE_USER, ConfigEntryState
+from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import ATTR_UNIT_OF_MEASUREMENT
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 
-from custom_components.meterit.const import DOMAIN
 from custom_components.meterit.webhook.coordinator import WebhookCoordinator
 from custom_components.meterit.webhook.flow import webhook_placeholders
 from custom_components.meterit.webhook.price_source import SensorPriceSource
 
+from .common import start_user_flow
 from .conftest import WEBHOOK_ID, prices_entry, webhook_entry
 
 type Client = TestClient[Any, Any]
@@ -40,14 +40,7 @@ async def test_create_webhook_shows_url_body_and_curl(
     prices = prices_entry()
     prices.add_to_hass(hass)
 
-    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
-    assert result["type"] is FlowResultType.MENU
-    assert "webhook" in result["menu_options"]
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {"next_step_id": "webhook"}
-    )
-    assert result["type"] is FlowResultType.FORM
-    assert result["step_id"] == "webhook"
+    result = await start_user_flow(hass, "webhook")
     assert select_options(result, "price_source") == [
         "none",
         f"entry:{prices.entry_id}",

@@ -40,6 +40,7 @@ from custom_components.meterit.webhook.coordinator import WebhookCoordinator
 from custom_components.meterit.webhook.station import station_series
 from custom_components.meterit.webhook.view import READINGS_VIEW_URL
 
+from .common import import_hwlogger
 from .conftest import WEBHOOK_ID, setup_loaded, travel, webhook_entry
 from .webhook_history_common import (
     HOUR,
@@ -258,13 +259,7 @@ async def test_history_argument_errors(
     assert bad.translation_key == "history_invalid_resolution"
     # hwLogger history belongs to a P1 meter only
     with pytest.raises(ServiceValidationError) as err:
-        await hass.services.async_call(
-            DOMAIN,
-            "import_hwlogger",
-            {"device": device_id, "path": "meter_data.db"},
-            blocking=True,
-            return_response=True,
-        )
+        await import_hwlogger(hass, device_id)
     assert err.value.translation_key == "hwlogger_not_a_p1_meter"
     view = await hass_client()
     response = await view.get(

@@ -59,17 +59,28 @@ async def _logbook_entity_ids(
     return [e.get("entity_id", "") for e in await response.json()]
 
 
+async def _logged_after_readings(
+    hass: HomeAssistant,
+    hass_client: Callable[[], Awaitable[Client]],
+    hass_client_no_auth: Callable[[], Awaitable[Client]],
+    count: int,
+) -> list[str]:
+    """The logbook and a webhook entry set up, ``count`` readings posted: the entity IDs of
+    the logbook entries since."""
+    assert await async_setup_component(hass, "logbook", {})
+    since = (dt_util.utcnow() - timedelta(seconds=1)).isoformat()
+    await setup_loaded(hass, webhook_entry(), WebhookCoordinator)
+    await _post_readings(hass, await hass_client_no_auth(), count)
+    return await _logbook_entity_ids(hass, hass_client, since)
+
+
 async def test_readings_write_no_logbook_entries(
     hass: HomeAssistant,
     hass_client: Callable[[], Awaitable[Client]],
     hass_client_no_auth: Callable[[], Awaitable[Client]],
 ) -> None:
     """Five readings: no Activity entry for the station ("Last seen" is off by default)."""
-    assert await async_setup_component(hass, "logbook", {})
-    since = (dt_util.utcnow() - timedelta(seconds=1)).isoformat()
-    await setup_loaded(hass, webhook_entry(), WebhookCoordinator)
-    await _post_readings(hass, await hass_client_no_auth(), 5)
-    logged = await _logbook_entity_ids(hass, hass_client, since)
+    logged = await _logged_after_readings(hass, hass_client, hass_client_no_auth, 5)
     assert [e for e in logged if e.startswith("sensor.station_")] == []
     assert hass.states.get("sensor.station_1_power") is not None
     entry = er.async_get(hass).async_get(LAST_SEEN)
@@ -85,10 +96,6 @@ async def test_last_seen_enabled_by_the_user_is_logged_per_reading(
     entity_registry_enabled_by_default: None,
 ) -> None:
     """Why it is off by default: enabled, every reading is an Activity entry."""
-    assert await async_setup_component(hass, "logbook", {})
-    since = (dt_util.utcnow() - timedelta(seconds=1)).isoformat()
-    await setup_loaded(hass, webhook_entry(), WebhookCoordinator)
-    await _post_readings(hass, await hass_client_no_auth(), 3)
-    logged = await _logbook_entity_ids(hass, hass_client, since)
+    logged = await _logged_after_readings(hass, hass_client, hass_client_no_auth, 3)
     assert logged.count(LAST_SEEN) >= 2
     assert "sensor.station_1_power" not in logged  # numeric sensors are never logged

@@ -122,6 +122,19 @@ async def saved_state(hass: HomeAssistant, entry: MockConfigEntry) -> dict[str, 
     return await hass.async_add_executor_job(store.load_state, f"webhook_{entry.entry_id}")
 
 
+async def saved_station(
+    hass: HomeAssistant, entry: MockConfigEntry, station_id: str
+) -> dict[str, JsonValue]:
+    """The saved state of ``station_id`` (the entry's state must be saved, with it in)."""
+    saved = await saved_state(hass, entry)
+    assert saved is not None
+    stations = saved["stations"]
+    assert isinstance(stations, dict)
+    station = stations[station_id]
+    assert isinstance(station, dict)
+    return station
+
+
 def windows_30s(readings: Sequence[tuple[float, float]]) -> dict[float, tuple[int, float]]:
     """(reading count, W*s) by 30-s window start: each reading weighs the time to the next one
     (at most STATION_MAX_HOLD, the last one that much) in its own window."""
@@ -152,13 +165,7 @@ async def test_an_unclean_stop_loses_no_energy_cost_or_window(
     first = [(base + s, 400.0 + (s * 37) % 900) for s in range(0, 600, 10)]
     await post(client, "1", first)
     await save(coordinator)
-    saved = await saved_state(hass, entry)
-    assert saved is not None
-    saved_stations = saved["stations"]
-    assert isinstance(saved_stations, dict)
-    saved_station = saved_stations["1"]
-    assert isinstance(saved_station, dict)
-    saved_meter = saved_station["meter"]
+    saved_meter = (await saved_station(hass, entry, "1"))["meter"]
     assert isinstance(saved_meter, dict)
 
     # another price for the second batch: each reading keeps the price it was stored with
@@ -440,10 +447,4 @@ async def test_saves_are_written_one_after_the_other(
     assert not dirty(coordinator)
     now = live(coordinator.stations["1"])[0]
     assert now["last_watts"] == 400.0
-    saved = await saved_state(hass, entry)
-    assert saved is not None
-    stations = saved["stations"]
-    assert isinstance(stations, dict)
-    station = stations["1"]
-    assert isinstance(station, dict)
-    assert station["meter"] == now
+    assert (await saved_station(hass, entry, "1"))["meter"] == now

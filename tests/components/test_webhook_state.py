@@ -19,7 +19,7 @@ from custom_components.meterit.webhook import setup as webhook_setup
 from custom_components.meterit.webhook.const import STATION_MAX_HOLD
 from custom_components.meterit.webhook.coordinator import WebhookCoordinator
 
-from .conftest import WEBHOOK_ID, setup_loaded, webhook_entry
+from .conftest import WEBHOOK_ID, setup_loaded, setup_retrying, webhook_entry
 from .webhook_common import URL, Client, client_entry_id, post_json, stored, tick, value
 
 pytestmark = pytest.mark.usefixtures("instant_publish")
@@ -158,20 +158,23 @@ async def test_store_unusable_means_not_ready(
 
     monkeypatch.setattr(webhook_setup, "async_get_store", broken)
     entry = webhook_entry()
-    entry.add_to_hass(hass)
-    assert not await hass.config_entries.async_setup(entry.entry_id)
-    assert entry.state is ConfigEntryState.SETUP_RETRY
+    await setup_retrying(hass, entry)
+
+
+async def _saved_stations(hass: HomeAssistant, key: str) -> list[str]:
+    """The station IDs in the state saved under ``key`` (which must be saved)."""
+    store = await async_get_store(hass)
+    saved = await hass.async_add_executor_job(store.load_state, key)
+    assert saved is not None
+    stations = saved["stations"]
+    assert isinstance(stations, dict)
+    return list(stations)
 
 
 async def test_state_is_saved_every_minute(hass: HomeAssistant, client: Client) -> None:
     assert (await post_json(client, {"watts": 7, "station_id": "m"}))[0] == 200
     await tick(hass, 61)
-    store = await async_get_store(hass)
-    saved = await hass.async_add_executor_job(store.load_state, f"webhook_{client_entry_id(hass)}")
-    assert saved is not None
-    stations = saved["stations"]
-    assert isinstance(stations, dict)
-    assert list(stations) == ["m"]
+    assert await _saved_stations(hass, f"webhook_{client_entry_id(hass)}") == ["m"]
 
 
 async def test_home_assistant_stop_saves_the_live_state(
@@ -184,11 +187,7 @@ async def test_home_assistant_stop_saves_the_live_state(
     assert await hass.async_add_executor_job(store.load_state, key) is None  # not yet
     hass.bus.async_fire(EVENT_HOMEASSISTANT_STOP)
     await hass.async_block_till_done()
-    saved = await hass.async_add_executor_job(store.load_state, key)
-    assert saved is not None
-    stations = saved["stations"]
-    assert isinstance(stations, dict)
-    assert list(stations) == ["s"]
+    assert await _saved_stations(hass, key) == ["s"]
 
 
 # ---------------------------------------------------------------------- clocks, stops, limits

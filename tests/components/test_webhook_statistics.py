@@ -15,9 +15,10 @@ from typing import NoReturn
 from homeassistant.components.recorder.statistics import valid_statistic_id
 from homeassistant.core import HomeAssistant
 import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.meterit.long_term_statistics import StatisticIds, station_object_id
-from custom_components.meterit.metering import StoreUnavailableError
+from custom_components.meterit.metering import MeterStore, StoreUnavailableError
 from custom_components.meterit.webhook.coordinator import WebhookCoordinator
 from custom_components.meterit.webhook.station import station_series
 
@@ -56,6 +57,15 @@ def test_station_statistic_ids() -> None:
             assert WEBHOOK_ID not in statistic_id
 
 
+async def _loaded(
+    hass: HomeAssistant, hass_client_no_auth: Callable[[], Awaitable[Client]]
+) -> tuple[MockConfigEntry, Client, MeterStore]:
+    """A loaded webhook entry, an HTTP client of the webhook, and the entry's store."""
+    entry = webhook_entry()
+    coordinator = await setup_loaded(hass, entry, WebhookCoordinator)
+    return entry, await hass_client_no_auth(), coordinator.store
+
+
 async def test_one_failing_station_is_logged_once_and_its_recovery_once(
     hass: HomeAssistant,
     hass_client_no_auth: Callable[[], Awaitable[Client]],
@@ -63,10 +73,7 @@ async def test_one_failing_station_is_logged_once_and_its_recovery_once(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """A station whose import fails beside one that works: no warning/recovery flapping."""
-    entry = webhook_entry()
-    coordinator = await setup_loaded(hass, entry, WebhookCoordinator)
-    client = await hass_client_no_auth()
-    store = coordinator.store
+    entry, client, store = await _loaded(hass, hass_client_no_auth)
     energy_before = store.energy_before
     failing = station_series(entry.entry_id, "shed")
 
@@ -117,10 +124,7 @@ async def test_store_failures_are_retried(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """An import or a purge that cannot read the store is logged once and done later."""
-    entry = webhook_entry()
-    coordinator = await setup_loaded(hass, entry, WebhookCoordinator)
-    client = await hass_client_no_auth()
-    store = coordinator.store
+    entry, client, store = await _loaded(hass, hass_client_no_auth)
     energy_before = store.energy_before
     purge = store.purge
 

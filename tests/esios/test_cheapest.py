@@ -9,7 +9,7 @@ from hypothesis import given, strategies as st
 import pytest
 
 from custom_components.meterit.esios import PricePeriod, Region, parse_indicator, parse_public_file
-from custom_components.meterit.esios.cheapest import TIE, cheapest_block
+from custom_components.meterit.esios.cheapest import TIE, Block, cheapest_block
 
 from .conftest import Loader
 
@@ -210,15 +210,24 @@ def _scenarios(
     return periods, duration, earliest, latest, step
 
 
+def _block_and_brute_force(
+    scenario: tuple[list[PricePeriod], timedelta, datetime, datetime, timedelta],
+) -> tuple[Block | None, list[tuple[Fraction, datetime]]]:
+    """The block cheapest_block finds and the brute-force candidates; no candidates: no block."""
+    block = cheapest_block(*scenario)
+    candidates = _brute(*scenario)
+    if not candidates:
+        assert block is None
+    return block, candidates
+
+
 @given(_scenarios(exact=False))
 def test_the_block_is_as_cheap_as_the_cheapest_brute_force_block(
     scenario: tuple[list[PricePeriod], timedelta, datetime, datetime, timedelta],
 ) -> None:
-    periods, duration, earliest, latest, step = scenario
-    block = cheapest_block(periods, duration, earliest, latest, step)
-    candidates = _brute(periods, duration, earliest, latest, step)
+    periods, duration, *_ = scenario
+    block, candidates = _block_and_brute_force(scenario)
     if not candidates:
-        assert block is None
         return
     assert block is not None
     assert block.start in {start for _cost, start in candidates}
@@ -232,11 +241,9 @@ def test_the_block_is_as_cheap_as_the_cheapest_brute_force_block(
 def test_with_exact_prices_the_earliest_cheapest_block_wins(
     scenario: tuple[list[PricePeriod], timedelta, datetime, datetime, timedelta],
 ) -> None:
-    periods, duration, earliest, latest, step = scenario
-    block = cheapest_block(periods, duration, earliest, latest, step)
-    candidates = _brute(periods, duration, earliest, latest, step)
+    _periods, duration, *_ = scenario
+    block, candidates = _block_and_brute_force(scenario)
     if not candidates:
-        assert block is None
         return
     cost, start = min(candidates)  # cheapest, then earliest
     assert block is not None

@@ -256,21 +256,19 @@ def test_indicator_empty() -> None:
 
 
 def test_indicator_datetime_utc_wins_unless_both_others_disagree() -> None:
+    def start_of(value: dict[str, object]) -> datetime:
+        day = parse_indicator(
+            {"indicator": {"id": 1001, "values": [value]}},
+            region=Region.PENINSULA,
+            day=date(2024, 3, 9),
+        )
+        return day.periods[0].start
+
     base = {"value": 1.0, "datetime_utc": "2024-03-09T10:00:00Z", "geo_id": 8741}
     only_local = {**base, "datetime": "2024-03-09T12:00:00+01:00"}
-    day = parse_indicator(
-        {"indicator": {"id": 1001, "values": [only_local]}},
-        region=Region.PENINSULA,
-        day=date(2024, 3, 9),
-    )
-    assert day.periods[0].start == utc(2024, 3, 9, 10)
+    assert start_of(only_local) == utc(2024, 3, 9, 10)
     both = {**only_local, "tz_time": "2024-03-09T11:00:00.000Z"}
-    day = parse_indicator(
-        {"indicator": {"id": 1001, "values": [both]}},
-        region=Region.PENINSULA,
-        day=date(2024, 3, 9),
-    )
-    assert day.periods[0].start == utc(2024, 3, 9, 11)
+    assert start_of(both) == utc(2024, 3, 9, 11)
 
 
 def test_indicator_duplicate_rejected() -> None:

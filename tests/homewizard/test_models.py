@@ -24,6 +24,7 @@ from custom_components.meterit.homewizard import (
 )
 from custom_components.meterit.homewizard.models import EXTERNAL_TYPES
 
+from ..strategies import any_json
 from .conftest import load_json
 
 MEASUREMENT_FILES = [
@@ -293,17 +294,7 @@ def test_parse_ws_message_rejects(raw: str | bytes, match: str) -> None:
         parse_ws_message(raw)
 
 
-_JSON = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers()
-    | st.floats(allow_nan=True, allow_infinity=True)
-    | st.text(max_size=20),
-    lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4)
-    ),
-    max_leaves=20,
-)
+_JSON = any_json(text_size=20, key_size=10, max_leaves=20)
 _FIELD_NAMES = st.sampled_from([*Measurement.__dataclass_fields__, "external"])
 _EXTERNAL_ITEM = st.fixed_dictionaries(
     {},

@@ -62,6 +62,11 @@ class Pipeline:
             self.jumps.append(closed.jumped_back)
         self.write(closed)
 
+    def feed(self, meter: Meter, wall: float, duration: float, step: float = 5.0) -> None:
+        """Add the readings of :func:`stream` (every 5 s unless told)."""
+        for reading in stream(meter, wall, duration, step):
+            self.add(reading)
+
     def finish(self, now: float) -> None:
         self.write(self.timeline.flush(now))
 
@@ -113,12 +118,10 @@ def test_clock_set_back_keeps_every_watt_hour(tmp_path: Path, back: float) -> No
     p = Pipeline(tmp_path / "store.db")
     meter = Meter(t=T - back - 10 * MINUTE)
     step = 5.0 if back < 2 * HOUR else 60.0
-    for r in stream(meter, meter.t, back + 20 * MINUTE, step):  # the stretch it goes back into
-        p.add(r)
+    p.feed(meter, meter.t, back + 20 * MINUTE, step)  # the stretch it goes back into
     before = {w.key: w for w in p.windows(300)}
     assert p.last is not None
-    for r in stream(meter, p.last.t - back, 30 * MINUTE, 5.0):  # `back` before the last one
-        p.add(r)
+    p.feed(meter, p.last.t - back, 30 * MINUTE)  # `back` before the last one
     p.finish(meter.t - back + HOUR)
     assert p.jumps == [pytest.approx(back)]
     assert_energy_kept(p)
@@ -132,10 +135,8 @@ def test_clock_set_back_keeps_every_watt_hour(tmp_path: Path, back: float) -> No
 def test_clock_set_forward_by_an_hour_spreads_the_step_over_it(tmp_path: Path) -> None:
     p = Pipeline(tmp_path / "store.db")
     meter = Meter(t=T)
-    for r in stream(meter, T, 20 * MINUTE, 5.0):
-        p.add(r)
-    for r in stream(meter, meter.t + HOUR, 20 * MINUTE, 5.0):
-        p.add(r)
+    p.feed(meter, T, 20 * MINUTE)
+    p.feed(meter, meter.t + HOUR, 20 * MINUTE)
     p.finish(meter.t + 2 * HOUR)
     assert p.jumps == []
     assert_energy_kept(p)
@@ -147,13 +148,10 @@ def test_clock_ahead_then_corrected_adds_to_the_gap_filled_windows(tmp_path: Pat
     """A boot with the clock a day ahead, then NTP: the gap windows keep their share."""
     p = Pipeline(tmp_path / "store.db")
     meter = Meter(t=T)
-    for r in stream(meter, T, 10 * MINUTE, 5.0):
-        p.add(r)
+    p.feed(meter, T, 10 * MINUTE)
     meter.advance(2 * MINUTE, 2000.0)  # Home Assistant restarts, with its clock a day ahead
-    for r in stream(meter, meter.t + 24 * HOUR, 10 * MINUTE, 5.0):
-        p.add(r)
-    for r in stream(meter, meter.t, 30 * MINUTE, 5.0):  # NTP: the right time again
-        p.add(r)
+    p.feed(meter, meter.t + 24 * HOUR, 10 * MINUTE)
+    p.feed(meter, meter.t, 30 * MINUTE)  # NTP: the right time again
     p.finish(meter.t + HOUR)
     assert p.jumps == [pytest.approx(24 * HOUR, abs=5.0)]
     assert_energy_kept(p, (300,))
@@ -162,13 +160,10 @@ def test_clock_ahead_then_corrected_adds_to_the_gap_filled_windows(tmp_path: Pat
 def test_a_second_jump_back_adds_to_the_first_ones_windows(tmp_path: Path) -> None:
     p = Pipeline(tmp_path / "store.db")
     meter = Meter(t=T)
-    for r in stream(meter, T, 30 * MINUTE, 5.0):
-        p.add(r)
-    for r in stream(meter, meter.t - 20 * MINUTE, 7 * MINUTE, 5.0):
-        p.add(r)
+    p.feed(meter, T, 30 * MINUTE)
+    p.feed(meter, meter.t - 20 * MINUTE, 7 * MINUTE)
     assert p.last is not None
-    for r in stream(meter, p.last.t - 10 * MINUTE, 40 * MINUTE, 5.0):
-        p.add(r)
+    p.feed(meter, p.last.t - 10 * MINUTE, 40 * MINUTE)
     p.finish(meter.t + HOUR)
     assert len(p.jumps) == 2
     assert_energy_kept(p)
@@ -177,15 +172,12 @@ def test_a_second_jump_back_adds_to_the_first_ones_windows(tmp_path: Path) -> No
 def test_merging_ends_once_the_clock_is_past_the_stored_windows(tmp_path: Path) -> None:
     p = Pipeline(tmp_path / "store.db")
     meter = Meter(t=T)
-    for r in stream(meter, T, 10 * MINUTE, 5.0):
-        p.add(r)
-    for r in stream(meter, meter.t - 5 * MINUTE, 5 * MINUTE, 5.0):
-        p.add(r)
+    p.feed(meter, T, 10 * MINUTE)
+    p.feed(meter, meter.t - 5 * MINUTE, 5 * MINUTE)
     below = p.timeline.merge_below
     assert below is not None
     assert p.timeline.snapshot()["merge_below"] == below
-    for r in stream(meter, meter.t - 5 * MINUTE, 11 * MINUTE, 5.0):
-        p.add(r)
+    p.feed(meter, meter.t - 5 * MINUTE, 11 * MINUTE)
     assert p.timeline.merge_below is None
     p.finish(meter.t + HOUR)
     assert_energy_kept(p)
@@ -194,17 +186,14 @@ def test_merging_ends_once_the_clock_is_past_the_stored_windows(tmp_path: Path) 
 def test_a_restart_in_the_merging_stretch_goes_on_adding(tmp_path: Path) -> None:
     p = Pipeline(tmp_path / "store.db")
     meter = Meter(t=T)
-    for r in stream(meter, T, 20 * MINUTE, 5.0):
-        p.add(r)
-    for r in stream(meter, meter.t - 15 * MINUTE, 3 * MINUTE, 5.0):
-        p.add(r)
+    p.feed(meter, T, 20 * MINUTE)
+    p.feed(meter, meter.t - 15 * MINUTE, 3 * MINUTE)
     snapshot = p.store.load_state("history")
     assert snapshot is not None
     p.timeline = Timeline(WindowAggregator(SERIES))
     p.timeline.restore(snapshot)
     assert p.timeline.merge_below is not None
-    for r in stream(meter, meter.t - 15 * MINUTE, 20 * MINUTE, 5.0):
-        p.add(r)
+    p.feed(meter, meter.t - 15 * MINUTE, 20 * MINUTE)
     p.finish(meter.t + HOUR)
     assert_energy_kept(p)
 
@@ -212,10 +201,8 @@ def test_a_restart_in_the_merging_stretch_goes_on_adding(tmp_path: Path) -> None
 def test_small_steps_back_are_late_readings_and_cost_nothing(tmp_path: Path) -> None:
     p = Pipeline(tmp_path / "store.db")
     meter = Meter(t=T)
-    for r in stream(meter, T, 10 * MINUTE, 5.0):
-        p.add(r)
-    for r in stream(meter, meter.t - 59.0, 10 * MINUTE, 5.0):
-        p.add(r)
+    p.feed(meter, T, 10 * MINUTE)
+    p.feed(meter, meter.t - 59.0, 10 * MINUTE)
     p.finish(meter.t + HOUR)
     assert p.jumps == []
     assert p.timeline.aggregator.out_of_order > 0
