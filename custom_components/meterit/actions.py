@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from typing import Any
+from datetime import date, datetime
+from typing import Any, Final
 
 from homeassistant.core import (
     HomeAssistant,
@@ -14,9 +15,20 @@ from homeassistant.core import (
     callback,
 )
 from homeassistant.helpers import service
+from homeassistant.util import dt as dt_util
 import probatio
 
 from .const import DOMAIN
+
+ATTR_START: Final = "start"
+ATTR_END: Final = "end"
+ANY_INSTANT = probatio.Any(str, datetime, date)
+"""An instant or a day as typed; each action checks it itself, with an error naming the field."""
+
+
+def local_iso(moment: datetime) -> str:
+    """``moment`` in Home Assistant's time zone, ISO 8601 (how actions answer with times)."""
+    return dt_util.as_local(moment).isoformat()
 
 
 @dataclass(frozen=True, slots=True)

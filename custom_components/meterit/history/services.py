@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
 from typing import Final
 
 from homeassistant.core import ServiceCall, ServiceResponse, SupportsResponse
@@ -12,7 +11,7 @@ from homeassistant.util import dt as dt_util
 from homeassistant.util.json import JsonValueType
 import probatio
 
-from ..actions import Action
+from ..actions import ANY_INSTANT, ATTR_END, ATTR_START, Action, local_iso
 from ..const import DOMAIN
 from ..metering import StoreError
 from .hwlogger import async_import_hwlogger
@@ -24,9 +23,6 @@ from .query import (
     parse_history_query,
 )
 
-ATTR_START: Final = "start"
-ATTR_END: Final = "end"
-_ANY = probatio.Any(str, datetime, date)
 """An instant or a day as typed (checked by ``query.parse_instant``, with a clear error)."""
 
 SERVICE_GET_HISTORY: Final = "get_history"
@@ -35,8 +31,8 @@ SERVICE_IMPORT_HWLOGGER: Final = "import_hwlogger"
 GET_HISTORY_SCHEMA: Final = probatio.Schema(
     {
         probatio.Optional("device"): cv.string,
-        probatio.Optional(ATTR_START): _ANY,
-        probatio.Optional(ATTR_END): _ANY,
+        probatio.Optional(ATTR_START): ANY_INSTANT,
+        probatio.Optional(ATTR_END): ANY_INSTANT,
         probatio.Optional("resolution"): cv.string,
     }
 )
@@ -74,8 +70,8 @@ async def _async_get_history(call: ServiceCall) -> ServiceResponse:
     return {
         "series": result.series,
         "resolution": result.resolution.value,
-        "start": _iso(result.start),
-        "end": _iso(result.end),
+        "start": local_iso(result.start),
+        "end": local_iso(result.end),
         "rows": rows,
     }
 
@@ -91,8 +87,8 @@ async def _async_import_hwlogger(call: ServiceCall) -> ServiceResponse:
     return {
         "windows": done.windows,
         "added": done.added,
-        "first": None if done.first is None else _iso(dt_util.utc_from_timestamp(done.first)),
-        "last": None if done.last is None else _iso(dt_util.utc_from_timestamp(done.last)),
+        "first": None if done.first is None else local_iso(dt_util.utc_from_timestamp(done.first)),
+        "last": None if done.last is None else local_iso(dt_util.utc_from_timestamp(done.last)),
         "statistics_hours": done.hours,
     }
 
@@ -108,7 +104,3 @@ HISTORY_ACTIONS: Final = (
         admin=True,
     ),
 )
-
-
-def _iso(moment: datetime) -> str:
-    return dt_util.as_local(moment).isoformat()

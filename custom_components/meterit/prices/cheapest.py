@@ -16,19 +16,17 @@ from homeassistant.util import dt as dt_util
 from homeassistant.util.json import JsonValueType
 import probatio
 
-from ..actions import Action
+from ..actions import ANY_INSTANT, Action, local_iso
 from ..esios import PriceKind, day_bounds
 from ..esios.cheapest import cheapest_block
 from .coordinator import PriceCoordinator
 from .services import (
-    _ANY,
     ATTR_CONFIG_ENTRY,
     ATTR_KIND,
     ATTR_REGION,
     MAX_RANGE,
     PRICE_UNIT,
     _invalid,
-    _local_iso,
     _parse_bound,
     _parse_kind,
     _pick_coordinator,
@@ -50,8 +48,8 @@ AVERAGE_DIGITS: Final = 6
 GET_CHEAPEST_WINDOW_SCHEMA: Final = probatio.Schema(
     {
         probatio.Required(ATTR_DURATION): object,
-        probatio.Optional(ATTR_EARLIEST_START): _ANY,
-        probatio.Optional(ATTR_LATEST_END): _ANY,
+        probatio.Optional(ATTR_EARLIEST_START): ANY_INSTANT,
+        probatio.Optional(ATTR_LATEST_END): ANY_INSTANT,
         probatio.Optional(ATTR_RESOLUTION): cv.string,
         probatio.Optional(ATTR_CONFIG_ENTRY): cv.string,
         probatio.Optional(ATTR_REGION): cv.string,
@@ -92,7 +90,7 @@ def _known_end(coordinator: PriceCoordinator, kind: PriceKind, earliest: datetim
     """The end of the prices the entry holds (today and tomorrow), past ``earliest``."""
     periods = coordinator.data.periods(kind)
     if not periods or periods[-1].end <= earliest:
-        raise _invalid("no_prices_in_range", start=_local_iso(earliest), end="-")
+        raise _invalid("no_prices_in_range", start=local_iso(earliest), end="-")
     return periods[-1].end
 
 
@@ -113,7 +111,7 @@ async def _async_get_cheapest_window(call: ServiceCall) -> ServiceResponse:
         if ATTR_LATEST_END in data
         else _known_end(coordinator, kind, earliest)
     )
-    start, end = _local_iso(earliest), _local_iso(latest)
+    start, end = local_iso(earliest), local_iso(latest)
     if latest <= earliest:
         raise _invalid("latest_end_not_after_earliest_start", start=start, end=end)
     if _wall_time(latest, region) - _wall_time(earliest, region) > MAX_RANGE:
@@ -127,14 +125,14 @@ async def _async_get_cheapest_window(call: ServiceCall) -> ServiceResponse:
     if block is None:
         raise _invalid("no_window_in_prices", start=start, end=end)
     prices: list[JsonValueType] = [
-        {"start": _local_iso(p.start), "end": _local_iso(p.end), "price": p.price}
+        {"start": local_iso(p.start), "end": local_iso(p.end), "price": p.price}
         for p in block.periods
     ]
     return {
         "region": region.value,
         "kind": kind.value,
-        "start": _local_iso(block.start),
-        "end": _local_iso(block.end),
+        "start": local_iso(block.start),
+        "end": local_iso(block.end),
         "average_price": round(block.average, AVERAGE_DIGITS),
         "unit": PRICE_UNIT,
         "prices": prices,

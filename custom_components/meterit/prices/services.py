@@ -22,7 +22,7 @@ from homeassistant.util import dt as dt_util
 from homeassistant.util.json import JsonValueType
 import probatio
 
-from ..actions import Action
+from ..actions import ANY_INSTANT, ATTR_END, ATTR_START, Action, local_iso
 from ..const import CONF_REGION, CONF_SOURCE, DOMAIN, Source
 from ..esios import EsiosError, PriceKind, Region, day_bounds
 from ..esios.models import PVPC_FIRST_DAY, PVPC_LAST_DAY
@@ -35,21 +35,18 @@ SERVICE_REFRESH_PRICES: Final = "refresh_prices"
 ATTR_CONFIG_ENTRY: Final = "config_entry"
 ATTR_REGION: Final = "region"
 ATTR_KIND: Final = "kind"
-ATTR_START: Final = "start"
-ATTR_END: Final = "end"
 
 MAX_RANGE: Final = timedelta(days=31)
 PRICE_UNIT: Final = "€/kWh"
 
-_ANY = probatio.Any(str, datetime, date)
 
 GET_PRICES_SCHEMA: Final = probatio.Schema(
     {
         probatio.Optional(ATTR_CONFIG_ENTRY): cv.string,
         probatio.Optional(ATTR_REGION): cv.string,
         probatio.Optional(ATTR_KIND): cv.string,
-        probatio.Optional(ATTR_START): _ANY,
-        probatio.Optional(ATTR_END): _ANY,
+        probatio.Optional(ATTR_START): ANY_INSTANT,
+        probatio.Optional(ATTR_END): ANY_INSTANT,
     }
 )
 REFRESH_PRICES_SCHEMA: Final = probatio.Schema({probatio.Optional(ATTR_CONFIG_ENTRY): cv.string})
@@ -231,10 +228,6 @@ def _wall_time(moment: datetime, region: Region) -> datetime:
     return moment.astimezone(region.timezone).replace(tzinfo=None)
 
 
-def _local_iso(moment: datetime) -> str:
-    return dt_util.as_local(moment).isoformat()
-
-
 async def _async_get_prices(call: ServiceCall) -> ServiceResponse:
     hass = call.hass
     data = dict(call.data)
@@ -252,19 +245,19 @@ async def _async_get_prices(call: ServiceCall) -> ServiceResponse:
     else:
         end = _default_end(start, start_day, today, region)
     if end <= start:
-        raise _invalid("end_not_after_start", start=_local_iso(start), end=_local_iso(end))
+        raise _invalid("end_not_after_start", start=local_iso(start), end=local_iso(end))
     if _wall_time(end, region) - _wall_time(start, region) > MAX_RANGE:  # 31 days, any DST
         raise _invalid("range_too_long", days=str(MAX_RANGE.days))
     periods = await coordinator.async_get_periods(start, end, kind)
     prices: list[JsonValueType] = [
-        {"start": _local_iso(p.start), "end": _local_iso(p.end), "price": p.price} for p in periods
+        {"start": local_iso(p.start), "end": local_iso(p.end), "price": p.price} for p in periods
     ]
     return {
         "region": coordinator.region.value,
         "kind": kind.value,
         "unit": PRICE_UNIT,
-        "start": _local_iso(start),
-        "end": _local_iso(end),
+        "start": local_iso(start),
+        "end": local_iso(end),
         "prices": prices,
     }
 
