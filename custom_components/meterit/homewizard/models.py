@@ -7,11 +7,12 @@ never costs the good ones.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from enum import Enum, auto
 import json
 import math
-from typing import Final
+from typing import Any, Final
 
 from .errors import InvalidResponseError
 
@@ -367,6 +368,60 @@ def _parse_external(value: object, problems: list[str]) -> tuple[ExternalMeter, 
     return tuple(meters)
 
 
+# What a clean value of each field is: (type, low, high), whole numbers by their own type.
+_CLEAN: Final[dict[str, tuple[type, float, float]]] = {
+    name: {
+        _Kind.POWER: (float, -_MAX_POWER_W, _MAX_POWER_W),
+        _Kind.VOLTAGE: (float, 0.0, _MAX_VOLTAGE_V),
+        _Kind.CURRENT: (float, -_MAX_CURRENT_A, _MAX_CURRENT_A),
+        _Kind.FREQUENCY: (float, _MIN_FREQUENCY_HZ, _MAX_FREQUENCY_HZ),
+        _Kind.ENERGY: (float, 0.0, _MAX_ENERGY_KWH),
+        _Kind.COUNT: (int, 0, math.inf),
+        _Kind.INT: (int, 0, math.inf),
+        _Kind.TARIFF: (int, 1, 4),
+        _Kind.STR: (str, 0, _MAX_STR),
+    }[kind]
+    for name, kind in _FIELD_KINDS.items()
+}
+
+
+def _clean_values(data: dict[str, Any]) -> dict[str, object] | None:
+    """The fields of a push whose every value is clean (the 1 Hz path); None if one is not.
+
+    Accepts exactly what :func:`_parse_field` accepts without a problem, in one pass over the
+    push's own keys; anything else (a string for a number, NaN, out of range) is left to it.
+    """
+    values: dict[str, object] = {}
+    for name, value in data.items():
+        clean = _CLEAN.get(name)
+        if clean is None or value is None:
+            continue  # unknown keys and "external" (read on its own), or no value
+        kind, low, high = clean
+        given = type(value)
+        if kind is float:
+            if (given is float or given is int) and low <= value <= high:
+                values[name] = float(value)
+                continue
+        elif kind is int:
+            if given is int and low <= value <= high:
+                values[name] = value
+                continue
+        elif given is str and len(value) <= high:
+            values[name] = value
+            continue
+        return None
+    return values
+
+
+def _checked_values(data: dict[str, Any], problems: list[str]) -> dict[str, object]:
+    """Every field of a push checked on its own, in field order (a bad one becomes ``None``)."""
+    values: dict[str, object] = {}
+    for name, kind in _FIELD_KINDS.items():
+        if name in data and data[name] is not None:
+            values[name] = _parse_field(name, kind, data[name], problems)
+    return values
+
+
 def parse_measurement(data: object) -> ParsedMeasurement:
     """Parse a measurement object; raise InvalidResponseError only if ``data`` is not an object.
 
@@ -376,10 +431,9 @@ def parse_measurement(data: object) -> ParsedMeasurement:
     if not isinstance(data, dict):
         raise InvalidResponseError(f"measurement: expected an object, got {_short(data)}")
     problems: list[str] = []
-    values: dict[str, object] = {}
-    for name, kind in _FIELD_KINDS.items():
-        if name in data and data[name] is not None:
-            values[name] = _parse_field(name, kind, data[name], problems)
+    values = _clean_values(data)
+    if values is None:  # a field needs a closer look
+        values = _checked_values(data, problems)
     external: tuple[ExternalMeter, ...] = ()
     if data.get("external") is not None:
         external = _parse_external(data["external"], problems)
@@ -395,6 +449,26 @@ class WsMessage:
     data: object = None
 
 
+_fast_loads: Callable[[str], object] = json.loads
+try:  # Home Assistant ships orjson: it reads a push in a quarter of the time
+    from orjson import loads as _orjson_loads
+except ImportError:  # pragma: no cover - the library used without Home Assistant
+    pass
+else:
+    _fast_loads = _orjson_loads
+
+
+def _loads(raw: str) -> object:
+    """The JSON value of ``raw``: orjson's, or the standard library's for what orjson refuses.
+
+    (NaN and huge integers: the fields they are in are then refused one by one, as before.)
+    """
+    try:
+        return _fast_loads(raw)
+    except ValueError:
+        return json.loads(raw)
+
+
 def parse_ws_message(raw: str | bytes) -> WsMessage:
     """Decode one WebSocket frame; raise InvalidResponseError if it is not a typed JSON object."""
     if isinstance(raw, bytes):
@@ -403,7 +477,7 @@ def parse_ws_message(raw: str | bytes) -> WsMessage:
         except UnicodeDecodeError as err:
             raise InvalidResponseError("WebSocket message: not valid UTF-8") from err
     try:
-        decoded: object = json.loads(raw)
+        decoded = _loads(raw)
     except (ValueError, RecursionError) as err:
         raise InvalidResponseError(f"WebSocket message: not JSON ({_short(raw)})") from err
     if not isinstance(decoded, dict):

@@ -313,14 +313,15 @@ def async_setup_p1_sensors(
 ) -> None:
     """Add sensors for the fields the meter sends; more join when new fields appear."""
     known: set[str] = set()
+    missing = list(P1_SENSORS)  # the fields not seen yet (a push checks only these)
 
     @callback
     def _async_add_new() -> None:
         measurement = coordinator.data.measurement
         new: list[SensorEntity] = []
-        for description in P1_SENSORS:
-            if description.key not in known and description.value(measurement) is not None:
-                known.add(description.key)
+        for description in list(missing):
+            if description.value(measurement) is not None:
+                missing.remove(description)
                 new.append(P1Sensor(coordinator, description))
         for meter in measurement.external:
             key = f"external_{meter.unique_id}"
