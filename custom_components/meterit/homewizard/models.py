@@ -461,7 +461,8 @@ else:
 def _loads(raw: str) -> object:
     """The JSON value of ``raw``: orjson's, or the standard library's for what orjson refuses.
 
-    (NaN and huge integers: the fields they are in are then refused one by one, as before.)
+    (NaN, infinities, integers past 64 bits: the fields that hold them are then judged one by
+    one, as before, and the push keeps its good fields.)
     """
     try:
         return _fast_loads(raw)
