@@ -285,6 +285,16 @@ def _in_range(name: str, number: float, low: float, high: float, problems: list[
     return False
 
 
+# The plausible range of each kind of number (beyond it a value is refused as out of range).
+_RANGES: Final[dict[_Kind, tuple[float, float]]] = {
+    _Kind.POWER: (-_MAX_POWER_W, _MAX_POWER_W),
+    _Kind.VOLTAGE: (0.0, _MAX_VOLTAGE_V),
+    _Kind.CURRENT: (-_MAX_CURRENT_A, _MAX_CURRENT_A),
+    _Kind.FREQUENCY: (_MIN_FREQUENCY_HZ, _MAX_FREQUENCY_HZ),
+    _Kind.ENERGY: (0.0, _MAX_ENERGY_KWH),
+}
+
+
 def _parse_field(name: str, kind: _Kind, value: object, problems: list[str]) -> object:
     """Validate one measurement field; return the clean value or ``None``."""
     if kind is _Kind.STR:
@@ -312,21 +322,11 @@ def _parse_field(name: str, kind: _Kind, value: object, problems: list[str]) -> 
     number = _as_float(name, value, problems)
     if number is None:
         return None
-    match kind:
-        case _Kind.ENERGY:
-            if number < 0:
-                problems.append(f"{name}: negative counter ({number!r})")
-                return None
-            ok = _in_range(name, number, 0.0, _MAX_ENERGY_KWH, problems)
-        case _Kind.POWER:
-            ok = _in_range(name, number, -_MAX_POWER_W, _MAX_POWER_W, problems)
-        case _Kind.VOLTAGE:
-            ok = _in_range(name, number, 0.0, _MAX_VOLTAGE_V, problems)
-        case _Kind.CURRENT:
-            ok = _in_range(name, number, -_MAX_CURRENT_A, _MAX_CURRENT_A, problems)
-        case _:
-            ok = _in_range(name, number, _MIN_FREQUENCY_HZ, _MAX_FREQUENCY_HZ, problems)
-    return number if ok else None
+    if kind is _Kind.ENERGY and number < 0:
+        problems.append(f"{name}: negative counter ({number!r})")
+        return None
+    low, high = _RANGES[kind]
+    return number if _in_range(name, number, low, high, problems) else None
 
 
 def _parse_external(value: object, problems: list[str]) -> tuple[ExternalMeter, ...]:
@@ -368,19 +368,15 @@ def _parse_external(value: object, problems: list[str]) -> tuple[ExternalMeter, 
     return tuple(meters)
 
 
-# What a clean value of each field is: (type, low, high), whole numbers by their own type.
+# What a clean value of each field is: (type, low, high); the numbers' ranges are _RANGES.
+_WHOLE_AND_TEXT: Final[dict[_Kind, tuple[type, float, float]]] = {
+    _Kind.COUNT: (int, 0, math.inf),
+    _Kind.INT: (int, 0, math.inf),
+    _Kind.TARIFF: (int, 1, 4),
+    _Kind.STR: (str, 0, _MAX_STR),
+}
 _CLEAN: Final[dict[str, tuple[type, float, float]]] = {
-    name: {
-        _Kind.POWER: (float, -_MAX_POWER_W, _MAX_POWER_W),
-        _Kind.VOLTAGE: (float, 0.0, _MAX_VOLTAGE_V),
-        _Kind.CURRENT: (float, -_MAX_CURRENT_A, _MAX_CURRENT_A),
-        _Kind.FREQUENCY: (float, _MIN_FREQUENCY_HZ, _MAX_FREQUENCY_HZ),
-        _Kind.ENERGY: (float, 0.0, _MAX_ENERGY_KWH),
-        _Kind.COUNT: (int, 0, math.inf),
-        _Kind.INT: (int, 0, math.inf),
-        _Kind.TARIFF: (int, 1, 4),
-        _Kind.STR: (str, 0, _MAX_STR),
-    }[kind]
+    name: _WHOLE_AND_TEXT.get(kind) or (float, *_RANGES[kind])
     for name, kind in _FIELD_KINDS.items()
 }
 
